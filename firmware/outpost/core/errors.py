@@ -1,0 +1,31 @@
+"""Whose fault it is (after h11): the peer's, or the caller's.
+
+RemoteProtocolError: the peer sent something we cannot accept. It carries
+the SIP status a server should answer with (400, 413, 414, 416, 505, 513)
+and a reason phrase naming what is wrong. Whether it *can* be answered
+(it cannot when the offending message is a response, or has no Via) is
+decided by `message.error_response()`.
+
+LocalProtocolError: our own code misused the API (edits that overlap, a
+non-bytes buffer). It is a bug, never something a peer can trigger.
+"""
+
+
+class RemoteProtocolError(Exception):
+    def __init__(self, status, reason, headers=()):
+        super().__init__("%d %s" % (status, reason))
+        self.status = status
+        self.reason = reason
+        # Extra header fields the answer must carry, e.g. 420's Unsupported.
+        self.headers = headers
+        # For stream errors: the header section received, so it can be answered.
+        self.message = None
+
+
+class LocalProtocolError(Exception):
+    pass
+
+
+def bad(reason, status=400):
+    """Shorthand used by every parser: `raise bad("Malformed CSeq")`."""
+    return RemoteProtocolError(status, reason)

@@ -1,0 +1,125 @@
+"""Cutting a TCP/TLS byte stream into SIP messages (RFC 3261 §18.3).
+
+Messages are framed by Content-Length, which a stream message must carry.
+CRLFs before a message are skipped (§7.5); a double CRLF on its own is an
+RFC 5626 keep-alive ping, reported as KEEPALIVE so the runtime can answer
+with a single CRLF pong. Nothing beyond MAX_MESSAGE_BYTES is buffered.
+
+After a framing error the stream cannot be resynchronised: every later
+feed() raises the same error and the runtime closes the connection.
+"""
+
+from .errors import bad, RemoteProtocolError
+from .headers import field_key
+from .limits import MAX_MESSAGE_BYTES, MAX_BODY_BYTES
+from .syntax import parse_uint
+
+KEEPALIVE = b"\r\n\r\n"
+
+
+class StreamFramer:
+    def __init__(self):
+        self._buf = b""
+        self._scan = 0  # where the search for the header end resumes
+        self._need = -1  # total length of the current message, once known
+        self._error = None
+
+    def feed(self, data):
+        """Add received bytes; return the complete messages (bytes) and
+        KEEPALIVE markers, in order."""
+        if self._error is not None:
+            raise self._error
+        self._buf += data
+        out = []
+        try:
+            while self._next(out):
+                pass
+        except RemoteProtocolError as e:
+            self._error = e
+            self._buf = b""
+            raise
+        return out
+
+    def pending(self):
+        """Bytes held for an incomplete message."""
+        return len(self._buf)
+
+    def _next(self, out):
+        buf = self._buf
+        if self._need < 0:
+            while buf[:4] == KEEPALIVE:
+                out.append(KEEPALIVE)
+                buf = buf[4:]
+            i = 0
+            while i < len(buf) and buf[i] in b"\r\n":
+                i += 1
+            if i == len(buf) and KEEPALIVE.startswith(buf):
+                self._buf = buf  # perhaps the first bytes of a ping
+                return False
+            if i:
+                buf = buf[i:]  # stray CRLFs before a message (§7.5)
+                self._scan = 0
+            self._buf = buf
+            if not buf:
+                return False
+            end = _header_end(buf, self._scan)
+            if end < 0:
+                if len(buf) > MAX_MESSAGE_BYTES:
+                    raise RemoteProtocolError(513, "Message Too Large")
+                self._scan = max(0, len(buf) - 3)
+                return False
+            self._need = end + _content_length(buf[:end])
+            if self._need > MAX_MESSAGE_BYTES:
+                e = RemoteProtocolError(513, "Message Too Large")
+                e.message = buf[:end]
+                raise e
+        if len(buf) < self._need:
+            return False
+        out.append(buf[:self._need])
+        self._buf = buf[self._need:]
+        self._need = -1
+        self._scan = 0
+        return True
+
+
+def _header_end(buf, start):
+    """Offset just past the empty line ending the headers, or -1."""
+    i = buf.find(b"\n", start)
+    while i >= 0:
+        j = i + 1
+        if buf[j:j + 1] == b"\n":
+            return j + 1
+        if buf[j:j + 2] == b"\r\n":
+            return j + 2
+        i = buf.find(b"\n", j)
+    return -1
+
+
+def _content_length(head):
+    value = None
+    for line in head.split(b"\n")[1:]:
+        colon = line.find(b":")
+        if colon <= 0 or line[:1] in (b" ", b"\t"):
+            continue
+        try:
+            key = field_key(line[:colon].strip().decode())
+        except UnicodeError:
+            continue
+        if key == "content-length":
+            if value is not None:
+                raise _answerable(bad("Multiple Content-Length header fields"), head)
+            value = line[colon + 1:]
+    if value is None:
+        raise _answerable(bad("Missing Content-Length"), head)
+    try:
+        n = parse_uint(value.decode(), "Content-Length", 0xFFFFFFFF)
+    except (UnicodeError, RemoteProtocolError):
+        raise _answerable(bad("Malformed Content-Length"), head)
+    if n > MAX_BODY_BYTES:
+        raise _answerable(RemoteProtocolError(413, "Request Entity Too Large"), head)
+    return n
+
+
+def _answerable(e, head):
+    e.message = head
+    return e

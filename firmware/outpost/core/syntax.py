@@ -1,0 +1,219 @@
+"""Low-level grammar shared by the parsers (RFC 3261 §25.1).
+
+All functions work on `str` that the message layer decoded from one header
+value. Folding was replaced by spaces of the same length (see
+`message._unfold`), so offsets into an ASCII value equal byte offsets into
+the received buffer; that is what lets edits land exactly.
+"""
+
+from .errors import bad
+from .limits import MAX_DIGITS, MAX_PARAMS
+
+_TOKEN_EXTRA = "-.!%*_+`'~"
+WS = " \t"
+
+
+def is_token(s):
+    if not s:
+        return False
+    for ch in s:
+        if not ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch in _TOKEN_EXTRA):
+            return False
+    return True
+
+
+def parse_uint(s, what, maximum):
+    """Strict decimal: ASCII digits only (int() would take '+1', '1_0', '١')."""
+    s = s.strip()
+    if not s or len(s) > MAX_DIGITS:
+        raise bad("Malformed " + what)
+    for ch in s:
+        if not "0" <= ch <= "9":
+            raise bad("Malformed " + what)
+    v = int(s)
+    if v > maximum:
+        raise bad(what + " out of range")
+    return v
+
+
+def delta_seconds(s, what):
+    """RFC 3261 §20.19/§20.10: values past 2**32-1 mean 2**32-1."""
+    s = s.strip()
+    if not s or len(s) > MAX_DIGITS:
+        raise bad("Malformed " + what)
+    for ch in s:
+        if not "0" <= ch <= "9":
+            raise bad("Malformed " + what)
+    v = int(s)
+    return v if v < 0xFFFFFFFF else 0xFFFFFFFF
+
+
+def skip_quoted(s, i, what):
+    """`s[i]` is '"'; return the index just past the closing quote."""
+    n = len(s)
+    i += 1
+    while i < n:
+        ch = s[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == '"':
+            return i + 1
+        i += 1
+    raise bad("Unterminated quoted string in " + what)
+
+
+def unquote(s):
+    """Quoted-string contents with quoted-pairs resolved; `s` includes quotes."""
+    if "\\" not in s:
+        return s[1:-1]
+    out = []
+    i, n = 1, len(s) - 1
+    while i < n:
+        ch = s[i]
+        if ch == "\\" and i + 1 < n:
+            i += 1
+            ch = s[i]
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def split_spans(s, sep, what, limit):
+    """Split on `sep` outside quoted strings and <...>; spans are trimmed.
+
+    Returns [(start, end)], one per element, empty elements included (the
+    caller decides whether they are an error).
+    """
+    spans = []
+    n = len(s)
+    i = start = 0
+    angle = False
+    while i < n:
+        ch = s[i]
+        if ch == '"':
+            i = skip_quoted(s, i, what)
+            continue
+        if ch == "<":
+            angle = True
+        elif ch == ">":
+            angle = False
+        elif ch == sep and not angle:
+            spans.append(_trim(s, start, i))
+            if len(spans) >= limit:
+                raise bad("Too many values in " + what)
+            start = i + 1
+        i += 1
+    if angle:
+        raise bad("Unterminated <...> in " + what)
+    spans.append(_trim(s, start, n))
+    return spans
+
+
+def _trim(s, a, b):
+    while a < b and s[a] in WS:
+        a += 1
+    while b > a and s[b - 1] in WS:
+        b -= 1
+    return (a, b)
+
+
+class Param:
+    """One `;name=value` with its span in the text it was parsed from.
+
+    `start` is the offset of the ';' (so removing start..end removes the
+    parameter cleanly); `vstart` the offset of the value (or of the end of
+    the name when there is none), for in-place value edits.
+    """
+
+    __slots__ = ("name", "value", "start", "end", "vstart")
+
+    def __init__(self, name, value, start, end, vstart):
+        self.name = name
+        self.value = value
+        self.start = start
+        self.end = end
+        self.vstart = vstart
+
+
+def parse_params(s, start, what, value_check=None):
+    """Parse `;name[=value]` pairs from s[start:]. Names are lower-cased.
+
+    Values may be tokens, hosts or quoted strings (kept with their quotes so
+    re-serialising is exact; use `param_value()` to read them unquoted).
+    """
+    params = []
+    n = len(s)
+    i = start
+    while i < n:
+        while i < n and s[i] in WS:
+            i += 1
+        if i >= n:
+            break
+        if s[i] != ";":
+            raise bad("Malformed parameters in " + what)
+        semi = i
+        i += 1
+        j = i
+        while j < n and s[j] not in ";=" and s[j] != '"':
+            j += 1
+        name = s[i:j].strip()
+        if not is_token(name):
+            raise bad("Malformed parameter name in " + what)
+        value = None
+        vstart = j
+        if j < n and s[j] == "=":
+            k = j + 1
+            while k < n and s[k] in WS:
+                k += 1
+            vstart = k
+            if k < n and s[k] == '"':
+                e = skip_quoted(s, k, what)
+            else:
+                e = k
+                while e < n and s[e] != ";":
+                    e += 1
+            value = s[k:e].rstrip()
+            if not value:
+                raise bad("Empty parameter value in " + what)
+            if value[0] != '"' and (" " in value or "\t" in value):
+                raise bad("Malformed parameter value in " + what)
+            j = e
+        else:
+            while j < n and s[j] in WS:
+                j += 1
+        end = j
+        while end > vstart and s[end - 1] in WS:
+            end -= 1
+        params.append(Param(name.lower(), value, semi, end, vstart))
+        if len(params) > MAX_PARAMS:
+            raise bad("Too many parameters in " + what)
+        i = j
+    return params
+
+
+def find_param(params, name):
+    for p in params:
+        if p.name == name:
+            return p
+    return None
+
+
+def param_value(params, name, default=None):
+    """The unquoted value of a parameter; '' when present without a value."""
+    p = find_param(params, name)
+    if p is None:
+        return default
+    if p.value is None:
+        return ""
+    if p.value[0] == '"':
+        return unquote(p.value)
+    return p.value
+
+
+def params_text(params, s):
+    return "".join(s[p.start:p.end] for p in params)
