@@ -10,8 +10,9 @@ Prints one line per failure with its traceback and closes with the plain
 import os
 import sys
 
-HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-ROOT = HERE.rsplit("/", 1)[0] if "/" in HERE else ".."
+_path = __file__ if __file__.startswith("/") else os.getcwd() + "/" + __file__
+HERE = _path.rsplit("/", 1)[0]
+ROOT = HERE.rsplit("/", 1)[0]
 sys.path.insert(0, ROOT + "/firmware")
 sys.path.insert(0, HERE + "/core")
 

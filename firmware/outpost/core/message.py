@@ -281,7 +281,9 @@ class Message:
             raise LocalProtocolError("too many edits")
         if isinstance(data, str):
             data = data.encode()
-        self._lumps.append((start, end, data))
+        # The sequence number keeps same-offset inserts in call order:
+        # MicroPython's sort is not stable.
+        self._lumps.append((start, end, len(self._lumps), data))
 
     @property
     def edited(self):
@@ -307,7 +309,8 @@ class Message:
 
     def insert_field(self, name, text, before=None):
         """Add a header line: before the first line of `before` (a field key),
-        else before the first line of `name`, else after the start line."""
+        else before the first line of `name`, else after the start line.
+        Lines inserted at the same place come out in the order of the calls."""
         key = before or name
         lines = self._index.get(key)
         at = self._lines[lines[0]][1] if lines else self._first_header()
@@ -333,7 +336,9 @@ class Message:
                     if p.value is not None:
                         self.edit(f.offset(p.vstart - 1), f.offset(p.end), b"")
                 elif p.value is None:
-                    self.edit(f.offset(p.end), f.offset(p.end), "=" + value)
+                    # Replace the whole flag, not an insert at its end: an
+                    # append at the same offset must come after the value.
+                    self.edit(f.offset(p.start), f.offset(p.end), ";%s=%s" % (name, value))
                 else:
                     self.edit(f.offset(p.vstart), f.offset(p.end), value)
                 return
@@ -382,11 +387,10 @@ class Message:
         raw = self.raw
         if not self._lumps:
             return raw if self.body_end == len(raw) else raw[:self.body_end]
-        lumps = sorted(self._lumps, key=lambda l: (l[0], l[1]))
-        lumps = self._with_content_length(lumps)
+        lumps = self._with_content_length(sorted(self._lumps))
         out = []
         pos = 0
-        for start, end, data in lumps:
+        for start, end, _, data in lumps:
             if start < pos:
                 raise LocalProtocolError("overlapping edits at offset %d" % start)
             out.append(raw[pos:start])
@@ -397,7 +401,7 @@ class Message:
 
     def _with_content_length(self, lumps):
         delta = 0
-        for start, end, data in lumps:
+        for start, end, _, data in lumps:
             if start >= self.body_start:
                 delta += len(data) - (end - start)
         if not delta:
@@ -406,13 +410,13 @@ class Message:
         cl = self._index.get("content-length")
         if cl:
             ln = self._lines[cl[0]]
-            for start, end, _ in lumps:
+            for start, end, _, _ in lumps:
                 if start < ln[3] and end > ln[2]:
                     return lumps  # the caller set it explicitly
-            lumps.append((ln[2], ln[3], n))
+            lumps.append((ln[2], ln[3], len(lumps), n))
         else:
-            lumps.append((self._blank, self._blank, b"Content-Length: " + n + CRLF))
-        return sorted(lumps, key=lambda l: (l[0], l[1]))
+            lumps.append((self._blank, self._blank, len(lumps), b"Content-Length: " + n + CRLF))
+        return sorted(lumps)
 
 
 class Request(Message):
