@@ -18,8 +18,10 @@ class RemoteProtocolError(Exception):
         self.reason = reason
         # Extra header fields the answer must carry, e.g. 420's Unsupported.
         self.headers = headers
-        # For stream errors: the header section received, so it can be answered.
+        # For stream errors: the header section received, so it can be
+        # answered, and the messages framed before it in the same chunk.
         self.message = None
+        self.framed = ()
 
 
 class LocalProtocolError(Exception):

@@ -5,8 +5,10 @@ CRLFs before a message are skipped (§7.5); a double CRLF on its own is an
 RFC 5626 keep-alive ping, reported as KEEPALIVE so the runtime can answer
 with a single CRLF pong. Nothing beyond MAX_MESSAGE_BYTES is buffered.
 
-After a framing error the stream cannot be resynchronised: every later
-feed() raises the same error and the runtime closes the connection.
+After a framing error the stream cannot be resynchronised: the error
+carries in `framed` the messages its chunk held before the bad one, every
+later feed() raises it again, and the runtime answers it if it can
+(`response.error_response(err.message, err)`) and closes the connection.
 """
 
 from .errors import bad, RemoteProtocolError
@@ -35,6 +37,7 @@ class StreamFramer:
             while self._next(out):
                 pass
         except RemoteProtocolError as e:
+            e.framed = out  # what this chunk held before the error: handle it, then close
             self._error = e
             self._buf = b""
             raise
@@ -47,20 +50,24 @@ class StreamFramer:
     def _next(self, out):
         buf = self._buf
         if self._need < 0:
-            while buf[:4] == KEEPALIVE:
-                out.append(KEEPALIVE)
-                buf = buf[4:]
-            i = 0
-            while i < len(buf) and buf[i] in b"\r\n":
-                i += 1
-            if i == len(buf) and KEEPALIVE.startswith(buf):
-                self._buf = buf  # perhaps the first bytes of a ping
-                return False
+            # Between messages, walk the CR/LF run one byte at a time: a
+            # ping wherever one starts, anything else stray (§7.5). Waiting
+            # only on a buffer that may still become a ping keeps the result
+            # independent of how the stream was chunked.
+            i, n = 0, len(buf)
+            while i < n and buf[i] in b"\r\n":
+                if buf[i:i + 4] == KEEPALIVE:
+                    out.append(KEEPALIVE)
+                    i += 4
+                elif n - i < 4 and KEEPALIVE.startswith(buf[i:]):
+                    break
+                else:
+                    i += 1
             if i:
-                buf = buf[i:]  # stray CRLFs before a message (§7.5)
+                buf = buf[i:]
                 self._scan = 0
             self._buf = buf
-            if not buf:
+            if not buf or buf[0] in b"\r\n":
                 return False
             end = _header_end(buf, self._scan)
             if end < 0:

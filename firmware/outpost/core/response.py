@@ -10,7 +10,10 @@ impossible: those get None, and the caller drops the message.
 import hashlib
 import binascii
 
+from .errors import RemoteProtocolError
 from .headers import canonical, field_key
+from .message import parse_message
+from .syntax import is_token
 
 _COPY = ("via", "from", "to", "call-id", "cseq")
 
@@ -47,7 +50,14 @@ def error_response(data, exc, to_tag=None):
         return None
     if to_tag is None:
         to_tag = stateless_tag(*[raw for key, raw in lines if key in ("via", "call-id", "from")][:3])
-    return _build(lines, exc.status, exc.reason, to_tag, exc.headers, b"", None)
+    answer = _build(lines, exc.status, exc.reason, to_tag, exc.headers, b"", None)
+    # Lines copied from a broken request can break the answer too (a bare CR,
+    # a NUL in a folded line): never send what we could not parse ourselves.
+    try:
+        parse_message(answer)
+    except RemoteProtocolError:
+        return None
+    return answer
 
 
 def _scan(data):
@@ -78,9 +88,10 @@ def _scan(data):
         else:
             colon = line.find(b":")
             try:
-                key = field_key(line[:colon].strip().decode()) if colon > 0 else ""
+                name = line[:colon].rstrip().decode() if colon > 0 else ""
             except UnicodeError:
-                key = ""
+                name = ""
+            key = field_key(name) if is_token(name) else ""
             lines.append((key if key in _COPY else "", line))
         pos = nl + 1
     lines = [(k, l if l.endswith(b"\n") else l + b"\r\n") for k, l in lines if k]

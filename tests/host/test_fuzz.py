@@ -1,0 +1,116 @@
+"""Property tests: whatever bytes arrive, only RemoteProtocolError escapes
+the core, whole or split at every byte for the TCP framer; and whatever
+parses serialises back byte for byte."""
+
+from hypothesis import given, settings, strategies as st, HealthCheck
+
+from corpus import VALID, INVALID
+from outpost.core.errors import RemoteProtocolError
+from outpost.core.framer import StreamFramer
+from outpost.core.message import parse_message
+from outpost.core.response import error_response
+from outpost.core import digest
+
+SEEDS = VALID + [m for m, _ in INVALID if len(m) < 4000]
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+# Fragments that steer mutations towards the parser's corners.
+TOKENS = [b"\r\n", b"\n", b" ", b"\t", b",", b";", b":", b"=", b'"', b"\\", b"<", b">", b"@", b"%", b"%0", b"[", b"]",
+          b"\r\n ", b"\r\n\r\n", b"SIP/2.0", b"sip:", b"tel:", b";tag=", b";branch=", b";rport", b";received=",
+          b"Content-Length: ", b"l: ", b"-1", b"99999999999999999999999", b"\xff", b"\xc3", b"\x00", b"*",
+          b"Via: ", b"Contact: ", b"m=audio ", b"c=IN IP4 ", b"a=rtcp:", b"v=0\r\n"]
+
+
+@st.composite
+def mutated(draw):
+    data = bytearray(draw(st.sampled_from(SEEDS)))
+    for _ in range(draw(st.integers(1, 6))):
+        op = draw(st.integers(0, 4))
+        i = draw(st.integers(0, len(data)))
+        if op == 0 and data:  # flip a byte
+            data[min(i, len(data) - 1)] = draw(st.integers(0, 255))
+        elif op == 1:  # insert a steering fragment
+            data[i:i] = draw(st.sampled_from(TOKENS))
+        elif op == 2:  # delete a run
+            del data[i:i + draw(st.integers(1, 20))]
+        elif op == 3:  # truncate
+            del data[i:]
+        else:  # duplicate a run (repeated headers, params)
+            j = draw(st.integers(i, min(len(data), i + 80)))
+            data[j:j] = data[i:j]
+    return bytes(data)
+
+
+messages = st.one_of(mutated(), st.binary(max_size=600), st.sampled_from(SEEDS))
+
+
+def read_everything(m):
+    """Touch every accessor a proxy, registrar or ALG may call."""
+    m.vias, m.from_, m.to, m.contacts, m.routes, m.record_routes, m.cseq, m.call_id
+    m.max_forwards, m.expires, m.min_expires, m.content_type
+    for name in ("authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate"):
+        for a in m.auth(name):
+            if a.scheme.lower() == "digest" and "response" in a.params:
+                digest.verify(a, "0" * 32, "REGISTER")
+    m.tokens("require"), m.tokens("proxy-require"), m.tokens("supported")
+    for c in m.contacts:
+        if not c.star:
+            c.expires, c.q, c.uri.aor()
+    if m.is_request:
+        m.uri.aor()
+    s = m.sdp()
+    if s is not None:
+        for media in s.media:
+            media.address, media.direction, media.rtcp_port
+
+
+def only_remote_errors(data):
+    try:
+        m = parse_message(data)
+    except RemoteProtocolError as e:
+        answer = error_response(data, e)
+        assert answer is None or parse_message(answer).status == e.status
+        return
+    assert m.serialise() == data[:m.body_end]
+    try:
+        m.validate()
+        read_everything(m)
+    except RemoteProtocolError as e:
+        answer = error_response(data, e)
+        assert answer is None or parse_message(answer).status == e.status
+
+
+@FUZZ
+@given(messages)
+def test_only_remote_errors_escape_the_parser(data):
+    only_remote_errors(data)
+
+
+def frame(chunks):
+    f = StreamFramer()
+    out = []
+    try:
+        for c in chunks:
+            out += f.feed(c)
+    except RemoteProtocolError as e:
+        return out + list(e.framed), e.status
+    return out, f.pending()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(mutated(), st.sampled_from([b"\r\n\r\n", b"\r\n"])), min_size=1, max_size=3))
+def test_framer_split_at_every_byte_agrees_with_whole(parts):
+    stream = b"".join(parts)
+    whole = frame([stream])
+    assert frame([stream[i:i + 1] for i in range(len(stream))]) == whole
+    for msg in whole[0]:
+        if msg != b"\r\n\r\n":
+            only_remote_errors(msg)
+
+
+@FUZZ
+@given(st.sampled_from(VALID), st.integers(0, 10 ** 6))
+def test_framer_any_two_way_split_agrees_with_whole(msg, cut):
+    stream = msg if b"Content-Length" in msg else msg
+    cut %= len(stream) + 1
+    assert frame([stream[:cut], stream[cut:]]) == frame([stream])
