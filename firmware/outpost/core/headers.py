@@ -7,7 +7,7 @@ offsets of its parts, so the message layer can edit a parameter in place.
 
 from .errors import bad
 from .limits import MAX_PARAMS
-from .syntax import WS, is_token, parse_uint, delta_seconds, skip_quoted, unquote, split_spans, parse_params, param_value, find_param
+from .syntax import WS, ALNUM, DIGITS, is_token, parse_uint, delta_seconds, skip_quoted, unquote, split_spans, parse_params, param_value, find_param
 from .uri import parse_uri, split_hostport, is_ipv4, is_ipv6
 
 # RFC 3261 §7.3.3 and the IANA registry's compact forms.
@@ -43,9 +43,11 @@ _SPELLING = {
 def canonical(name):
     """'record-route' -> 'Record-Route'."""
     s = _SPELLING.get(name)
-    if s:
-        return s
-    return "-".join(w[:1].upper() + w[1:] for w in name.split("-"))
+    if s is None:
+        s = "-".join(w[:1].upper() + w[1:] for w in name.split("-"))
+        if name in LIST_HEADERS or name in SINGLE_HEADERS:
+            _SPELLING[name] = s  # a fixed set: the table stays bounded
+    return s
 
 
 def field_key(raw_name):
@@ -199,11 +201,8 @@ class NameAddr:
 
 def _qvalue(v):
     whole, _, frac = v.partition(".")
-    if whole not in ("0", "1") or len(frac) > 3:
+    if whole not in ("0", "1") or len(frac) > 3 or frac.strip(DIGITS):
         raise bad("Malformed q-value")
-    for ch in frac:
-        if not "0" <= ch <= "9":
-            raise bad("Malformed q-value")
     q = int(whole) * 1000 + (int((frac + "000")[:3]) if frac else 0)
     if q > 1000:
         raise bad("Malformed q-value")
@@ -338,12 +337,7 @@ def parse_auth(text, what):
 
 def _is_token68(s):
     s = s.rstrip("=")
-    if not s:
-        return False
-    for ch in s:
-        if not ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch in "-._~+/"):
-            return False
-    return True
+    return bool(s) and not s.strip(ALNUM + "-._~+/")
 
 
 def tokens(fields):

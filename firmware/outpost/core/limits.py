@@ -40,3 +40,8 @@ MAX_SDP_MEDIA = 16
 # Edits recorded against one message before serialising. A proxy makes
 # fewer than 20; more means a bug in our own code (LocalProtocolError).
 MAX_EDITS = 256
+
+# Distinct header-field names remembered after validating them once, so the
+# common ones cost a dict lookup per line. Past the bound names are still
+# accepted, just validated every time (a peer inventing names gains nothing).
+MAX_NAME_CACHE = 256

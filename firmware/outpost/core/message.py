@@ -15,7 +15,7 @@ same length before decoding, so offsets inside an ASCII value are offsets in
 """
 
 from .errors import bad, LocalProtocolError, RemoteProtocolError
-from .limits import MAX_MESSAGE_BYTES, MAX_BODY_BYTES, MAX_HEADER_FIELDS, MAX_VALUES_PER_FIELD, MAX_REQUEST_URI, MAX_EDITS
+from .limits import MAX_MESSAGE_BYTES, MAX_BODY_BYTES, MAX_HEADER_FIELDS, MAX_VALUES_PER_FIELD, MAX_REQUEST_URI, MAX_EDITS, MAX_NAME_CACHE
 from .syntax import is_token, parse_uint, delta_seconds, split_spans
 from .headers import LIST_HEADERS, SINGLE_HEADERS, canonical, field_key, parse_via, parse_name_addr, parse_cseq, parse_auth, tokens
 from .uri import parse_uri, KNOWN_SCHEMES
@@ -74,7 +74,9 @@ class Message:
         self.body_start = body_start
         self.body_end = body_end
         self._blank = blank  # offset of the empty line ending the headers
-        self._cache = {}
+        self._cache = {}  # misc parsed values: "ruri", "sdp", "ctype"
+        self._fields = {}  # field key -> [Field]
+        self._parsed = {}  # field key -> [typed value]
         self._lumps = []
 
     # -- reading -----------------------------------------------------------
@@ -101,8 +103,7 @@ class Message:
 
     def fields(self, name):
         """All values of a field, list fields split at commas. Cached."""
-        key = "f:" + name
-        got = self._cache.get(key)
+        got = self._fields.get(name)
         if got is not None:
             return got
         out = []
@@ -110,10 +111,10 @@ class Message:
             text, nbytes = self._line_text(i)
             start = self._lines[i][2]
             ascii = len(text) == nbytes
-            if name in LIST_HEADERS and ("," in text):
-                spans = split_spans(text, ",", canonical(name), MAX_VALUES_PER_FIELD)
-            else:
-                spans = ((0, len(text)),)
+            if "," not in text or name not in LIST_HEADERS:
+                out.append(Field(name, text, start, start + nbytes, i, 0, 1, ascii))
+                continue
+            spans = split_spans(text, ",", canonical(name), MAX_VALUES_PER_FIELD)
             k = 0
             for a, b in spans:
                 f = Field(name, text[a:b], 0, 0, i, k, len(spans), ascii)
@@ -121,7 +122,7 @@ class Message:
                 f.end = f.start + (b - a if ascii else len(text[a:b].encode()))
                 out.append(f)
                 k += 1
-        self._cache[key] = out
+        self._fields[name] = out
         return out
 
     def get(self, name, default=None):
@@ -130,15 +131,14 @@ class Message:
         return fs[0].text if fs else default
 
     def _typed(self, name, parse):
-        key = "t:" + name
-        got = self._cache.get(key)
+        got = self._parsed.get(name)
         if got is None:
             got = []
             for f in self.fields(name):
                 v = parse(f)
                 v.field = f
                 got.append(v)
-            self._cache[key] = got
+            self._parsed[name] = got
         return got
 
     @property
@@ -215,14 +215,18 @@ class Message:
     @property
     def content_type(self):
         """'type/subtype' lower-cased, without parameters; None when absent."""
+        got = self._cache.get("ctype", 0)
+        if got != 0:
+            return got
         v = self.get("content-type")
-        if v is None:
-            return None
-        mime = v.split(";", 1)[0].strip().lower()
-        t, slash, sub = mime.partition("/")
-        if not slash or not is_token(t.strip()) or not is_token(sub.strip()):
-            raise bad("Malformed Content-Type")
-        return t.strip() + "/" + sub.strip()
+        if v is not None:
+            mime = v.split(";", 1)[0].strip().lower()
+            t, slash, sub = mime.partition("/")
+            if not slash or not is_token(t.strip()) or not is_token(sub.strip()):
+                raise bad("Malformed Content-Type")
+            v = t.strip() + "/" + sub.strip()
+        self._cache["ctype"] = v
+        return v
 
     def auth(self, name):
         """Authorization, WWW-Authenticate, Proxy-* values as `Auth` objects."""
@@ -373,7 +377,7 @@ class Message:
     def fork(self):
         """A copy sharing the parse, with its own edits (one per fork branch)."""
         m = object.__new__(type(self))
-        for k in ("raw", "_lines", "_index", "body_start", "body_end", "_blank"):
+        for k in ("raw", "_lines", "_index", "body_start", "body_end", "_blank", "_fields", "_parsed"):
             setattr(m, k, getattr(self, k))
         for k in ("method", "version", "_uri_span", "status", "reason"):
             if hasattr(self, k):
@@ -547,24 +551,33 @@ def parse_message(data):
     return msg
 
 
+# Header name as received (bytes) -> field key; see limits.MAX_NAME_CACHE.
+_KEYS = {}
+
+
 def _header_line(data, pos, end, nl):
     colon = data.find(b":", pos, end)
     if colon < 0:
         raise bad("Header field without colon")
-    name = data[pos:colon].rstrip()
-    try:
-        name = name.decode()
-    except UnicodeError:
-        raise bad("Malformed header field name")
-    if not is_token(name):
-        raise bad("Malformed header field name")
+    raw = data[pos:colon].rstrip()
+    key = _KEYS.get(raw)
+    if key is None:
+        try:
+            name = raw.decode()
+        except UnicodeError:
+            raise bad("Malformed header field name")
+        if not is_token(name):
+            raise bad("Malformed header field name")
+        key = field_key(name)
+        if len(_KEYS) < MAX_NAME_CACHE:
+            _KEYS[raw] = key
     v = colon + 1
     while v < end and data[v] in b" \t":
         v += 1
     e = end
     while e > v and data[e - 1] in b" \t":
         e -= 1
-    return [field_key(name), pos, v, e, nl + 1]
+    return [key, pos, v, e, nl + 1]
 
 
 def _body_end(data, lines, body_start):

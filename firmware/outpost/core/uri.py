@@ -8,16 +8,22 @@ validator's call, not the parser's.
 """
 
 from .errors import bad
-from .syntax import Param, parse_params, find_param, param_value, parse_uint
+from .syntax import Param, ALNUM, parse_params, find_param, param_value, parse_uint
 
 SIP_SCHEMES = ("sip", "sips")
 KNOWN_SCHEMES = ("sip", "sips", "tel")
 
 _HEX = "0123456789abcdefABCDEF"
-_USER_SAFE = "-_.!~*'()&=+$,;?/"
-_PASSWORD_SAFE = "-_.!~*'()&=+$,"
-_PARAM_SAFE = "-_.!~*'()[]/:&+$"
-_HEADER_SAFE = "-_.!~*'()[]/?:+$"
+# RFC 3261 §25.1 character sets, each with '%' for escapes (checked apart).
+_USER_SAFE = ALNUM + "-_.!~*'()&=+$,;?/%"
+_PASSWORD_SAFE = ALNUM + "-_.!~*'()&=+$,%"
+_PARAM_SAFE = ALNUM + "-_.!~*'()[]/:&+$%"
+_HEADER_SAFE = ALNUM + "-_.!~*'()[]/?:+$%"
+_HOST_CHARS = ALNUM + "-._"
+_SCHEME_CHARS = ALNUM + "+-."
+_TEL_CHARS = "0123456789+-.()*#abcdefABCDEF"
+# Printable ASCII but SP, '<', '>' and '"': what may appear in a URI at all.
+_URI_CHARS = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '<>"')
 
 
 class URI:
@@ -139,28 +145,18 @@ def unescape_text(s):
 
 
 def _check_escaped(s, safe, what):
-    """Every character is alphanumeric, in `safe`, non-ASCII UTF-8, or a %XX escape."""
-    n = len(s)
-    i = 0
-    while i < n:
-        ch = s[i]
-        if ch == "%":
-            if i + 2 >= n or s[i + 1] not in _HEX or s[i + 2] not in _HEX:
-                raise bad("Invalid escape in " + what)
-            i += 3
-            continue
-        if not ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch in safe):
-            raise bad("Invalid character in " + what)
-        i += 1
+    """Every character is in `safe`, and every '%' starts a %XX escape."""
+    if s.strip(safe):
+        raise bad("Invalid character in " + what)
+    i = s.find("%")
+    while i >= 0:
+        if s[i + 1:i + 2] == "" or s[i + 1] not in _HEX or s[i + 2:i + 3] == "" or s[i + 2] not in _HEX:
+            raise bad("Invalid escape in " + what)
+        i = s.find("%", i + 3)
 
 
 def _check_scheme(s):
-    if not s or not ("a" <= s[0] <= "z" or "A" <= s[0] <= "Z"):
-        return False
-    for ch in s:
-        if not ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch in "+-."):
-            return False
-    return True
+    return bool(s) and ("a" <= s[0] <= "z" or "A" <= s[0] <= "Z") and not s.strip(_SCHEME_CHARS)
 
 
 def check_host(h, what):
@@ -171,9 +167,8 @@ def check_host(h, what):
         if h[-1] != "]" or not is_ipv6(h[1:-1]):
             raise bad("Malformed IPv6 reference in " + what)
         return h
-    for ch in h:
-        if not ("a" <= ch <= "z" or "A" <= ch <= "Z" or "0" <= ch <= "9" or ch in "-._"):
-            raise bad("Invalid character in host of " + what)
+    if h.strip(_HOST_CHARS):
+        raise bad("Invalid character in host of " + what)
     if h[0] in "-." or ".." in h:
         raise bad("Malformed host in " + what)
     return h
@@ -252,9 +247,8 @@ def parse_uri(s, what="URI"):
         raise bad("Malformed scheme in " + what)
     scheme = scheme_raw.lower()
     rest = s[colon + 1:]
-    for ch in rest:
-        if ch <= " " or ch in '<>"':
-            raise bad("Invalid character in " + what)
+    if rest.strip(_URI_CHARS):
+        raise bad("Invalid character in " + what)
     if scheme in SIP_SCHEMES:
         u = _parse_sip(scheme, rest, what)
     elif scheme == "tel":
@@ -315,9 +309,8 @@ def _parse_tel(s, what):
     number = s if semi < 0 else s[:semi]
     if not number:
         raise bad("Empty number in " + what)
-    for ch in number:
-        if not ("0" <= ch <= "9" or ch in "+-.()*#" or "a" <= ch <= "f" or "A" <= ch <= "F"):
-            raise bad("Invalid character in number of " + what)
+    if number.strip(_TEL_CHARS):
+        raise bad("Invalid character in number of " + what)
     params = parse_params(s, semi, what) if semi >= 0 else []
     return URI("tel", user=number, params=params)
 
