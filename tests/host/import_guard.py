@@ -13,8 +13,10 @@ ALLOWED = {"micropython", "hashlib", "binascii", "re", "struct", "collections", 
 CORE_PACKAGE = "outpost.core"
 
 
-def violations_in_source(source, filename="<source>"):
-    """[(filename, line, what)] for every import the core may not make."""
+def violations_in_source(source, filename="<source>", package=CORE_PACKAGE):
+    """[(filename, line, what)] for every import the core may not make.
+    `package` is the file's own package, against which relative imports
+    are resolved: they may not climb out of the core."""
     out = []
     tree = ast.parse(source, filename)
     for node in ast.walk(tree):
@@ -23,10 +25,15 @@ def violations_in_source(source, filename="<source>"):
                 if not _allowed(alias.name):
                     out.append((filename, node.lineno, alias.name))
         elif isinstance(node, ast.ImportFrom):
-            if node.level == 0 and not _allowed(node.module or ""):
-                out.append((filename, node.lineno, node.module))
-            elif node.level > 1:
-                out.append((filename, node.lineno, "." * node.level + (node.module or "")))
+            if node.level == 0:
+                if not _allowed(node.module or ""):
+                    out.append((filename, node.lineno, node.module))
+            else:
+                parts = package.split(".")
+                base = parts[:len(parts) - node.level + 1] if node.level <= len(parts) else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                if not (target == CORE_PACKAGE or target.startswith(CORE_PACKAGE + ".")):
+                    out.append((filename, node.lineno, "." * node.level + (node.module or "")))
         elif isinstance(node, ast.Call):
             f = node.func
             name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
@@ -43,9 +50,11 @@ def _allowed(module):
 def core_violations(core_dir):
     out = []
     for dirpath, _dirs, files in os.walk(core_dir):
+        rel = os.path.relpath(dirpath, core_dir)
+        package = CORE_PACKAGE if rel == "." else CORE_PACKAGE + "." + rel.replace(os.sep, ".")
         for name in sorted(files):
             if name.endswith(".py"):
                 path = os.path.join(dirpath, name)
                 with open(path, encoding="utf-8") as f:
-                    out += violations_in_source(f.read(), path)
+                    out += violations_in_source(f.read(), path, package)
     return out

@@ -27,6 +27,12 @@ def test_guard_allows_the_core_own_imports():
         assert violations_in_source(src) == [], src
 
 
+def test_relative_imports_are_resolved_against_the_file_package():
+    assert violations_in_source("from ..errors import bad", "x.py", "outpost.core.transactions") == []
+    assert violations_in_source("from ... import runtime", "x.py", "outpost.core.transactions")
+    assert violations_in_source("from .. import runtime", "x.py", "outpost.core")
+
+
 def test_guard_catches_a_forbidden_import_added_to_the_core(tmp_path):
     copy = tmp_path / "core"
     shutil.copytree(CORE, copy)

@@ -1,0 +1,107 @@
+"""What the four transaction machines share.
+
+Each machine is a TABLE mapping (state, event) to (action, new state). The
+rules of this file: every input, message or timer, goes through `fire()`;
+an action is a method name (or None: absorb); a (state, event) pair not in
+the table is ignored for network input (a stray retransmission) and is a
+LocalProtocolError for input from the transaction user (our own bug).
+
+Events: "request" (a retransmission of the request), "ack", "1xx", "2xx",
+"final" (300-699) for messages from the network; "send_1xx", "send_2xx",
+"send_final" from the transaction user (TU); "timer_A" ... "timer_M";
+"transport_error".
+"""
+
+from ..errors import LocalProtocolError
+
+TERMINATED = "Terminated"
+
+# RFC 3261 §17.1.1.1 defaults, in milliseconds; configurable per layer.
+T1 = 500
+T2 = 4000
+T4 = 5000
+
+TU_EVENTS = ("send_1xx", "send_2xx", "send_final")
+
+
+class Transaction:
+    TABLE = {}
+    kind = ""
+
+    def __init__(self, layer, key, request, dest, reliable):
+        self.layer = layer
+        self.key = key
+        self.request = request  # bytes as sent or received
+        self.dest = dest  # where we send: the peer's address tuple
+        self.reliable = reliable
+        self.state = None
+        self.timers = {}  # name -> deadline (ms)
+        self.owner = None  # the TU object told about responses and timeouts
+        self.last_response = None  # bytes of the last response sent (server)
+
+    def fire(self, event, now, msg=None):
+        entry = self.TABLE.get((self.state, event))
+        if entry is None:
+            if event in TU_EVENTS:
+                raise LocalProtocolError("%s cannot %s in state %s" % (self.kind, event, self.state))
+            return False
+        action, new_state = entry
+        old = self.state
+        self.state = new_state
+        if action is not None:
+            getattr(self, action)(now, msg)
+        if new_state == TERMINATED and old != TERMINATED:
+            self.timers.clear()
+            self.layer.terminated(self)
+        return True
+
+    # -- timers ------------------------------------------------------------
+
+    def start_timer(self, name, now, duration):
+        self.timers[name] = now + duration
+        self.layer.schedule(self, now + duration)
+
+    def stop_timer(self, name):
+        self.timers.pop(name, None)
+
+    def expire(self, now):
+        """Fire every timer due at `now`, earliest first."""
+        while self.timers and self.state != TERMINATED:
+            name = None
+            at = 0
+            for n in self.timers:
+                if name is None or self.timers[n] < at:
+                    name, at = n, self.timers[n]
+            if at > now:
+                self.layer.schedule(self, at)
+                return
+            del self.timers[name]
+            self.fire("timer_" + name, now)
+
+    # -- helpers for actions -------------------------------------------------
+
+    def send(self, data):
+        self.layer.send(data, self.dest)
+
+    def tell(self, what, *args):
+        if self.owner is not None:
+            getattr(self.owner, what)(self, *args)
+
+    @property
+    def t1(self):
+        return self.layer.t1
+
+    @property
+    def done(self):
+        return self.state == TERMINATED
+
+    def __repr__(self):
+        return "<%s %s %s>" % (self.kind, self.key, self.state)
+
+
+def response_event(status):
+    if status < 200:
+        return "1xx"
+    if status < 300:
+        return "2xx"
+    return "final"

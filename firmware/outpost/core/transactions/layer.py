@@ -1,0 +1,139 @@
+"""Matching messages to transactions, and their timers.
+
+Server transactions are found by RFC 3261 §17.2.3: top Via branch (with the
+magic cookie), sent-by and method (ACK matches its INVITE), or for RFC 2543
+peers without the cookie by Request-URI, tags, Call-ID, CSeq and top Via.
+Client transactions are found by §17.1.3: top Via branch and CSeq method.
+
+Bounds: at most `max_transactions` live at once; `new_server()` then returns
+None and the TU answers 503 (RFC 3261 §21.5.4) or drops a flood.
+"""
+
+import heapq
+
+from .base import T1, T2, T4, TERMINATED, response_event
+from .client_invite import ClientInvite
+from .client_non_invite import ClientNonInvite
+from .server_invite import ServerInvite
+from .server_non_invite import ServerNonInvite
+
+MAGIC = "z9hG4bK"
+
+# Concurrent transactions, server and client together. A branch office
+# with 200 phones peaks well under 1,000; the rest is headroom for floods.
+MAX_TRANSACTIONS = 8192
+
+
+def server_key(req):
+    """The key of the server transaction `req` belongs to (or creates)."""
+    via = req.top_via
+    method = "INVITE" if req.method == "ACK" else req.method
+    branch = via.branch
+    if branch and branch.startswith(MAGIC):
+        return ("3261", branch, via.sent_by.lower(), method)
+    # RFC 2543: no branch to trust. The ACK's To tag is the one we sent,
+    # so it is left out of the key (§17.2.3).
+    return ("2543", str(req.uri), req.from_.tag, req.call_id, req.cseq.seq, via.text, method)
+
+
+def client_key(branch, method):
+    return (branch, "INVITE" if method == "ACK" else method)
+
+
+class TransactionLayer:
+    def __init__(self, t1=T1, t2=T2, t4=T4, max_transactions=MAX_TRANSACTIONS):
+        self.t1 = t1
+        self.t2 = t2
+        self.t4 = t4
+        self.max_transactions = max_transactions
+        self.servers = {}
+        self.clients = {}
+        self.outbox = []  # (bytes, dest)
+        self._heap = []  # (deadline, seq, transaction); stale entries skipped
+        self._seq = 0
+
+    def __len__(self):
+        return len(self.servers) + len(self.clients)
+
+    # -- what transactions call ------------------------------------------------
+
+    def send(self, data, dest):
+        self.outbox.append((data, dest))
+
+    def schedule(self, txn, at):
+        self._seq += 1
+        heapq.heappush(self._heap, (at, self._seq, txn))
+
+    def terminated(self, txn):
+        table = self.servers if txn.kind.startswith("Server") else self.clients
+        if table.get(txn.key) is txn:
+            del table[txn.key]
+        txn.tell("on_terminated")
+
+    # -- server side -----------------------------------------------------------
+
+    def match_server(self, req):
+        return self.servers.get(server_key(req))
+
+    def new_server(self, req, dest, reliable, now):
+        """A server transaction for a new request (not ACK), or None at the bound."""
+        if len(self) >= self.max_transactions:
+            return None
+        cls = ServerInvite if req.method == "INVITE" else ServerNonInvite
+        key = server_key(req)
+        txn = cls(self, key, req.raw, dest, reliable)
+        txn.start(now)
+        self.servers[key] = txn
+        return txn
+
+    def respond(self, txn, status, data, now):
+        """The TU sends a response through its server transaction."""
+        txn.fire("send_1xx" if status < 200 else "send_2xx" if status < 300 else "send_final", now, data)
+
+    def server_request(self, txn, req, now):
+        """A retransmission or an ACK for an existing server transaction."""
+        txn.fire("ack" if req.method == "ACK" else "request", now, req)
+
+    # -- client side -----------------------------------------------------------
+
+    def new_client(self, method, branch, data, dest, reliable, now, owner=None):
+        if len(self) >= self.max_transactions:
+            return None
+        cls = ClientInvite if method == "INVITE" else ClientNonInvite
+        key = client_key(branch, method)
+        txn = cls(self, key, data, dest, reliable)
+        txn.owner = owner
+        self.clients[key] = txn
+        txn.start(now)
+        return txn
+
+    def match_client(self, resp):
+        via = resp.top_via
+        if via is None or not via.branch:
+            return None
+        return self.clients.get(client_key(via.branch, resp.cseq.method))
+
+    def client_response(self, txn, resp, now):
+        txn.fire(response_event(resp.status), now, resp)
+
+    def transport_error(self, txn, now):
+        txn.fire("transport_error", now)
+
+    # -- time ------------------------------------------------------------------
+
+    def next_deadline(self):
+        """Earliest time (ms) a timer is due, or None."""
+        heap = self._heap
+        while heap:
+            at, _, txn = heap[0]
+            if txn.state != TERMINATED and txn.timers and min(txn.timers.values()) <= at:
+                return at
+            heapq.heappop(heap)
+        return None
+
+    def expire(self, now):
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            _, _, txn = heapq.heappop(heap)
+            if txn.state != TERMINATED:
+                txn.expire(now)

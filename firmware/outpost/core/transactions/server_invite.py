@@ -1,0 +1,71 @@
+"""Server INVITE transaction, RFC 3261 §17.2.1 with RFC 6026 §7.1.
+
+Proceeding -> Completed -> Confirmed -> Terminated for 300-699; Proceeding
+-> Accepted -> Terminated for 2xx, so INVITE retransmissions that arrive
+after a 2xx are absorbed instead of looking like new requests.
+"""
+
+from .base import Transaction, TERMINATED
+
+TABLE = {
+    ("Proceeding", "request"): ("resend", "Proceeding"),
+    ("Proceeding", "send_1xx"): ("send_response", "Proceeding"),
+    ("Proceeding", "send_2xx"): ("accepted", "Accepted"),
+    ("Proceeding", "send_final"): ("completed", "Completed"),
+    ("Proceeding", "transport_error"): ("failed", TERMINATED),
+    ("Completed", "request"): ("resend", "Completed"),
+    ("Completed", "timer_G"): ("retransmit_final", "Completed"),
+    ("Completed", "timer_H"): ("no_ack", TERMINATED),
+    ("Completed", "ack"): ("confirmed", "Confirmed"),
+    ("Completed", "transport_error"): ("failed", TERMINATED),
+    ("Confirmed", "request"): (None, "Confirmed"),
+    ("Confirmed", "ack"): (None, "Confirmed"),
+    ("Confirmed", "timer_G"): (None, "Confirmed"),
+    ("Confirmed", "timer_I"): (None, TERMINATED),
+    ("Accepted", "request"): (None, "Accepted"),
+    ("Accepted", "send_2xx"): ("send_response", "Accepted"),
+    ("Accepted", "timer_L"): (None, TERMINATED),
+}
+
+
+class ServerInvite(Transaction):
+    TABLE = TABLE
+    kind = "ServerInvite"
+
+    def start(self, now):
+        self.state = "Proceeding"
+
+    def send_response(self, now, data):
+        self.last_response = data
+        self.send(data)
+
+    def resend(self, now, _msg):
+        if self.last_response is not None:
+            self.send(self.last_response)
+
+    def accepted(self, now, data):
+        self.send_response(now, data)
+        self.start_timer("L", now, 64 * self.t1)
+
+    def completed(self, now, data):
+        self.send_response(now, data)
+        self.interval = self.t1
+        if not self.reliable:
+            self.start_timer("G", now, self.interval)
+        self.start_timer("H", now, 64 * self.t1)
+
+    def retransmit_final(self, now, _msg):
+        self.send(self.last_response)
+        self.interval = min(2 * self.interval, self.layer.t2)
+        self.start_timer("G", now, self.interval)
+
+    def confirmed(self, now, _msg):
+        self.stop_timer("G")
+        self.stop_timer("H")
+        self.start_timer("I", now, 0 if self.reliable else self.layer.t4)
+
+    def no_ack(self, now, _msg):
+        self.tell("on_timeout")
+
+    def failed(self, now, _msg):
+        self.tell("on_timeout")

@@ -1,0 +1,38 @@
+"""Server non-INVITE transaction, RFC 3261 §17.2.2."""
+
+from .base import Transaction, TERMINATED
+
+TABLE = {
+    ("Trying", "request"): (None, "Trying"),
+    ("Trying", "send_1xx"): ("send_response", "Proceeding"),
+    ("Trying", "send_2xx"): ("completed", "Completed"),
+    ("Trying", "send_final"): ("completed", "Completed"),
+    ("Proceeding", "request"): ("resend", "Proceeding"),
+    ("Proceeding", "send_1xx"): ("send_response", "Proceeding"),
+    ("Proceeding", "send_2xx"): ("completed", "Completed"),
+    ("Proceeding", "send_final"): ("completed", "Completed"),
+    ("Proceeding", "transport_error"): (None, TERMINATED),
+    ("Completed", "request"): ("resend", "Completed"),
+    ("Completed", "timer_J"): (None, TERMINATED),
+    ("Completed", "transport_error"): (None, TERMINATED),
+}
+
+
+class ServerNonInvite(Transaction):
+    TABLE = TABLE
+    kind = "ServerNonInvite"
+
+    def start(self, now):
+        self.state = "Trying"
+
+    def send_response(self, now, data):
+        self.last_response = data
+        self.send(data)
+
+    def resend(self, now, _msg):
+        if self.last_response is not None:
+            self.send(self.last_response)
+
+    def completed(self, now, data):
+        self.send_response(now, data)
+        self.start_timer("J", now, 0 if self.reliable else 64 * self.t1)
