@@ -114,3 +114,33 @@ def test_framer_any_two_way_split_agrees_with_whole(msg, cut):
     stream = msg if b"Content-Length" in msg else msg
     cut %= len(stream) + 1
     assert frame([stream[:cut], stream[cut:]]) == frame([stream])
+
+
+def _live_proxy():
+    from test_proxy import make_proxy, registered, BOB, ALICE
+    p = make_proxy()
+    registered(p, "bob", BOB)
+    registered(p, "alice", ALICE)
+    return p
+
+
+PROXY_SEEDS = None
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(messages, min_size=1, max_size=4), st.integers(0, 40000))
+def test_proxy_never_raises_on_peer_input(batch, later):
+    """Whatever arrives, the proxy answers, forwards or drops: no exception
+    of any type (a LocalProtocolError here would be our bug)."""
+    from test_proxy import invite, ALICE
+    p = _live_proxy()
+    p.receive(invite(), ALICE, 0)
+    for data in batch:
+        p.receive(data, ("udp", "192.0.2.99", 5060, None), 1)
+        p.receive(data, ALICE, 2)
+    t = p.next_deadline()
+    while t is not None and t <= later:
+        p.handle_timer(t)
+        t = p.next_deadline()
+    for data, dest in p.datagrams_to_send():
+        parse_message(data)  # everything we send parses

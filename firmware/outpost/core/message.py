@@ -387,6 +387,27 @@ class Message:
         m._lumps = list(self._lumps)
         return m
 
+    def line_bytes(self, i):
+        """Header line i as it would be sent: the edits made inside it (a
+        Via's received and rport) applied, lines inserted around it not."""
+        ln = self._lines[i]
+        start, end = ln[1], ln[4]
+        raw = self.raw
+        if not self._lumps:
+            return raw[start:end]
+        out = []
+        pos = start
+        for a, b, _, data in sorted(self._lumps):
+            if a < start or b > end or a == end or (a == b == start):
+                continue
+            if a < pos:
+                raise LocalProtocolError("overlapping edits at offset %d" % a)
+            out.append(raw[pos:a])
+            out.append(data)
+            pos = b
+        out.append(raw[pos:end])
+        return b"".join(out)
+
     def serialise(self):
         raw = self.raw
         if not self._lumps:

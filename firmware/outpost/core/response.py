@@ -35,9 +35,11 @@ def stateless_tag(*parts):
 def make_response(req, status, reason, to_tag=None, headers=(), body=b"", content_type=None, record_route=False):
     """Response bytes for a parsed Request."""
     lines = []
-    for key, start, _v, _e, end in req._lines:
+    i = 0
+    for key, _s, _v, _e, _end in req._lines:
         if key in _COPY or (record_route and key == "record-route"):
-            lines.append((key, req.raw[start:end]))
+            lines.append((key, req.line_bytes(i)))
+        i += 1
     return _build(lines, status, reason, to_tag, headers, body, content_type)
 
 

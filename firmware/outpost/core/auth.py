@@ -1,0 +1,139 @@
+"""Digest challenges for our registrar and proxy: nonces and their checks.
+
+A nonce is `<issued ms, hex>.<HMAC-SHA256 of it, truncated>`: stateless to
+issue and to verify, so a restart does not invalidate challenges that are
+still fresh. Replays are refused by tracking the highest nonce-count seen per
+nonce (RFC 7616 §3.3); a nonce used without qop (RFC 2069 clients) is spent
+by its first use. The tracking table is bounded: at the bound the oldest
+entry goes, and its next use is answered stale=true (the phone re-auths).
+"""
+
+import hashlib
+import binascii
+
+from . import digest
+
+# A nonce is good for this long after it was issued; then stale=true.
+NONCE_TTL_MS = 300000
+# Nonces whose nonce-count we remember. 4 per phone for 1,000 phones.
+MAX_TRACKED_NONCES = 4096
+
+OK = "ok"
+STALE = "stale"
+INVALID = "invalid"
+REPLAY = "replay"
+
+
+def hmac_sha256(key, data):
+    """RFC 2104 HMAC (MicroPython has no hmac module)."""
+    if len(key) > 64:
+        key = hashlib.sha256(key).digest()
+    key = key + b"\x00" * (64 - len(key))
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + data).digest()
+    return hashlib.sha256(bytes(b ^ 0x5C for b in key) + inner).digest()
+
+
+class Nonces:
+    def __init__(self, secret, ttl_ms=NONCE_TTL_MS, max_tracked=MAX_TRACKED_NONCES):
+        self.secret = secret
+        self.ttl_ms = ttl_ms
+        self.max_tracked = max_tracked
+        self._seen = {}  # nonce -> highest nc (0: spent without qop)
+        self._counter = 0
+
+    def _mac(self, body):
+        return binascii.hexlify(hmac_sha256(self.secret, body.encode())).decode()[:24]
+
+    def issue(self, now):
+        self._counter += 1
+        body = "%x-%x" % (now, self._counter)
+        return body + "." + self._mac(body)
+
+    def check(self, nonce, nc, now):
+        """OK, STALE (expired or forgotten: challenge again with stale=true),
+        INVALID (not ours) or REPLAY (a nonce-count not above the last)."""
+        body, dot, mac = nonce.partition(".")
+        if not dot or not digest.equal(self._mac(body), mac):
+            return INVALID
+        try:
+            issued = int(body.split("-")[0], 16)
+        except ValueError:
+            return INVALID
+        if now - issued > self.ttl_ms or issued > now:
+            return STALE
+        seen = self._seen.get(nonce)
+        if nc is None:
+            if seen is not None:
+                return STALE  # a qop-less nonce is good once
+            self._remember(nonce, 0)
+            return OK
+        try:
+            count = int(nc, 16)
+        except ValueError:
+            return INVALID
+        if seen is not None and count <= seen:
+            return REPLAY
+        self._remember(nonce, count)
+        return OK
+
+    def _remember(self, nonce, count):
+        if nonce not in self._seen and len(self._seen) >= self.max_tracked:
+            oldest = None
+            for n in self._seen:
+                issued = int(n.split("-")[0], 16)
+                if oldest is None or issued < oldest[0]:
+                    oldest = (issued, n)
+            del self._seen[oldest[1]]
+        self._seen[nonce] = count
+
+    def forget_expired(self, now):
+        for n in list(self._seen):
+            if now - int(n.split("-")[0], 16) > self.ttl_ms:
+                del self._seen[n]
+
+
+class Credentials:
+    """A user's stored secrets: HA1 per algorithm, never the password."""
+
+    __slots__ = ("username", "realm", "ha1")
+
+    def __init__(self, username, realm, ha1):
+        self.username = username
+        self.realm = realm
+        self.ha1 = ha1  # {"MD5": hex, "SHA-256": hex}
+
+    @staticmethod
+    def from_password(username, realm, password, algorithms=("SHA-256", "MD5")):
+        return Credentials(username, realm, {a: digest.ha1(a, username, realm, password) for a in algorithms})
+
+
+class Authenticator:
+    """Checks Authorization (registrar, 401) or Proxy-Authorization (proxy, 407)."""
+
+    def __init__(self, realm, users, nonces, algorithms=("SHA-256", "MD5")):
+        self.realm = realm
+        self.users = users  # username -> Credentials
+        self.nonces = nonces
+        self.algorithms = algorithms
+
+    def challenges(self, now, stale=False):
+        """Header values, most preferred algorithm first (RFC 8760 §2.4)."""
+        nonce = self.nonces.issue(now)
+        return [digest.challenge(self.realm, nonce, a, stale=stale) for a in self.algorithms]
+
+    def check(self, req, header, now):
+        """(username or None, stale): the authenticated user, or why not."""
+        for cred in req.auth(header):
+            if cred.scheme.lower() != "digest" or cred.get("realm") != self.realm:
+                continue
+            alg = cred.get("algorithm", "MD5")
+            user = self.users.get(cred.get("username"))
+            if user is None or alg not in self.algorithms or alg not in user.ha1:
+                return None, False
+            if not digest.verify(cred, user.ha1[alg], req.method):
+                return None, False
+            verdict = self.nonces.check(cred.get("nonce"), cred.get("nc"), now)
+            if verdict == OK:
+                return user.username, False
+            return None, verdict == STALE
+        return None, False

@@ -1,0 +1,138 @@
+"""One proxied request and its branches: RFC 3261 §16.6 to §16.10.
+
+A `ResponseContext` owns the client transactions forked for one server
+transaction. It forwards provisional responses and every 2xx at once,
+keeps the best final response of the others (§16.7 step 6), cancels the
+pending branches on a 2xx or 6xx to INVITE (§16.7 step 10) or on CANCEL
+(§16.10), and answers when the last branch is done.
+"""
+
+from .build import cancel_for
+from .message import parse_message
+from .response import make_response
+
+
+def _rank(status):
+    """Lower is better (§16.7 step 6): any 6xx wins, then 3xx, 4xx, 5xx."""
+    return (0 if status >= 600 else 1, status)
+
+
+class Branch:
+    __slots__ = ("index", "txn", "final", "cancel_pending", "cancelled")
+
+    def __init__(self, index, txn):
+        self.index = index
+        self.txn = txn
+        self.final = None  # status once final
+        self.cancel_pending = False  # CANCEL asked before any provisional (§9.1)
+        self.cancelled = False
+
+
+class ResponseContext:
+    def __init__(self, proxy, server_txn, req, now):
+        self.proxy = proxy
+        self.server = server_txn
+        self.req = req
+        self.branches = []
+        self.best = None  # (rank, status, response bytes or None)
+        self.answered = False  # a final response went upstream
+        self.cancelling = False
+        self.created = now
+        server_txn.owner = self
+
+    def add_branch(self, txn):
+        b = Branch(len(self.branches), txn)
+        txn.owner = self
+        self.branches.append(b)
+        return b
+
+    def _branch(self, txn):
+        for b in self.branches:
+            if b.txn is txn:
+                return b
+        return None
+
+    # -- told by client transactions ---------------------------------------------
+
+    def on_response(self, txn, resp, now):
+        b = self._branch(txn)
+        status = resp.status
+        if b is None or status == 100:
+            return
+        top = resp.top_via
+        if top is None or top.branch != txn.key[0]:
+            return  # not our Via on top: nothing to forward
+        resp.remove_field(top)
+        if status < 200:
+            if b.cancel_pending:
+                b.cancel_pending = False
+                self._send_cancel(b, now)
+            if not self.answered:
+                self.proxy.respond(self.server, status, resp.serialise(), now)
+            return
+        if b.final is None:
+            b.final = status
+        if status < 300:
+            self.answered = True
+            self.proxy.respond(self.server, status, resp.serialise(), now)
+            if self.req.method == "INVITE":
+                self.cancel_all(now)
+            return
+        if self.best is None or _rank(status) < self.best[0]:
+            self.best = (_rank(status), status, resp.serialise())
+        if status >= 600 and self.req.method == "INVITE":
+            self.cancel_all(now)
+        self._maybe_finish(now)
+
+    def on_timeout(self, txn):
+        b = self._branch(txn)
+        if b is None or b.final is not None:
+            return
+        b.final = 408
+        if self.best is None or _rank(408) < self.best[0]:
+            self.best = (_rank(408), 408, None)
+        self._maybe_finish(self.proxy.now)
+
+    def on_timer_c(self, txn):
+        b = self._branch(txn)
+        if b is not None and b.final is None:
+            self._send_cancel(b, self.proxy.now)
+
+    def on_terminated(self, txn):
+        if txn is self.server:
+            self.proxy.context_done(self)
+
+    # -- CANCEL --------------------------------------------------------------------
+
+    def cancel_all(self, now):
+        self.cancelling = True
+        for b in self.branches:
+            if b.final is None and not b.cancelled:
+                if b.txn.state == "Proceeding":
+                    self._send_cancel(b, now)
+                else:
+                    b.cancel_pending = True
+
+    def _send_cancel(self, b, now):
+        if b.cancelled:
+            return
+        b.cancelled = True
+        sent = parse_message(b.txn.request)
+        data = cancel_for(sent)
+        self.proxy.txns.new_client("CANCEL", sent.top_via.branch, data, b.txn.dest, b.txn.reliable, now)
+
+    # -- answering ---------------------------------------------------------------------
+
+    def _maybe_finish(self, now):
+        if self.answered:
+            return
+        for b in self.branches:
+            if b.final is None:
+                return
+        self.answered = True
+        _, status, data = self.best
+        if data is None or status == 503:
+            # Our own 408, or 503 which a proxy turns into 500 (§16.7 step 6).
+            status, reason = (408, "Request Timeout") if status == 408 else (500, "Server Internal Error")
+            data = make_response(self.req, status, reason, to_tag=self.proxy.to_tag(self.req))
+        self.proxy.respond(self.server, status, data, now)

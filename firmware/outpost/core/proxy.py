@@ -1,0 +1,346 @@
+"""The stateful proxy and registrar, sans-I/O (RFC 3261 §16, RFC 3581).
+
+    p = Proxy(config, now)
+    p.receive(data, source, now)   # source: (transport, host, port, flow)
+    p.datagrams_to_send()          # [(bytes, dest)]
+    p.next_deadline() / p.handle_timer(now)
+
+Addresses are tuples (transport, host, port, flow): `flow` is the runtime's
+connection id for TCP (None for UDP), so a response or a request to a
+phone registered over TCP goes back on the connection it came in on.
+"""
+
+import hashlib
+import binascii
+
+from .errors import RemoteProtocolError
+from .message import parse_message, is_keepalive
+from .response import make_response, error_response, stateless_tag
+from .proxycheck import check_request
+from .transactions.layer import TransactionLayer, server_key
+from .location import LocationTable
+from .registrar import register
+from .forward import ResponseContext
+from .ratelimit import RateLimiter
+
+SUPPORTED = ("path",)
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
+# Requests from our own users that must carry Proxy-Authorization.
+AUTH_METHODS = ("INVITE", "MESSAGE", "SUBSCRIBE", "REFER")
+# Methods whose initial request creates a dialog we stay in (Record-Route).
+DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
+TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
+
+
+class ProxyConfig:
+    def __init__(self, domain, listen, secret, authenticator=None, registrar_policy=None, t1=500, t2=4000, t4=5000,
+                 max_transactions=8192, max_bindings=10000, max_per_aor=10, rate=200, burst=400, max_sources=1024):
+        self.domain = domain.lower()
+        self.listen = listen  # {"udp": (host, port), "tcp": (host, port)}
+        self.secret = secret
+        self.authenticator = authenticator
+        self.registrar_policy = registrar_policy
+        self.t1, self.t2, self.t4 = t1, t2, t4
+        self.max_transactions = max_transactions
+        self.max_bindings = max_bindings
+        self.max_per_aor = max_per_aor
+        self.rate = rate
+        self.burst = burst
+        self.max_sources = max_sources
+
+
+class Proxy:
+    def __init__(self, config, now, location=None):
+        self.config = config
+        self.now = now
+        self.txns = TransactionLayer(config.t1, config.t2, config.t4, config.max_transactions)
+        self.location = location or LocationTable(config.max_bindings, config.max_per_aor)
+        self.limiter = RateLimiter(config.rate, config.burst, config.max_sources)
+        self.contexts = {}
+        self.counters = {"requests": 0, "responses": 0, "malformed": 0, "rate_limited": 0, "overload": 0}
+        self.events = []  # ("binding", Binding) ... for the runtime: persistence and logs
+        self._me = set()
+        for transport in config.listen:
+            host, port = config.listen[transport]
+            self._me.add((host.lower(), port))
+
+    # -- sans-I/O surface ----------------------------------------------------------
+
+    def datagrams_to_send(self):
+        out = self.txns.outbox
+        self.txns.outbox = []
+        return out
+
+    def next_deadline(self):
+        t = self.txns.next_deadline()
+        e = self.location.next_expiry()
+        if e is not None and (t is None or e < t):
+            t = e
+        return t
+
+    def handle_timer(self, now):
+        self.now = now
+        self.txns.expire(now)
+        for b in self.location.expire(now):
+            self.events.append(("expired", b))
+
+    def receive(self, data, source, now):
+        self.now = now
+        if is_keepalive(data):
+            return
+        if not self.limiter.allow(source[1], now):
+            self.counters["rate_limited"] += 1
+            return
+        try:
+            msg = parse_message(data).validate()
+        except RemoteProtocolError as e:
+            self.counters["malformed"] += 1
+            answer = error_response(data, e)
+            if answer is not None:
+                self.send(answer, source)
+            return
+        if msg.is_request:
+            self.counters["requests"] += 1
+            self._request(msg, source, now)
+        else:
+            self.counters["responses"] += 1
+            txn = self.txns.match_client(msg)
+            if txn is not None:
+                self.txns.client_response(txn, msg, now)
+            # Unmatched responses are dropped (RFC 6026 §8.2: stray).
+
+    # -- helpers used by forward.ResponseContext -----------------------------------------
+
+    def send(self, data, dest):
+        self.txns.send(data, dest)
+
+    def respond(self, txn, status, data, now):
+        """Send through a server transaction, if it can still take it (a
+        late provisional after a final, say, is dropped)."""
+        if txn.state in ("Proceeding", "Trying") or (txn.state == "Accepted" and 200 <= status < 300):
+            self.txns.respond(txn, status, data, now)
+
+    def to_tag(self, req):
+        return stateless_tag(req.top_via.branch, req.call_id, req.from_.tag)
+
+    def context_done(self, ctx):
+        self.contexts.pop(ctx.server.key, None)
+
+    def reply(self, txn, req, status, reason, headers=(), now=None):
+        tag = self.to_tag(req) if req.to.tag is None else None
+        self.txns.respond(txn, status, make_response(req, status, reason, to_tag=tag, headers=headers), self.now if now is None else now)
+
+    # -- requests ---------------------------------------------------------------------
+
+    def _request(self, req, source, now):
+        self._mark_source(req, source)
+        if req.method == "ACK":
+            txn = self.txns.match_server(req)
+            if txn is not None:
+                self.txns.server_request(txn, req, now)
+            else:
+                self._forward_ack(req, now)
+            return
+        txn = self.txns.match_server(req)
+        if txn is not None:
+            self.txns.server_request(txn, req, now)
+            return
+        reliable = source[0] != "udp"
+        txn = self.txns.new_server(req, source, reliable, now)
+        if txn is None:
+            self.counters["overload"] += 1
+            self.send(make_response(req, 503, "Service Unavailable", to_tag=self.to_tag(req), headers=(("retry-after", "5"),)), source)
+            return
+        try:
+            if req.method == "CANCEL":
+                self._cancel(req, txn, now)
+            else:
+                self._route(req, txn, source, now)
+        except RemoteProtocolError as e:
+            if txn.state in ("Proceeding", "Trying"):
+                self.reply(txn, req, e.status, e.reason, e.headers, now)
+
+    def _mark_source(self, req, source):
+        """RFC 3261 §18.2.1 and RFC 3581: record where the request came from."""
+        via = req.top_via
+        host = source[1]
+        if via.host.strip("[]").lower() != host.lower() or via.rport == -1:
+            req.set_param(via, "received", host)
+        if via.rport == -1:
+            req.set_param(via, "rport", "%d" % source[2])
+
+    def is_me(self, uri):
+        if not uri.is_sip:
+            return False
+        host = uri.host.lower()
+        port = uri.port or (5061 if uri.scheme == "sips" else 5060)
+        return (host, port) in self._me or (host.strip("[]"), port) in self._me
+
+    def _for_domain(self, uri):
+        return uri.is_sip and (uri.host.lower() == self.config.domain or self.is_me(uri))
+
+    def _route(self, req, txn, source, now):
+        uri = req.uri
+        for_us = self.is_me(uri) and not uri.user
+        check_request(req, SUPPORTED, for_us)
+        self._loop_check(req)
+        routes = req.routes
+        if routes and self.is_me(routes[0].uri):
+            req.remove_field(routes[0])
+            routes = routes[1:]
+        elif routes and for_us and uri.has_param("lr"):
+            # The previous hop was a strict router (§16.4): the Request-URI is
+            # our Record-Route and the real target is the last Route.
+            last = routes[-1]
+            req.set_request_uri(last.uri)
+            req.remove_field(last)
+            uri = last.uri
+            routes = routes[:-1]
+            for_us = False
+        if routes:
+            return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
+        if req.method == "REGISTER" and self._for_domain(uri):
+            return self._register(req, txn, source, now)
+        if for_us:
+            if req.method == "OPTIONS":
+                return self.reply(txn, req, 200, "OK", (("allow", ALLOW), ("accept", "application/sdp"), ("supported", ", ".join(SUPPORTED))), now)
+            return self.reply(txn, req, 404, "Not Found", (), now)
+        if not self._authorized(req, txn, now):
+            return None
+        if self._for_domain(uri) and uri.user:
+            return self._to_user(req, txn, uri, now)
+        return self._forward(req, txn, [(None, _uri_dest(uri))], now)
+
+    def _authorized(self, req, txn, now):
+        """Requests from our users must prove who they are (407)."""
+        auth = self.config.authenticator
+        if auth is None or req.method not in AUTH_METHODS or req.to.tag is not None:
+            return True
+        frm = req.from_.uri
+        if not frm.is_sip or frm.host.lower() != self.config.domain or frm.user not in auth.users:
+            return True
+        user, stale = auth.check(req, "proxy-authorization", now)
+        if user is None:
+            self.reply(txn, req, 407, "Proxy Authentication Required", [("proxy-authenticate", c) for c in auth.challenges(now, stale)], now)
+            return False
+        if user != frm.user:
+            self.reply(txn, req, 403, "Forbidden (From is not you)", (), now)
+            return False
+        for f in req.fields("proxy-authorization"):
+            req.remove_field(f)  # consumed here (RFC 3261 §22.3)
+        return True
+
+    def _to_user(self, req, txn, uri, now):
+        aor = uri.copy(host=self.config.domain, port=None, params=[], headers=[]).aor()
+        bindings = self.location.lookup(aor, now)
+        if not bindings:
+            auth = self.config.authenticator
+            known = auth is None or uri.user in auth.users
+            return self.reply(txn, req, 480 if known else 404, "Temporarily Unavailable" if known else "Not Found", (), now)
+        return self._forward(req, txn, [(b.uri, b.source) for b in bindings], now)
+
+    def _register(self, req, txn, source, now):
+        out = register(req, source, now, self.location, self.config.registrar_policy, self.config.authenticator)
+        for b in out.changed:
+            self.events.append(("binding", b))
+        self.reply(txn, req, out.status, out.reason, out.headers, now)
+
+    def _loop_check(self, req):
+        """§16.3 step 4: our own Via with the branch we would compute for this
+        very request means it came back unchanged: a loop, not a spiral."""
+        mine = "z9hG4bK" + self._hash(req, False, 12)
+        for via in req.vias[1:]:
+            if (via.host.lower(), via.port or 5060) in self._me and via.branch and via.branch.startswith(mine):
+                raise RemoteProtocolError(482, "Loop Detected")
+
+    def _hash(self, req, with_top_via, n):
+        text = "%s|%s|%s|%s|%d" % (req.uri, req.from_.tag, req.to.tag, req.call_id, req.cseq.seq)
+        if with_top_via:
+            text += "|" + (req.top_via.branch or req.top_via.text)
+        return binascii.hexlify(hashlib.md5(text.encode()).digest()).decode()[:n]
+
+    def _branch_prefix(self, req):
+        """Loop part (the same whenever this request comes back) and a part
+        unique to the server transaction it arrived in (§16.6 step 8)."""
+        return "z9hG4bK%s.%s" % (self._hash(req, False, 12), self._hash(req, True, 8))
+
+    def _forward(self, req, txn, targets, now):
+        """Fork `req` to every (request-uri or None, dest) in `targets`."""
+        ctx = ResponseContext(self, txn, req, now)
+        self.contexts[txn.key] = ctx
+        if req.method == "INVITE":
+            self.reply(txn, req, 100, "Trying", (), now)
+        mf = req.max_forwards
+        prefix = self._branch_prefix(req)
+        for i in range(len(targets)):
+            ruri, dest = targets[i]
+            m = req.fork()
+            if ruri is not None:
+                m.set_request_uri(ruri)
+            if mf is None:
+                m.insert_field("max-forwards", "70")
+            else:
+                m.replace_field(m.fields("max-forwards")[0], "%d" % (mf - 1))
+            transport, host, port = self._local(dest[0])
+            if req.method in DIALOG_METHODS and req.to.tag is None:
+                m.insert_field("record-route", "<sip:%s:%d;lr%s>" % (host, port, "" if transport == "udp" else ";transport=" + transport))
+            branch = "%s.%d" % (prefix, i)
+            m.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport.upper(), host, port, branch))
+            client = self.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)
+            if client is None:
+                self.counters["overload"] += 1
+                ctx.on_timeout(None)
+                continue
+            ctx.add_branch(client)
+            if req.method == "INVITE":
+                client.timer_c_ms = TIMER_C_MS
+        if not ctx.branches:
+            self.contexts.pop(txn.key, None)
+            self.reply(txn, req, 503, "Service Unavailable", (("retry-after", "5"),), now)
+
+    def _local(self, transport):
+        t = transport if transport in self.config.listen else "udp"
+        host, port = self.config.listen[t]
+        return t, host, port
+
+    def _forward_ack(self, req, now):
+        """ACK for a 2xx: its own transaction-less request, routed by Route (§16.11)."""
+        routes = req.routes
+        if routes and self.is_me(routes[0].uri):
+            req.remove_field(routes[0])
+            routes = routes[1:]
+        dest = _uri_dest(routes[0].uri if routes else req.uri)
+        if self.is_me(req.uri) and not routes:
+            return  # an ACK to us: nothing to do
+        mf = req.max_forwards
+        if mf == 0:
+            return
+        if mf is None:
+            req.insert_field("max-forwards", "70")
+        else:
+            req.replace_field(req.fields("max-forwards")[0], "%d" % (mf - 1))
+        transport, host, port = self._local(dest[0])
+        req.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s.a;rport" % (transport.upper(), host, port, self._branch_prefix(req)))
+        self.send(req.serialise(), dest)
+
+    def _cancel(self, req, txn, now):
+        key = server_key(req)
+        inv_key = key[:-1] + ("INVITE",)
+        ctx = self.contexts.get(inv_key)
+        if ctx is None or ctx.answered:
+            return self.reply(txn, req, 481, "Call/Transaction Does Not Exist", (), now)
+        self.reply(txn, req, 200, "OK", (), now)
+        ctx.cancel_all(now)
+
+
+def _uri_dest(uri):
+    """Where to send a request for `uri` (RFC 3263 without DNS: the runtime
+    resolves a host name)."""
+    if not uri.is_sip:
+        raise RemoteProtocolError(416, "Unsupported URI Scheme")
+    transport = uri.transport or ("tls" if uri.scheme == "sips" else "udp")
+    host = uri.param("maddr") or uri.host
+    if host.startswith("["):
+        host = host[1:-1]
+    port = uri.port or (5061 if transport == "tls" else 5060)
+    return (transport, host, port, None)

@@ -1,0 +1,47 @@
+"""Per-source request rate limit: a token bucket per source address.
+
+A flood from one address costs a dict lookup per datagram and is dropped
+before parsing. The table of sources is bounded (`max_sources`): at the
+bound the source seen longest ago is forgotten, so spoofed-address floods
+cannot grow it.
+"""
+
+# Defaults: a phone sends a handful of requests a second at most; a PBX or
+# ITSP trunk can send hundreds, so the upstream should be given its own
+# generous rate by the runtime (or listed in `exempt`).
+RATE = 200  # tokens (datagrams) per second
+BURST = 400
+MAX_SOURCES = 1024
+
+
+class RateLimiter:
+    def __init__(self, rate=RATE, burst=BURST, max_sources=MAX_SOURCES, exempt=()):
+        self.rate = rate
+        self.burst = burst
+        self.max_sources = max_sources
+        self.exempt = set(exempt)
+        self._buckets = {}  # host -> [tokens*1000, last_ms]
+
+    def allow(self, host, now):
+        if host in self.exempt or not self.rate:
+            return True
+        b = self._buckets.get(host)
+        if b is None:
+            if len(self._buckets) >= self.max_sources:
+                self._forget_oldest()
+            self._buckets[host] = [(self.burst - 1) * 1000, now]
+            return True
+        tokens = min(self.burst * 1000, b[0] + (now - b[1]) * self.rate)
+        b[1] = now
+        if tokens < 1000:
+            b[0] = tokens
+            return False
+        b[0] = tokens - 1000
+        return True
+
+    def _forget_oldest(self):
+        oldest = None
+        for host in self._buckets:
+            if oldest is None or self._buckets[host][1] < self._buckets[oldest][1]:
+                oldest = host
+        del self._buckets[oldest]

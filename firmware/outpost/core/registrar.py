@@ -1,0 +1,93 @@
+"""REGISTER processing, RFC 3261 §10.3, over the location table.
+
+`register()` returns (status, reason, extra headers) for the proxy to send
+through the server transaction, and the bindings it changed. The steps keep
+the RFC's order: authenticate, check the address-of-record (a phone may
+register only its own), then apply every Contact or none.
+"""
+
+from .location import Binding
+from .errors import bad
+
+# Expiry limits (seconds). RFC 3261 §10.2.1.1 suggests 3600 as a default;
+# 60 is the usual floor (RFC 3261 §20.23 example, Kamailio's min_expires).
+DEFAULT_EXPIRES = 3600
+MIN_EXPIRES = 60
+MAX_EXPIRES = 7200
+
+
+class RegistrarPolicy:
+    def __init__(self, domain, default_expires=DEFAULT_EXPIRES, min_expires=MIN_EXPIRES, max_expires=MAX_EXPIRES):
+        self.domain = domain.lower()
+        self.default_expires = default_expires
+        self.min_expires = min_expires
+        self.max_expires = max_expires
+
+
+class Outcome:
+    __slots__ = ("status", "reason", "headers", "changed")
+
+    def __init__(self, status, reason, headers=(), changed=()):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.changed = changed
+
+
+def register(req, source, now, table, policy, authenticator):
+    to = req.to.uri
+    if not to.is_sip or to.host.lower() != policy.domain or not to.user:
+        return Outcome(404, "Not Found")
+    aor = to.aor()
+    if authenticator is not None:
+        user, stale = authenticator.check(req, "authorization", now)
+        if user is None:
+            return Outcome(401, "Unauthorized", [("www-authenticate", c) for c in authenticator.challenges(now, stale)])
+        if aor != "%s:%s@%s" % (to.scheme, user, policy.domain):
+            return Outcome(403, "Forbidden (not your address-of-record)")
+    contacts = req.contacts
+    if not contacts:
+        return _ok(table, aor, now)
+    header_expires = req.expires
+    if contacts[0].star:
+        if header_expires != 0:
+            raise bad("Contact * requires Expires: 0")
+        for b in table.lookup(aor, now):
+            if b.call_id == req.call_id and req.cseq.seq <= b.cseq:
+                return Outcome(500, "Out-of-order REGISTER", [("retry-after", "1")])
+        gone = table.remove_all(aor)
+        return _ok(table, aor, now, gone)
+    updates = []
+    for c in contacts:
+        expires = c.expires
+        if expires is None:
+            expires = header_expires if header_expires is not None else policy.default_expires
+        if 0 < expires < policy.min_expires:
+            return Outcome(423, "Interval Too Brief", [("min-expires", "%d" % policy.min_expires)])
+        updates.append((c, min(expires, policy.max_expires)))
+    new = 0
+    for c, expires in updates:
+        old = table.find(aor, c.uri)
+        if old is not None and old.call_id == req.call_id and req.cseq.seq <= old.cseq:
+            return Outcome(500, "Out-of-order REGISTER", [("retry-after", "1")])
+        if old is None and expires:
+            new += 1
+    if new and not table.room_for(aor, new):
+        return Outcome(503, "Too Many Registrations", [("retry-after", "60")])
+    changed = []
+    ua = req.get("user-agent")
+    for c, expires in updates:
+        if expires == 0:
+            gone = table.remove(aor, c.uri)
+            if gone is not None:
+                changed.append(gone)
+            continue
+        b = Binding(aor, c.uri, now + expires * 1000, c.q, req.call_id, req.cseq.seq, source, ua)
+        table.put(b)
+        changed.append(b)
+    return _ok(table, aor, now, changed)
+
+
+def _ok(table, aor, now, changed=()):
+    headers = [("contact", "<%s>;expires=%d" % (b.uri, b.remaining(now))) for b in table.lookup(aor, now)]
+    return Outcome(200, "OK", headers, changed)
