@@ -331,3 +331,18 @@ def test_retransmitted_invite_is_absorbed():
     p.receive(invite(cseq=2, branch="z9hG4bKinv2", extra=("Proxy-Authorization: x",)), ALICE, 300)
     again = sent(p)
     assert [m.status for m, d in again] == [100]  # the last provisional, from the transaction
+
+
+def test_2xx_ack_reusing_the_invite_branch_is_still_forwarded():
+    """RFC 6026 §7.1: phones that put the INVITE's branch on the 2xx ACK."""
+    p = make_proxy()
+    registered(p, "bob", BOB)
+    authed_invite(p)
+    inv = [m for m, d in sent(p) if m.is_request][0]
+    p.receive(reply(inv, 200, "OK"), BOB, 100)
+    sent(p)
+    ack = sip("ACK sip:bob@192.0.2.20:5060 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv2;rport", "Route: <sip:192.0.2.1:5060;lr>",
+              "Max-Forwards: 70", "From: <sip:alice@example.com>;tag=a1", "To: <sip:bob@example.com>;tag=b1", "Call-ID: call-1@192.0.2.10", "CSeq: 2 ACK")
+    p.receive(ack, ALICE, 200)
+    fwd = only(p, BOB)
+    assert fwd.method == "ACK" and fwd.cseq.seq == 2

@@ -98,6 +98,10 @@ class ResponseContext:
         if b is not None and b.final is None:
             self._send_cancel(b, self.proxy.now)
 
+    def on_ack(self, txn, ack, now):
+        """An ACK for a 2xx that matched our INVITE server transaction."""
+        self.proxy.forward_ack(ack, now)
+
     def on_terminated(self, txn):
         if txn is self.server:
             self.proxy.context_done(self)

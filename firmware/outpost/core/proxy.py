@@ -47,6 +47,7 @@ class ProxyConfig:
         self.rate = rate
         self.burst = burst
         self.max_sources = max_sources
+        self.auth_invite = True  # challenge INVITE & co. from our own users (407)
 
 
 class Proxy:
@@ -138,8 +139,8 @@ class Proxy:
             txn = self.txns.match_server(req)
             if txn is not None:
                 self.txns.server_request(txn, req, now)
-            else:
-                self._forward_ack(req, now)
+                return
+            self.forward_ack(req, now)
             return
         txn = self.txns.match_server(req)
         if txn is not None:
@@ -214,7 +215,7 @@ class Proxy:
     def _authorized(self, req, txn, now):
         """Requests from our users must prove who they are (407)."""
         auth = self.config.authenticator
-        if auth is None or req.method not in AUTH_METHODS or req.to.tag is not None:
+        if auth is None or not self.config.auth_invite or req.method not in AUTH_METHODS or req.to.tag is not None:
             return True
         frm = req.from_.uri
         if not frm.is_sip or frm.host.lower() != self.config.domain or frm.user not in auth.users:
@@ -237,7 +238,7 @@ class Proxy:
             auth = self.config.authenticator
             known = auth is None or uri.user in auth.users
             return self.reply(txn, req, 480 if known else 404, "Temporarily Unavailable" if known else "Not Found", (), now)
-        return self._forward(req, txn, [(b.uri, b.source) for b in bindings], now)
+        return self._forward(req, txn, [(b.uri, _binding_dest(b)) for b in bindings], now)
 
     def _register(self, req, txn, source, now):
         out = register(req, source, now, self.location, self.config.registrar_policy, self.config.authenticator)
@@ -303,6 +304,12 @@ class Proxy:
         host, port = self.config.listen[t]
         return t, host, port
 
+    def forward_ack(self, req, now):
+        try:
+            self._forward_ack(req, now)
+        except RemoteProtocolError:
+            self.counters["malformed"] += 1  # an ACK is never answered: drop it
+
     def _forward_ack(self, req, now):
         """ACK for a 2xx: its own transaction-less request, routed by Route (§16.11)."""
         routes = req.routes
@@ -331,6 +338,15 @@ class Proxy:
             return self.reply(txn, req, 481, "Call/Transaction Does Not Exist", (), now)
         self.reply(txn, req, 200, "OK", (), now)
         ctx.cancel_all(now)
+
+
+def _binding_dest(b):
+    """Send to the Contact (LAN phones are reachable as they registered);
+    over TCP, on the connection the REGISTER came in on while it is open."""
+    dest = _uri_dest(b.uri)
+    if dest[0] != "udp" and b.source[0] == dest[0]:
+        return dest[:3] + (b.source[3],)
+    return dest
 
 
 def _uri_dest(uri):

@@ -23,6 +23,7 @@ TABLE = {
     ("Confirmed", "timer_G"): (None, "Confirmed"),
     ("Confirmed", "timer_I"): (None, TERMINATED),
     ("Accepted", "request"): (None, "Accepted"),
+    ("Accepted", "ack"): ("pass_ack", "Accepted"),
     ("Accepted", "send_2xx"): ("send_response", "Accepted"),
     ("Accepted", "timer_L"): (None, TERMINATED),
 }
@@ -63,6 +64,11 @@ class ServerInvite(Transaction):
         self.stop_timer("G")
         self.stop_timer("H")
         self.start_timer("I", now, 0 if self.reliable else self.layer.t4)
+
+    def pass_ack(self, now, msg):
+        # RFC 6026 §7.1: an ACK for the 2xx that reuses the INVITE's branch
+        # (many phones do) matches here and still belongs to the TU.
+        self.tell("on_ack", msg, now)
 
     def no_ack(self, now, _msg):
         self.tell("on_timeout")

@@ -1,0 +1,204 @@
+"""The outpost daemon: the sans-I/O proxy wired to sockets, one timer,
+durable bindings and signals.
+
+One loop, one timer: after every datagram and every timer the daemon sends
+what the core queued and re-arms a single asyncio timer at the earliest
+deadline (the core's, the state writer's, housekeeping's). SIGHUP reloads
+the config (a bad one is logged and ignored), SIGTERM and SIGINT flush the
+bindings and stop.
+"""
+
+import asyncio
+import logging
+import os
+import signal
+import time
+
+from ..core.proxy import Proxy
+from ..core.location import LocationTable
+from . import config as configmod
+from .schema import Invalid
+from .store import Snapshotter, read_json
+from .transport import Udp, TcpPool, is_ip
+
+log = logging.getLogger("outpost")
+
+HOUSEKEEPING_MS = 10000  # idle TCP, old nonces
+DNS_TTL_MS = 60000
+
+
+def now_ms():
+    return int(time.monotonic() * 1000)
+
+
+class Daemon:
+    def __init__(self, cfg, config_path):
+        self.cfg = cfg
+        self.config_path = config_path
+        state_dir = cfg["state"]["dir"]
+        os.makedirs(state_dir, exist_ok=True)
+        self.key = configmod.secret(state_dir)
+        now = now_ms()
+        pc = configmod.proxy_config(cfg, self.key)
+        self.proxy = Proxy(pc, now, LocationTable(pc.max_bindings, pc.max_per_aor))
+        self.bindings_path = os.path.join(state_dir, "bindings.json")
+        kept = self._restore(now)
+        log.info("outpost: %d registrations restored from %s", kept, self.bindings_path)
+        self.snap = Snapshotter(self.bindings_path, self._snapshot, cfg["state"]["write_delay_ms"])
+        self.udp = []
+        lim = cfg["limits"]
+        self.tcp = TcpPool(self.receive, now_ms, lim["max_tcp_connections"], lim["tcp_idle_s"] * 1000)
+        self._timer = None
+        self._timer_at = None
+        self._housekeeping = now + HOUSEKEEPING_MS
+        self._dns = {}  # host -> (address, until)
+        self._stopped = None
+
+    # -- persistence ---------------------------------------------------------------
+
+    def _snapshot(self):
+        # Monotonic ms mean nothing after a reboot: store wall-clock expiry.
+        offset = int(time.time() * 1000) - now_ms()
+        items = self.proxy.location.snapshot()
+        for d in items:
+            d["expires_at"] += offset
+        return {"version": 1, "bindings": items}
+
+    def _restore(self, now):
+        data = read_json(self.bindings_path, {})
+        items = data.get("bindings", []) if isinstance(data, dict) else []
+        offset = int(time.time() * 1000) - now
+        for d in items:
+            if isinstance(d, dict) and isinstance(d.get("expires_at"), (int, float)):
+                d["expires_at"] = int(d["expires_at"]) - offset
+        return self.proxy.location.restore(items, now)
+
+    # -- the loop ----------------------------------------------------------------
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        for entry in self.cfg["sip"]["listen"]:
+            host, port = entry["address"], entry["port"]
+            if entry["transport"] == "udp":
+                _, proto = await loop.create_datagram_endpoint(lambda: Udp(self.receive), local_addr=(host, port))
+                self.udp.append(proto)
+            else:
+                await self.tcp.listen(host, port)
+            log.info("listening on %s %s:%d", entry["transport"], host, port)
+        self._stopped = loop.create_future()
+        for sig, handler in ((signal.SIGHUP, self.reload), (signal.SIGTERM, self.stop), (signal.SIGINT, self.stop)):
+            loop.add_signal_handler(sig, handler)
+        self._arm()
+
+    async def run(self):
+        await self.start()
+        await self._stopped
+
+    def receive(self, data, source):
+        self.proxy.receive(data, source, now_ms())
+        self._pump()
+
+    def _pump(self):
+        for data, dest in self.proxy.datagrams_to_send():
+            self.send(data, dest)
+        events = self.proxy.events
+        if events:
+            self.proxy.events = []
+            for kind, b in events:
+                if kind == "binding":
+                    log.info("registered %s at %s expires in %ds", b.aor, b.uri, b.remaining(now_ms()))
+                else:
+                    log.info("registration of %s at %s expired", b.aor, b.uri)
+            self.snap.changed(now_ms())
+        self._arm()
+
+    def send(self, data, dest):
+        transport, host, port, flow = dest
+        if transport == "tcp":
+            self.tcp.send(data, host, port, flow)
+        elif transport == "udp":
+            if not self.udp:
+                return
+            if is_ip(host):
+                self.udp[0].send(data, host, port)
+            else:
+                self._resolve_then(host, lambda addr: self.udp[0].send(data, addr, port))
+        else:
+            log.info("no %s transport: dropping a message to %s:%d", transport, host, port)
+
+    def _resolve_then(self, host, fn):
+        hit = self._dns.get(host)
+        if hit and hit[1] > now_ms():
+            return fn(hit[0])
+
+        async def resolve():
+            loop = asyncio.get_running_loop()
+            try:
+                info = await loop.getaddrinfo(host, None, type=2)  # SOCK_DGRAM
+            except OSError as e:
+                log.info("cannot resolve %s: %s", host, e)
+                return
+            addr = info[0][4][0]
+            self._dns[host] = (addr, now_ms() + DNS_TTL_MS)
+            fn(addr)
+
+        asyncio.ensure_future(resolve())
+
+    def _arm(self):
+        now = now_ms()
+        at = self._housekeeping
+        for t in (self.proxy.next_deadline(), self.snap.due):
+            if t is not None and t < at:
+                at = t
+        if self._timer is not None and self._timer_at == at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = asyncio.get_running_loop().call_later(max(0, at - now) / 1000.0, self._on_timer)
+
+    def _on_timer(self):
+        self._timer = None
+        now = now_ms()
+        self.proxy.handle_timer(now)
+        self.snap.poll(now)
+        if now >= self._housekeeping:
+            self._housekeeping = now + HOUSEKEEPING_MS
+            self.tcp.close_idle()
+            auth = self.proxy.config.authenticator
+            if auth is not None:
+                auth.nonces.forget_expired(now)
+        self._pump()
+
+    # -- signals ----------------------------------------------------------------
+
+    def reload(self):
+        try:
+            cfg = configmod.load(self.config_path)
+        except (Invalid, OSError) as e:
+            log.error("reload refused, keeping the running config: %s", e)
+            return
+        if cfg["sip"]["listen"] != self.cfg["sip"]["listen"] or cfg["state"] != self.cfg["state"]:
+            log.warning("listen addresses and state dir change only on restart")
+        pc = configmod.proxy_config(cfg, self.key)
+        self.proxy.config = pc
+        self.proxy.location.max_bindings, self.proxy.location.max_per_aor = pc.max_bindings, pc.max_per_aor
+        lim = self.proxy.limiter
+        lim.rate, lim.burst, lim.max_sources = pc.rate, pc.burst, pc.max_sources
+        txns = self.proxy.txns
+        txns.t1, txns.t2, txns.t4, txns.max_transactions = pc.t1, pc.t2, pc.t4, pc.max_transactions
+        self.tcp.max_connections = cfg["limits"]["max_tcp_connections"]
+        self.tcp.idle_ms = cfg["limits"]["tcp_idle_s"] * 1000
+        self.cfg = cfg
+        log.info("configuration reloaded from %s (%d users)", self.config_path, len(cfg["users"]))
+
+    def stop(self):
+        if self._stopped is None or self._stopped.done():
+            return
+        log.info("stopping: saving %d registrations", len(self.proxy.location))
+        self.snap.flush(now_ms())
+        self.tcp.close()
+        for u in self.udp:
+            if u.transport is not None:
+                u.transport.close()
+        self._stopped.set_result(None)

@@ -1,0 +1,153 @@
+"""A small schema validator for the router's configuration.
+
+Every error names the field path, the value and the rule, and all errors
+are returned at once:
+
+    sip.listen[0].port: 70000 is not a port (1-65535)
+    sip.domian: unknown key (did you mean 'domain'?)
+
+Schemas are plain data: Int(min, max), Str(...), Bool(), OneOf(...),
+List(item), Map(value) for free-form keys, and Record({key: (schema,
+default)}) for fixed keys. Validation returns the value with defaults
+filled in.
+"""
+
+import difflib
+import re
+
+REQUIRED = object()
+
+
+class Invalid(Exception):
+    def __init__(self, errors):
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+class Int:
+    def __init__(self, minimum=None, maximum=None, rule=None):
+        self.min, self.max, self.rule = minimum, maximum, rule
+
+    def check(self, v, path, errors):
+        if isinstance(v, bool) or not isinstance(v, int):
+            errors.append("%s: %r is not a whole number" % (path, v))
+            return v
+        if (self.min is not None and v < self.min) or (self.max is not None and v > self.max):
+            errors.append("%s: %r %s" % (path, v, self.rule or "is not in %s-%s" % (self.min, self.max)))
+        return v
+
+
+def Port():
+    return Int(1, 65535, "is not a port (1-65535)")
+
+
+class Str:
+    def __init__(self, pattern=None, rule=None, min_len=1, max_len=255):
+        self.pattern = re.compile(pattern) if pattern else None
+        self.rule, self.min_len, self.max_len = rule, min_len, max_len
+
+    def check(self, v, path, errors):
+        if not isinstance(v, str):
+            errors.append("%s: %r is not a string" % (path, v))
+        elif not self.min_len <= len(v) <= self.max_len:
+            errors.append("%s: %r must be %d to %d characters" % (path, v, self.min_len, self.max_len))
+        elif self.pattern and not self.pattern.fullmatch(v):
+            errors.append("%s: %r %s" % (path, v, self.rule or "does not match " + self.pattern.pattern))
+        return v
+
+
+def Host():
+    return Str(r"[A-Za-z0-9.\-_:\[\]]+", "is not a host name or IP address")
+
+
+def Hex(n):
+    return Str(r"[0-9a-f]{%d}" % n, "is not %d lower-case hex digits" % n, n, n)
+
+
+class Bool:
+    def check(self, v, path, errors):
+        if not isinstance(v, bool):
+            errors.append("%s: %r is not true or false" % (path, v))
+        return v
+
+
+class OneOf:
+    def __init__(self, *choices):
+        self.choices = choices
+
+    def check(self, v, path, errors):
+        if v not in self.choices:
+            errors.append("%s: %r is not one of %s" % (path, v, ", ".join(repr(c) for c in self.choices)))
+        return v
+
+
+class List:
+    def __init__(self, item, min_len=0, max_len=1000):
+        self.item, self.min_len, self.max_len = item, min_len, max_len
+
+    def check(self, v, path, errors):
+        if not isinstance(v, list):
+            errors.append("%s: %r is not a list" % (path, v))
+            return v
+        if not self.min_len <= len(v) <= self.max_len:
+            errors.append("%s: needs %d to %d entries, has %d" % (path, self.min_len, self.max_len, len(v)))
+        return [self.item.check(x, "%s[%d]" % (path, i), errors) for i, x in enumerate(v)]
+
+
+class Map:
+    """Free-form keys (user names), each value checked by `value`."""
+
+    def __init__(self, value, key=None, max_len=10000):
+        self.value, self.key, self.max_len = value, key or Str(r"[A-Za-z0-9._+\-]+", "is not a valid name"), max_len
+
+    def check(self, v, path, errors):
+        if not isinstance(v, dict):
+            errors.append("%s: is not a mapping" % path)
+            return v
+        if len(v) > self.max_len:
+            errors.append("%s: has %d entries, at most %d allowed" % (path, len(v), self.max_len))
+        out = {}
+        for k in v:
+            self.key.check(k, "%s.%s" % (path, k), errors)
+            out[k] = self.value.check(v[k], "%s.%s" % (path, k), errors)
+        return out
+
+
+class Record:
+    def __init__(self, fields):
+        self.fields = fields  # key -> (schema, default or REQUIRED)
+
+    def check(self, v, path, errors):
+        if v is None:
+            v = {}
+        if not isinstance(v, dict):
+            errors.append("%s: is not a mapping" % (path or "config"))
+            return v
+        out = {}
+        for k in v:
+            if k not in self.fields:
+                near = difflib.get_close_matches(k, list(self.fields), 1)
+                hint = " (did you mean %r?)" % near[0] if near else ""
+                errors.append("%s: unknown key%s" % (_join(path, k), hint))
+        for k, (schema, default) in self.fields.items():
+            if k in v:
+                out[k] = schema.check(v[k], _join(path, k), errors)
+            elif default is REQUIRED:
+                errors.append("%s: is required" % _join(path, k))
+            elif isinstance(schema, Record):
+                out[k] = schema.check(default, _join(path, k), errors)
+            else:
+                out[k] = default
+        return out
+
+
+def _join(path, key):
+    return "%s.%s" % (path, key) if path else key
+
+
+def validate(schema, value):
+    errors = []
+    out = schema.check(value, "", errors)
+    if errors:
+        raise Invalid(errors)
+    return out
