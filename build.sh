@@ -17,7 +17,8 @@ say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 
 # System packages the tests need. Only missing ones are installed.
-TEST_APT_PACKAGES=(python3 python3-venv)
+#   sip-tester: sipp, the phones and upstreams of the integration tests
+TEST_APT_PACKAGES=(python3 python3-venv sip-tester)
 
 apt_missing() {
     local p missing=()
@@ -63,6 +64,7 @@ ensure_venv() {
 }
 
 cmd_test() {
+    ensure_apt "${TEST_APT_PACKAGES[@]}"
     ensure_venv
     local rc=0
     say "core tests under MicroPython"

@@ -346,3 +346,16 @@ def test_2xx_ack_reusing_the_invite_branch_is_still_forwarded():
     p.receive(ack, ALICE, 200)
     fwd = only(p, BOB)
     assert fwd.method == "ACK" and fwd.cseq.seq == 2
+
+
+def test_response_with_no_via_left_is_answered_by_us():
+    """§16.7 step 3: a response whose only Via was ours is not forwarded as
+    is; the caller gets the same status from a response the proxy builds."""
+    p = make_proxy()
+    registered(p, "bob", BOB)
+    authed_invite(p)
+    inv = [m for m, d in sent(p) if m.is_request][0]
+    bare = reply(inv, 486, "Busy Here").replace(b"Via: " + inv.vias[1].field.text.encode() + b"\r\n", b"")
+    p.receive(bare, BOB, 100)
+    up = [m for m, d in sent(p) if not m.is_request]
+    assert [m.status for m in up] == [486] and up[0].top_via.branch == "z9hG4bKinv2"

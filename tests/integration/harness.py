@@ -138,7 +138,7 @@ class Sipp:
         self.port = port or free_port()
         self.name = name
         self.workdir = str(workdir)
-        sf = ["-sn", scenario] if scenario in ("uac", "uas") else ["-sf", os.path.join(SCENARIOS, scenario)]
+        sf = ["-sn", scenario] if scenario in ("uac", "uas") else ["-sf", os.path.join(SCENARIOS, scenario)]  # an absolute path stays
         target = [] if scenario == "uas" or (args and "-no_target" in args) else ["127.0.0.1:%d" % daemon.port]
         args = [a for a in args if a != "-no_target"]
         cmd = ["sipp"] + target + sf + ["-i", "127.0.0.1", "-p", str(self.port), "-t", transport, "-m", str(calls),

@@ -63,6 +63,10 @@ class ResponseContext:
         if top is None or top.branch != txn.key[0]:
             return  # not our Via on top: nothing to forward
         resp.remove_field(top)
+        if len(resp.vias) == 1:
+            # No Via left: meant for us, never forwarded as is (§16.7 step 3).
+            # The caller still learns the outcome, from a response of ours.
+            resp = parse_message(make_response(self.req, status, resp.reason, to_tag=resp.to.tag or self.proxy.to_tag(self.req)))
         if status < 200:
             if b.cancel_pending:
                 b.cancel_pending = False
