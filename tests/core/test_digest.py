@@ -71,3 +71,18 @@ def test_auth_params_with_quoted_commas_and_escapes():
     for token68 in ("Digest username", "Digest a="):  # legal syntax, useless credentials
         a = parse_message(register(("Authorization: " + token68,))).auth("authorization")[0]
         assert a.token68 and raises(RemoteProtocolError, digest.verify, a, "00", "REGISTER").status == 400
+
+
+def test_nonce_tracking_is_bounded_and_refuses_replays():
+    from outpost.core.auth import Nonces, OK, REPLAY, STALE, INVALID
+    n = Nonces(b"k" * 32, ttl_ms=1000, max_tracked=3)
+    a = n.issue(0)
+    assert n.check(a, "00000001", 1) == OK and n.check(a, "00000001", 2) == REPLAY and n.check(a, "00000002", 3) == OK
+    assert n.check(a + "x", "00000003", 4) == INVALID and n.check(a, "00000003", 2000) == STALE
+    others = [n.issue(10) for _ in range(3)]
+    for o in others:
+        assert n.check(o, "00000001", 11) == OK
+    assert len(n._seen) == 3  # a was forgotten first
+    assert n.check(a, None, 12) == OK and n.check(a, None, 13) == STALE  # qop-less: good once
+    n.forget_expired(5000)
+    assert n._seen == {}

@@ -359,3 +359,17 @@ def test_response_with_no_via_left_is_answered_by_us():
     p.receive(bare, BOB, 100)
     up = [m for m, d in sent(p) if not m.is_request]
     assert [m.status for m in up] == [486] and up[0].top_via.branch == "z9hG4bKinv2"
+
+
+def test_location_heap_expires_in_order_and_stays_bounded():
+    from outpost.core.location import LocationTable, Binding
+    t = LocationTable()
+    for i in range(50):
+        t.put(Binding("sip:u%d@example.com" % i, "sip:u%d@192.0.2.%d" % (i, i + 1), 1000 + i, 1000, "c", 1, ALICE))
+    for r in range(400):  # refreshes of one binding leave stale heap entries
+        t.put(Binding("sip:u0@example.com", "sip:u0@192.0.2.1", 5000 + r, 1000, "c", 2 + r, ALICE))
+    assert len(t._heap) <= 4 * len(t) + 64
+    assert t.next_expiry() == 1001
+    assert [b.aor for b in t.expire(1010)] == ["sip:u%d@example.com" % i for i in range(1, 11)]
+    assert t.next_expiry() == 1011 and len(t) == 40
+    assert t.expire(5398) and t.lookup("sip:u0@example.com", 5398)[0].expires_at == 5399

@@ -241,3 +241,15 @@ def test_transaction_table_is_bounded():
         assert layer.new_server(parse_message(options().replace(b"nict1", b"n%d" % i)).validate(), PEER, False, 0) is not None
     assert layer.new_server(parse_message(options()).validate(), PEER, False, 0) is None
     assert layer.new_client("OPTIONS", "z9hG4bKx", options(), PEER, False, 0) is None
+
+
+def test_at_the_bound_the_oldest_lingering_transaction_makes_room():
+    layer = TransactionLayer(max_transactions=2)
+    first = layer.new_server(parse_message(options().replace(b"nict1", b"n1")).validate(), PEER, False, 0)
+    second = layer.new_server(parse_message(options().replace(b"nict1", b"n2")).validate(), PEER, False, 0)
+    req3 = parse_message(options().replace(b"nict1", b"n3")).validate()
+    assert layer.new_server(req3, PEER, False, 0) is None  # both still active: refused
+    layer.respond(first, 200, b"SIP/2.0 200 OK\r\n\r\n", 1)  # first now only absorbs retransmissions
+    assert first.request is None
+    third = layer.new_server(req3, PEER, False, 2)
+    assert third is not None and first.done and not second.done and layer.evicted == 1

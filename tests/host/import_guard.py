@@ -9,7 +9,7 @@ files, processes, and CPython-only modules such as dataclasses or typing.
 import ast
 import os
 
-ALLOWED = {"micropython", "hashlib", "binascii", "re", "struct", "collections", "errno", "gc", "sys", "array", "heapq"}
+ALLOWED = {"micropython", "hashlib", "_md5", "_sha256", "binascii", "re", "struct", "collections", "errno", "gc", "sys", "array", "heapq"}
 CORE_PACKAGE = "outpost.core"
 
 

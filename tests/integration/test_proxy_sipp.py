@@ -145,3 +145,78 @@ def test_registrations_survive_kill_9(tmp_path):
         assert u.wait(10) == 0, u.errors()
     finally:
         d.stop()
+
+
+def test_register_with_sha256_digest_computed_by_sippy(tmp_path):
+    """sipp 3.6 answers MD5 only, so SHA-256 (RFC 8760) is checked with
+    another independent SIP stack: the PyPI package sippy parses our 401
+    and computes the SHA-256 response, over a real UDP socket."""
+    from sippy.SipResponse import SipResponse
+
+    d = Daemon(tmp_path).start()  # default: SHA-256 then MD5
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(5)
+    try:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+        def register(cseq, auth=""):
+            s.sendto(("REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKsha%d;rport\r\n"
+                      "Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=s1\r\nTo: <sip:alice@example.com>\r\n"
+                      "Call-ID: sha256-reg\r\nCSeq: %d REGISTER\r\nContact: <sip:alice@127.0.0.1:%d>\r\n%s"
+                      "Content-Length: 0\r\n\r\n" % (port, cseq, cseq, port, auth)).encode(), ("127.0.0.1", d.port))
+            return SipResponse(buf=s.recv(65535).decode())
+
+        challenge = register(1)
+        assert challenge.scode == 401
+        offers = {c.algorithm: c for c in challenge.getHFBodys("www-authenticate")}
+        assert list(offers) == ["SHA-256", "MD5"]
+        creds = offers["SHA-256"].genAuthHF("alice", "alice-secret", "REGISTER", "sip:example.com", qop="auth")
+        ok = register(2, "Authorization: %s\r\n" % creds)
+        assert ok.scode == 200 and "registered sip:alice@example.com" in d.read_log()
+        wrong = offers["SHA-256"].genAuthHF("alice", "guess", "REGISTER", "sip:example.com", qop="auth")
+        assert register(3, "Authorization: %s\r\n" % wrong).scode == 401
+    finally:
+        s.close()
+        d.stop()
+
+
+def test_sighup_reloads_users_and_a_bad_config_is_refused(tmp_path):
+    import json
+    import signal
+    d = Daemon(tmp_path, algorithms=("MD5",)).start()
+    try:
+        with open(d.config_path) as f:
+            cfg = json.load(f)
+        # A broken edit: the running config stays, and says why.
+        bad = dict(cfg, sip=dict(cfg["sip"], listen=[{"transport": "udp", "address": "127.0.0.1", "port": 70000}]))
+        with open(d.config_path, "w") as f:
+            json.dump(bad, f)
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert "reload refused" in d.read_log() and "70000 is not a port (1-65535)" in d.read_log()
+        register(d, tmp_path, "alice", free_port())  # still serving with the old config
+        # A good edit removing alice: her next REGISTER is refused (404: not a user).
+        del cfg["users"]["alice"]
+        with open(d.config_path, "w") as f:
+            json.dump(cfg, f)
+        d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert "configuration reloaded" in d.read_log()
+        s = Sipp(d, tmp_path, "register.xml", "-key", "user", "alice", "-key", "contact_port", "5999", "-au", "alice", "-ap", "alice-secret", name="reg_gone")
+        assert s.wait(30) != 0
+        assert d.alive()
+    finally:
+        d.stop()
+
+
+def test_invalid_config_stops_startup_with_every_error(tmp_path):
+    import json
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"sip": {"domian": "x", "listen": [{"transport": "sctp", "address": "127.0.0.1", "port": 0}]}}))
+    env = dict(os.environ, PYTHONPATH=os.path.join(os.path.dirname(__file__), "..", "..", "firmware"))
+    p = __import__("subprocess").run([sys.executable, "-m", "outpost", "run", "--config", str(path)], capture_output=True, text=True, env=env, timeout=20)
+    assert p.returncode == 2
+    for line in ("sip.domian: unknown key (did you mean 'domain'?)", "sip.domain: is required",
+                 "sip.listen[0].transport: 'sctp' is not one of 'udp', 'tcp'", "sip.listen[0].port: 0 is not a port (1-65535)"):
+        assert line in p.stderr, p.stderr

@@ -4,11 +4,12 @@ A nonce is `<issued ms, hex>.<HMAC-SHA256 of it, truncated>`: stateless to
 issue and to verify, so a restart does not invalidate challenges that are
 still fresh. Replays are refused by tracking the highest nonce-count seen per
 nonce (RFC 7616 §3.3); a nonce used without qop (RFC 2069 clients) is spent
-by its first use. The tracking table is bounded: at the bound the oldest
-entry goes, and its next use is answered stale=true (the phone re-auths).
+by its first use. The tracking table is bounded: at the bound the entry
+seen first goes, and its next use is answered stale=true (the phone
+re-auths).
 """
 
-import hashlib
+from .compat import md5, sha256
 import binascii
 
 from . import digest
@@ -24,25 +25,37 @@ INVALID = "invalid"
 REPLAY = "replay"
 
 
+class HmacSha256:
+    """RFC 2104 HMAC-SHA256 with the pads computed once (MicroPython has no
+    hmac module, and its hash objects cannot be copied)."""
+
+    def __init__(self, key):
+        if len(key) > 64:
+            key = sha256(key).digest()
+        key = key + b"\x00" * (64 - len(key))
+        self.ipad = bytes([b ^ 0x36 for b in key])
+        self.opad = bytes([b ^ 0x5C for b in key])
+
+    def digest(self, data):
+        return sha256(self.opad + sha256(self.ipad + data).digest()).digest()
+
+
 def hmac_sha256(key, data):
-    """RFC 2104 HMAC (MicroPython has no hmac module)."""
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = key + b"\x00" * (64 - len(key))
-    inner = hashlib.sha256(bytes(b ^ 0x36 for b in key) + data).digest()
-    return hashlib.sha256(bytes(b ^ 0x5C for b in key) + inner).digest()
+    return HmacSha256(key).digest(data)
 
 
 class Nonces:
     def __init__(self, secret, ttl_ms=NONCE_TTL_MS, max_tracked=MAX_TRACKED_NONCES):
-        self.secret = secret
+        self.hmac = HmacSha256(secret)
         self.ttl_ms = ttl_ms
         self.max_tracked = max_tracked
         self._seen = {}  # nonce -> highest nc (0: spent without qop)
+        self._order = []  # nonces in the order first seen: eviction is O(1)
+        self._head = 0
         self._counter = 0
 
     def _mac(self, body):
-        return binascii.hexlify(hmac_sha256(self.secret, body.encode())).decode()[:24]
+        return binascii.hexlify(self.hmac.digest(body.encode())).decode()[:24]
 
     def issue(self, now):
         self._counter += 1
@@ -77,19 +90,36 @@ class Nonces:
         return OK
 
     def _remember(self, nonce, count):
-        if nonce not in self._seen and len(self._seen) >= self.max_tracked:
-            oldest = None
-            for n in self._seen:
-                issued = int(n.split("-")[0], 16)
-                if oldest is None or issued < oldest[0]:
-                    oldest = (issued, n)
-            del self._seen[oldest[1]]
+        if nonce not in self._seen:
+            while len(self._seen) >= self.max_tracked:
+                self._forget_oldest()
+            self._order.append(nonce)
         self._seen[nonce] = count
 
-    def forget_expired(self, now):
-        for n in list(self._seen):
-            if now - int(n.split("-")[0], 16) > self.ttl_ms:
+    def _forget_oldest(self):
+        order = self._order
+        while self._head < len(order):
+            n = order[self._head]
+            self._head += 1
+            if n in self._seen:
                 del self._seen[n]
+                break
+        if self._head > 1024 and self._head * 2 > len(order):
+            del order[:self._head]
+            self._head = 0
+
+    def forget_expired(self, now):
+        """Housekeeping: nonces past their lifetime, oldest first."""
+        order = self._order
+        while self._head < len(order):
+            n = order[self._head]
+            if n in self._seen and now - int(n.split("-")[0], 16) <= self.ttl_ms:
+                break
+            self._seen.pop(n, None)
+            self._head += 1
+        if self._head > 1024 and self._head * 2 > len(order):
+            del order[:self._head]
+            self._head = 0
 
 
 class Credentials:

@@ -9,7 +9,7 @@ Nonces, their lifetime and nonce-count replay tracking belong to whoever
 issues them (the registrar); this module only does the arithmetic.
 """
 
-import hashlib
+from .compat import md5, sha256
 import binascii
 
 from .errors import bad
@@ -34,7 +34,7 @@ def H(algorithm, text):
     name = _hash_name(algorithm)
     if name is None:
         raise bad("Unsupported digest algorithm")
-    h = hashlib.md5(text.encode()) if name == "md5" else hashlib.sha256(text.encode())
+    h = md5(text.encode()) if name == "md5" else sha256(text.encode())
     return binascii.hexlify(h.digest()).decode()
 
 

@@ -33,6 +33,7 @@ class ResponseContext:
         self.proxy = proxy
         self.server = server_txn
         self.req = req
+        self.method = req.method
         self.branches = []
         self.best = None  # (rank, status, response bytes or None)
         self.answered = False  # a final response went upstream
@@ -63,6 +64,8 @@ class ResponseContext:
         if top is None or top.branch != txn.key[0]:
             return  # not our Via on top: nothing to forward
         resp.remove_field(top)
+        if len(resp.vias) == 1 and self.req is None:
+            return  # answered already: a retransmission nobody can use
         if len(resp.vias) == 1:
             # No Via left: meant for us, never forwarded as is (§16.7 step 3).
             # The caller still learns the outcome, from a response of ours.
@@ -79,12 +82,13 @@ class ResponseContext:
         if status < 300:
             self.answered = True
             self.proxy.respond(self.server, status, resp.serialise(), now)
-            if self.req.method == "INVITE":
+            self._release()
+            if self.method == "INVITE":
                 self.cancel_all(now)
             return
         if self.best is None or _rank(status) < self.best[0]:
             self.best = (_rank(status), status, resp.serialise())
-        if status >= 600 and self.req.method == "INVITE":
+        if status >= 600 and self.method == "INVITE":
             self.cancel_all(now)
         self._maybe_finish(now)
 
@@ -144,3 +148,9 @@ class ResponseContext:
             status, reason = (408, "Request Timeout") if status == 408 else (500, "Server Internal Error")
             data = make_response(self.req, status, reason, to_tag=self.proxy.to_tag(self.req))
         self.proxy.respond(self.server, status, data, now)
+        self._release()
+
+    def _release(self):
+        """Answered: the request is no longer needed, and this context may
+        outlive the call by 32 s while its transaction absorbs retransmissions."""
+        self.req = None

@@ -6,6 +6,8 @@ Times are integer milliseconds from the caller's clock. Bounds:
 registrar answers 503 with Retry-After when an update would pass either.
 """
 
+import heapq
+
 from .uri import parse_uri
 
 # 1,000 phones with 3 devices each, with room to spare; a branch router
@@ -15,11 +17,13 @@ MAX_PER_AOR = 10
 
 
 class Binding:
-    __slots__ = ("aor", "uri", "expires_at", "q", "call_id", "cseq", "source", "user_agent")
+    __slots__ = ("aor", "contact", "expires_at", "q", "call_id", "cseq", "source", "user_agent")
 
     def __init__(self, aor, uri, expires_at, q, call_id, cseq, source, user_agent=None):
         self.aor = aor
-        self.uri = uri  # URI object of the Contact
+        # Kept as text and parsed when used: a parsed URI costs ten times the
+        # memory, and a binding is read only when a call or REGISTER comes.
+        self.contact = str(uri)
         self.expires_at = expires_at
         self.q = q  # thousandths
         self.call_id = call_id
@@ -27,18 +31,23 @@ class Binding:
         self.source = source  # (transport, host, port, flow): where the REGISTER came from
         self.user_agent = user_agent
 
+    @property
+    def uri(self):
+        return parse_uri(self.contact, "Contact")
+
     def remaining(self, now):
         """Seconds left, rounded up (what a 200 OK's Contact expires= says)."""
         return max(0, (self.expires_at - now + 999) // 1000)
 
     def to_json(self):
-        return {"aor": self.aor, "contact": str(self.uri), "expires_at": self.expires_at, "q": self.q,
+        return {"aor": self.aor, "contact": self.contact, "expires_at": self.expires_at, "q": self.q,
                 "call_id": self.call_id, "cseq": self.cseq, "source": list(self.source[:3]), "user_agent": self.user_agent}
 
     @staticmethod
     def from_json(d):
         src = d["source"]
-        return Binding(d["aor"], parse_uri(d["contact"], "Contact"), int(d["expires_at"]), int(d["q"]), d["call_id"],
+        parse_uri(d["contact"], "Contact")  # refuse a damaged entry now
+        return Binding(d["aor"], d["contact"], int(d["expires_at"]), int(d["q"]), d["call_id"],
                        int(d["cseq"]), (src[0], src[1], int(src[2]), None), d.get("user_agent"))
 
 
@@ -49,6 +58,10 @@ class LocationTable:
         self._aors = {}  # aor -> [Binding]
         self._count = 0
         self.version = 0  # bumped on every change, for durable storage
+        # (expires_at, seq, Binding), stale entries skipped lazily: the next
+        # expiry is asked for after every datagram, so it must not scan.
+        self._heap = []
+        self._seq = 0
 
     def __len__(self):
         return self._count
@@ -63,8 +76,9 @@ class LocationTable:
         return out
 
     def find(self, aor, uri):
+        text = str(uri)
         for b in self._aors.get(aor, ()):
-            if b.uri == uri:
+            if b.contact == text or b.uri == uri:
                 return b
         return None
 
@@ -79,6 +93,24 @@ class LocationTable:
         self._aors.setdefault(binding.aor, []).append(binding)
         self._count += 1
         self.version += 1
+        self._seq += 1
+        heapq.heappush(self._heap, (binding.expires_at, self._seq, binding))
+        if len(self._heap) > 4 * self._count + 64:
+            self._rebuild()  # refreshes leave stale entries: keep the heap bounded
+
+    def _rebuild(self):
+        self._heap = []
+        for lst in self._aors.values():
+            for b in lst:
+                self._seq += 1
+                self._heap.append((b.expires_at, self._seq, b))
+        heapq.heapify(self._heap)
+
+    def _live(self, b):
+        for x in self._aors.get(b.aor, ()):
+            if x is b:
+                return True
+        return False
 
     def remove(self, aor, uri):
         b = self.find(aor, uri)
@@ -104,22 +136,21 @@ class LocationTable:
     def expire(self, now):
         """Drop expired bindings; return them."""
         gone = []
-        for aor in list(self._aors):
-            for b in list(self._aors[aor]):
-                if b.expires_at <= now:
-                    self._remove(b)
-                    gone.append(b)
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            b = heapq.heappop(heap)[2]
+            if b.expires_at <= now and self._live(b):
+                self._remove(b)
+                gone.append(b)
         if gone:
             self.version += 1
         return gone
 
     def next_expiry(self):
-        best = None
-        for lst in self._aors.values():
-            for b in lst:
-                if best is None or b.expires_at < best:
-                    best = b.expires_at
-        return best
+        heap = self._heap
+        while heap and not self._live(heap[0][2]):
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def snapshot(self):
         return [b.to_json() for lst in self._aors.values() for b in lst]

@@ -10,7 +10,7 @@ connection id for TCP (None for UDP), so a response or a request to a
 phone registered over TCP goes back on the connection it came in on.
 """
 
-import hashlib
+from .compat import md5, sha256
 import binascii
 
 from .errors import RemoteProtocolError
@@ -258,7 +258,7 @@ class Proxy:
         text = "%s|%s|%s|%s|%d" % (req.uri, req.from_.tag, req.to.tag, req.call_id, req.cseq.seq)
         if with_top_via:
             text += "|" + (req.top_via.branch or req.top_via.text)
-        return binascii.hexlify(hashlib.md5(text.encode()).digest()).decode()[:n]
+        return binascii.hexlify(md5(text.encode()).digest()).decode()[:n]
 
     def _branch_prefix(self, req):
         """Loop part (the same whenever this request comes back) and a part

@@ -7,7 +7,7 @@ response to a response, to an ACK, or to a message without Via is
 impossible: those get None, and the caller drops the message.
 """
 
-import hashlib
+from .compat import md5, sha256
 import binascii
 
 from .errors import RemoteProtocolError
@@ -25,7 +25,7 @@ def _hex(data):
 def stateless_tag(*parts):
     """The same To tag for every retransmission of one request (§16.11):
     derived from what identifies it (top Via branch, Call-ID, From tag)."""
-    h = hashlib.md5()
+    h = md5()
     for p in parts:
         h.update(p if isinstance(p, bytes) else str(p).encode())
         h.update(b"|")

@@ -53,6 +53,7 @@ class Daemon:
         self._housekeeping = now + HOUSEKEEPING_MS
         self._dns = {}  # host -> (address, until)
         self._stopped = None
+        self._debug = log.isEnabledFor(logging.DEBUG)
 
     # -- persistence ---------------------------------------------------------------
 
@@ -95,6 +96,8 @@ class Daemon:
         await self._stopped
 
     def receive(self, data, source):
+        if self._debug:
+            log.debug("recv %s %s:%d %r", source[0], source[1], source[2], data.split(b"\r\n", 1)[0][:120])
         self.proxy.receive(data, source, now_ms())
         self._pump()
 
@@ -114,6 +117,8 @@ class Daemon:
 
     def send(self, data, dest):
         transport, host, port, flow = dest
+        if self._debug:
+            log.debug("send %s %s:%d %r", transport, host, port, data.split(b"\r\n", 1)[0][:120])
         if transport == "tcp":
             self.tcp.send(data, host, port, flow)
         elif transport == "udp":
@@ -190,6 +195,7 @@ class Daemon:
         self.tcp.max_connections = cfg["limits"]["max_tcp_connections"]
         self.tcp.idle_ms = cfg["limits"]["tcp_idle_s"] * 1000
         self.cfg = cfg
+        self._debug = log.isEnabledFor(logging.DEBUG)
         log.info("configuration reloaded from %s (%d users)", self.config_path, len(cfg["users"]))
 
     def stop(self):

@@ -23,6 +23,11 @@ T4 = 5000
 
 TU_EVENTS = ("send_1xx", "send_2xx", "send_final")
 
+# States in which a transaction only absorbs retransmissions until its timer
+# ends it: cheap to keep (the request is dropped), and the first to go when
+# the layer is at its bound.
+LINGER_STATES = ("Completed", "Confirmed", "Accepted")
+
 
 class Transaction:
     TABLE = {}
@@ -50,6 +55,9 @@ class Transaction:
         self.state = new_state
         if action is not None:
             getattr(self, action)(now, msg)
+        if new_state in LINGER_STATES and old not in LINGER_STATES:
+            self.request = None  # the ACK, if any, is built by now
+            self.layer.lingering(self)
         if new_state == TERMINATED and old != TERMINATED:
             self.timers.clear()
             self.layer.terminated(self)

@@ -5,13 +5,16 @@ magic cookie), sent-by and method (ACK matches its INVITE), or for RFC 2543
 peers without the cookie by Request-URI, tags, Call-ID, CSeq and top Via.
 Client transactions are found by §17.1.3: top Via branch and CSeq method.
 
-Bounds: at most `max_transactions` live at once; `new_server()` then returns
-None and the TU answers 503 (RFC 3261 §21.5.4) or drops a flood.
+Bounds: at most `max_transactions` live at once. At the bound the oldest
+transaction that is only absorbing retransmissions (Completed, Confirmed,
+Accepted: RFC 3261 and 6026 keep them 32 s on UDP) is ended early; only
+when every one is still active does `new_server()` return None, and the TU
+answers 503 (RFC 3261 §21.5.4) or drops a flood.
 """
 
 import heapq
 
-from .base import T1, T2, T4, TERMINATED, response_event
+from .base import T1, T2, T4, TERMINATED, LINGER_STATES, response_event
 from .client_invite import ClientInvite
 from .client_non_invite import ClientNonInvite
 from .server_invite import ServerInvite
@@ -51,6 +54,9 @@ class TransactionLayer:
         self.outbox = []  # (bytes, dest)
         self._heap = []  # (deadline, seq, transaction); stale entries skipped
         self._seq = 0
+        self._linger = []  # FIFO of lingering transactions, oldest first
+        self._linger_head = 0
+        self.evicted = 0
 
     def __len__(self):
         return len(self.servers) + len(self.clients)
@@ -63,6 +69,30 @@ class TransactionLayer:
     def schedule(self, txn, at):
         self._seq += 1
         heapq.heappush(self._heap, (at, self._seq, txn))
+
+    def lingering(self, txn):
+        self._linger.append(txn)
+
+    def _make_room(self):
+        """True when there is room for one more transaction, ending the
+        oldest lingering one if that is what it takes."""
+        if len(self) < self.max_transactions:
+            return True
+        q = self._linger
+        while self._linger_head < len(q):
+            txn = q[self._linger_head]
+            q[self._linger_head] = None
+            self._linger_head += 1
+            if self._linger_head > 1024 and self._linger_head * 2 > len(q):
+                del q[:self._linger_head]  # compact (slice deletion: lists allow it on both runtimes)
+                self._linger_head = 0
+            if txn is not None and txn.state in LINGER_STATES:
+                txn.state = TERMINATED
+                txn.timers.clear()
+                self.evicted += 1
+                self.terminated(txn)
+                return True
+        return False
 
     def terminated(self, txn):
         table = self.servers if txn.kind.startswith("Server") else self.clients
@@ -77,7 +107,7 @@ class TransactionLayer:
 
     def new_server(self, req, dest, reliable, now):
         """A server transaction for a new request (not ACK), or None at the bound."""
-        if len(self) >= self.max_transactions:
+        if not self._make_room():
             return None
         cls = ServerInvite if req.method == "INVITE" else ServerNonInvite
         key = server_key(req)
@@ -97,7 +127,7 @@ class TransactionLayer:
     # -- client side -----------------------------------------------------------
 
     def new_client(self, method, branch, data, dest, reliable, now, owner=None):
-        if len(self) >= self.max_transactions:
+        if not self._make_room():
             return None
         cls = ClientInvite if method == "INVITE" else ClientNonInvite
         key = client_key(branch, method)
