@@ -107,6 +107,18 @@ class Transaction:
         return "<%s %s %s>" % (self.kind, self.key, self.state)
 
 
+class ServerTransaction(Transaction):
+    """What both server machines do with responses the TU sends."""
+
+    def send_response(self, now, data):
+        self.last_response = data
+        self.send(data)
+
+    def resend(self, now, _msg):
+        if self.last_response is not None:
+            self.send(self.last_response)
+
+
 def response_event(status):
     if status < 200:
         return "1xx"

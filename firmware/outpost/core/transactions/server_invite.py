@@ -5,7 +5,7 @@ Proceeding -> Completed -> Confirmed -> Terminated for 300-699; Proceeding
 after a 2xx are absorbed instead of looking like new requests.
 """
 
-from .base import Transaction, TERMINATED
+from .base import ServerTransaction, TERMINATED
 
 TABLE = {
     ("Proceeding", "request"): ("resend", "Proceeding"),
@@ -29,20 +29,12 @@ TABLE = {
 }
 
 
-class ServerInvite(Transaction):
+class ServerInvite(ServerTransaction):
     TABLE = TABLE
     kind = "ServerInvite"
 
     def start(self, now):
         self.state = "Proceeding"
-
-    def send_response(self, now, data):
-        self.last_response = data
-        self.send(data)
-
-    def resend(self, now, _msg):
-        if self.last_response is not None:
-            self.send(self.last_response)
 
     def accepted(self, now, data):
         self.send_response(now, data)

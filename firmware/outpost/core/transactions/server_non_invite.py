@@ -1,6 +1,6 @@
 """Server non-INVITE transaction, RFC 3261 §17.2.2."""
 
-from .base import Transaction, TERMINATED
+from .base import ServerTransaction, TERMINATED
 
 TABLE = {
     ("Trying", "request"): (None, "Trying"),
@@ -18,20 +18,12 @@ TABLE = {
 }
 
 
-class ServerNonInvite(Transaction):
+class ServerNonInvite(ServerTransaction):
     TABLE = TABLE
     kind = "ServerNonInvite"
 
     def start(self, now):
         self.state = "Trying"
-
-    def send_response(self, now, data):
-        self.last_response = data
-        self.send(data)
-
-    def resend(self, now, _msg):
-        if self.last_response is not None:
-            self.send(self.last_response)
 
     def completed(self, now, data):
         self.send_response(now, data)
