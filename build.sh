@@ -4,6 +4,8 @@
 #   ./build.sh [build]   build the firmware image into output/images/
 #   ./build.sh qemu      build if needed, boot it with the serial console here
 #   ./build.sh test      install what the tests need, then run every test
+#   ./build.sh pin       re-resolve the Debian packages into board/debian/packages.lock
+#   ./build.sh --backend buildroot BUILDROOT_DIR   build with upstream Buildroot instead
 #
 # Everything it installs goes into .venv/ (Python) or comes from apt-get
 # (system packages, only those missing); a second run installs nothing.
@@ -74,18 +76,44 @@ cmd_test() {
     return $rc
 }
 
+# Host tools the Debian backend and QEMU need (dpkg-deb and apt-get are Debian's own).
+IMAGE_APT_PACKAGES=(qemu-system-arm e2fsprogs)
+
 cmd_build() {
-    die "the firmware image is not built yet: the [image] issue adds the build (see README.md)"
+    ensure_apt "${IMAGE_APT_PACKAGES[@]}"
+    python3 "$ROOT/board/debian/assemble.py" "$@"
+}
+
+image_built() {
+    [ -f "$ROOT/output/images/Image" ] && [ -f "$ROOT/output/images/rootfs.cpio.gz" ] && [ -f "$ROOT/output/images/data.img" ]
 }
 
 cmd_qemu() {
-    die "not built yet: there is no firmware image to boot until the [image] issue lands (see README.md)"
+    image_built || cmd_build
+    exec python3 "$ROOT/qemu/boot.py" "$@"
+}
+
+cmd_buildroot() {
+    local br="${1:-}"
+    [ -n "$br" ] && [ -f "$br/Makefile" ] || die "usage: ./build.sh --backend buildroot BUILDROOT_DIR"
+    make -C "$br" O="$ROOT/output/buildroot" BR2_EXTERNAL="$ROOT" outpost_qemu_aarch64_virt_defconfig
+    make -C "$br" O="$ROOT/output/buildroot"
+    mkdir -p "$ROOT/output/images"
+    cp "$ROOT/output/buildroot/images/Image" "$ROOT/output/buildroot/images/rootfs.cpio.gz" "$ROOT/output/images/"
+    [ -e "$ROOT/output/images/data.img" ] || cp "$ROOT/output/buildroot/images/data.img" "$ROOT/output/images/"
 }
 
 case "${1:-build}" in
     test) shift; cmd_test "$@" ;;
-    build) cmd_build ;;
+    build) shift || true; cmd_build "$@" ;;
+    pin) shift; cmd_build --pin "$@" ;;
     qemu) shift; cmd_qemu "$@" ;;
+    --backend)
+        case "${2:-}" in
+            debian) shift 2; cmd_build "$@" ;;
+            buildroot) shift 2; cmd_buildroot "$@" ;;
+            *) die "backends: debian (default), buildroot" ;;
+        esac ;;
     -h|--help|help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' ;;
     *) die "unknown command '$1' (try ./build.sh --help)" ;;
 esac

@@ -1,0 +1,100 @@
+"""A booted image for the system tests: QEMU with its serial console on a
+local TCP socket, driven through pyserial's socket:// URL, as an admin's
+host tool would drive /dev/ttyUSB0."""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import serial
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "qemu"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+import boot as qemu_boot  # noqa: E402
+from harness import free_port  # noqa: E402
+
+IMAGES = os.path.join(ROOT, "output", "images")
+PROMPT = "outpost# "
+
+
+def ensure_image():
+    if not all(os.path.exists(os.path.join(IMAGES, f)) for f in ("Image", "rootfs.cpio.gz", "data.img")):
+        subprocess.run([os.path.join(ROOT, "build.sh"), "build"], check=True)
+
+
+class VM:
+    def __init__(self, workdir, data=None, hostfwd=()):
+        ensure_image()
+        self.data = data or os.path.join(str(workdir), "data.img")
+        if data is None:
+            shutil.copy(os.path.join(IMAGES, "data.img"), self.data)
+        self.hostfwd = list(hostfwd)
+        self.log = open(os.path.join(str(workdir), "console.log"), "ab")
+        self.proc = None
+        self.port = None
+
+    def boot(self, timeout=90):
+        self.port = free_port()
+        cmd = qemu_boot.command(IMAGES, self.data, "tcp:%d" % self.port, "user", self.hostfwd)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while True:
+            try:
+                self.con = serial.serial_for_url("socket://127.0.0.1:%d" % self.port, timeout=0.2)
+                break
+            except serial.SerialException:
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.1)
+        self.t_boot = time.time()
+        self.read_until("login: ", timeout)
+        self.t_login = time.time() - self.t_boot
+        self.write("root\n")
+        self.read_until(PROMPT, 20)
+        return self
+
+    def write(self, text):
+        self.con.write(text.encode())
+
+    def read_until(self, marker, timeout=30):
+        buf = b""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            chunk = self.con.read(4096)
+            if chunk:
+                buf += chunk
+                self.log.write(chunk)
+                if marker.encode() in buf:
+                    return buf.decode(errors="replace")
+        raise TimeoutError("no %r on the console; last output:\n%s" % (marker, buf.decode(errors="replace")[-2000:]))
+
+    def run(self, command, timeout=30):
+        """Run a shell command on the console; its output, without the echo and prompt."""
+        self.write(command + "\n")
+        out = self.read_until(PROMPT, timeout)
+        out = out.replace("\r", "")
+        lines = out.split("\n")
+        return "\n".join(lines[1:-1]) if len(lines) > 1 else ""
+
+    def poweroff(self, timeout=60):
+        self.write("poweroff\n")
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.con.close()
+
+    def kill(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        try:
+            self.con.close()
+        except Exception:
+            pass
+        self.log.close()
