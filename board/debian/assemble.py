@@ -332,6 +332,7 @@ def overlay(rootfs):
             shutil.copy2(s, dst)
     # What Buildroot's package/outpost installs, the same file.
     shutil.copy2(os.path.join(ROOT, "package", "outpost", "S50outpost"), rootfs.dest("etc/init.d/S50outpost"))
+    os.chmod(rootfs.dest("etc/init.d/S50outpost"), 0o755)  # as $(INSTALL) -m 0755 does
     for d in ("proc", "sys", "dev", "tmp", "run", "data", "var/log", "var/run", "root", "mnt"):
         os.makedirs(rootfs.dest(d), exist_ok=True)
 

@@ -373,3 +373,11 @@ def test_location_heap_expires_in_order_and_stays_bounded():
     assert [b.aor for b in t.expire(1010)] == ["sip:u%d@example.com" % i for i in range(1, 11)]
     assert t.next_expiry() == 1011 and len(t) == 40
     assert t.expire(5398) and t.lookup("sip:u0@example.com", 5398)[0].expires_at == 5399
+
+
+def test_options_to_the_domain_itself_is_answered_by_the_router():
+    p = make_proxy()
+    src = ("udp", "203.0.113.10", 5060, None)
+    p.receive(sip("OPTIONS sip:example.com SIP/2.0", "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKdom1", "Max-Forwards: 70",
+                  "From: <sip:ping@203.0.113.10>;tag=1", "To: <sip:example.com>", "Call-ID: dom1", "CSeq: 1 OPTIONS"), src, 0)
+    assert only(p, src).status == 200

@@ -182,7 +182,8 @@ class Proxy:
 
     def _route(self, req, txn, source, now):
         uri = req.uri
-        for_us = self.is_me(uri) and not uri.user
+        # No user part, and our address or our domain: the router itself.
+        for_us = not uri.user and (self.is_me(uri) or (uri.is_sip and uri.host.lower() == self.config.domain))
         check_request(req, SUPPORTED, for_us)
         self._loop_check(req)
         routes = req.routes

@@ -1,0 +1,74 @@
+"""The image's figures: sizes, boot time to a login prompt and to the daemon
+answering OPTIONS, and the daemon's memory in the guest idle and with 200
+registered phones. Prints one line.
+
+    .venv/bin/python bench/image.py    (builds the image first if needed)
+"""
+
+import os
+import socket
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "tests", "system"), os.path.join(ROOT, "tests", "integration")]
+from vm import VM, IMAGES, free_port  # noqa: E402
+
+PHONES = 200
+
+
+def sip(sock, port, text):
+    sock.sendto(text.encode(), ("127.0.0.1", port))
+    try:
+        return int(sock.recv(65535).split(b" ", 2)[1])
+    except (socket.timeout, ValueError, IndexError):
+        return None
+
+
+def request(method, n, lp, extra=""):
+    return ("%s sip:branch.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKimg%d%x;rport\r\nMax-Forwards: 70\r\n"
+            "From: <sip:phone%d@branch.example.com>;tag=t%d\r\nTo: <sip:phone%d@branch.example.com>\r\nCall-ID: img-%d-%x\r\n"
+            "CSeq: 1 %s\r\n%sContent-Length: 0\r\n\r\n" % (method, lp, n, int(time.time() * 1e6), n, n, n, n, int(time.time() * 1e6), method, extra))
+
+
+def rss_kb(vm):
+    out = vm.run("grep VmRSS /proc/$(cat /var/run/outpost.pid)/status")
+    return int(out.split()[1])
+
+
+def main():
+    work = tempfile.mkdtemp(prefix="outpost-image-")
+    port = free_port()
+    vm = VM(work, hostfwd=["udp:127.0.0.1:%d-:5060" % port])
+    t0 = time.time()
+    vm.boot()
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.settimeout(0.5)
+    lp = s.getsockname()[1]
+    try:
+        while sip(s, port, request("OPTIONS", 0, lp)) != 200:
+            if time.time() - t0 > 120:
+                raise SystemExit("the daemon never answered")
+        t_sip = time.time() - t0
+        time.sleep(2)
+        idle = rss_kb(vm)
+        ok = 0
+        for n in range(PHONES):
+            contact = "Contact: <sip:phone%d@192.0.2.%d:5060>;expires=3600\r\n" % (n, 10 + n % 200)
+            ok += sip(s, port, request("REGISTER", n, lp, contact)) == 200
+        busy = rss_kb(vm)
+    finally:
+        s.close()
+        vm.kill()
+    size = lambda f: os.path.getsize(os.path.join(IMAGES, f)) / 1e6  # noqa: E731
+    import gzip
+    unpacked = len(gzip.open(os.path.join(IMAGES, "rootfs.cpio.gz")).read()) / 1e6
+    print("image: kernel Image %.1f MB, initramfs %.1f MB (%.1f MB unpacked), data.img %.0f MB | boot to login %.1f s, to OPTIONS answered %.1f s "
+          "| daemon RSS %.1f MB idle, %.1f MB with %d registered phones (%d of %d REGISTERs 200) | qemu -M virt -cpu cortex-a53, TCG"
+          % (size("Image"), size("rootfs.cpio.gz"), unpacked, size("data.img"), vm.t_login, t_sip, idle / 1024, busy / 1024, ok, ok, PHONES))
+
+
+if __name__ == "__main__":
+    main()
