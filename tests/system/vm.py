@@ -27,8 +27,11 @@ def ensure_image():
 
 
 class VM:
-    def __init__(self, workdir, data=None, hostfwd=()):
+    def __init__(self, workdir, data=None, hostfwd=(), netns=False):
         ensure_image()
+        # Namespaces and taps named after this process, so a leftover from
+        # another run never collides; removed again by kill().
+        self.netns = qemu_boot.Netns("op%d-" % (os.getpid() % 100000)) if netns else None
         self.data = data or os.path.join(str(workdir), "data.img")
         if data is None:
             shutil.copy(os.path.join(IMAGES, "data.img"), self.data)
@@ -39,7 +42,9 @@ class VM:
 
     def boot(self, timeout=90):
         self.port = free_port()
-        cmd = qemu_boot.command(IMAGES, self.data, "tcp:%d" % self.port, "user", self.hostfwd)
+        if self.netns is not None:
+            self.netns.create()
+        cmd = qemu_boot.command(IMAGES, self.data, "tcp:%d" % self.port, "user", self.hostfwd, netns=self.netns)
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.time() + 10
         while True:
@@ -51,6 +56,8 @@ class VM:
                     raise
                 time.sleep(0.1)
         self.t_boot = time.time()
+        if self.netns is not None:
+            self.netns.attach()
         self.read_until("login: ", timeout)
         self.t_login = time.time() - self.t_boot
         self.write("root\n")
@@ -93,6 +100,8 @@ class VM:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.netns is not None:
+            self.netns.destroy()
         try:
             self.con.close()
         except Exception:

@@ -48,6 +48,7 @@ class ProxyConfig:
         self.burst = burst
         self.max_sources = max_sources
         self.auth_invite = True  # challenge INVITE & co. from our own users (407)
+        self.aliases = []  # more (host, port) that are this router (a wildcard listener's addresses)
 
 
 class Proxy:
@@ -61,9 +62,18 @@ class Proxy:
         self.counters = {"requests": 0, "responses": 0, "malformed": 0, "rate_limited": 0, "overload": 0}
         self.events = []  # ("binding", Binding) ... for the runtime: persistence and logs
         self._me = set()
+        self.set_config(config)
+
+    def set_config(self, config):
+        """Install a (reloaded) config: the addresses that are us come with it."""
+        self.config = config
+        me = set()
         for transport in config.listen:
             host, port = config.listen[transport]
-            self._me.add((host.lower(), port))
+            me.add((host.lower(), port))
+        for host, port in config.aliases:
+            me.add((host.lower(), port))
+        self._me = me
 
     # -- sans-I/O surface ----------------------------------------------------------
 

@@ -31,6 +31,7 @@ SCHEMA = Record({
         "domain": (Host(), REQUIRED),
         "listen": (List(LISTEN, 1, 8), REQUIRED),
         "advertise": (Host(), None),
+        "aliases": (List(Host(), 0, 64), []),
         "timers": (Record({
             "t1_ms": (Int(100, 5000), 500),
             "t2_ms": (Int(1000, 16000), 4000),
@@ -111,12 +112,19 @@ def secret(state_dir):
     return s
 
 
-def proxy_config(cfg, key):
+def proxy_config(cfg, key, local_addresses=()):
+    """The core's config. `local_addresses`: the host's own addresses, which
+    a wildcard listener answers for too."""
     sip = cfg["sip"]
     listen = {}
+    aliases = list(sip["aliases"])
     for entry in sip["listen"]:
         host = sip["advertise"] or entry["address"]
         listen.setdefault(entry["transport"], (host, entry["port"]))
+        if entry["address"] in ("0.0.0.0", "::"):
+            aliases += local_addresses
+        elif entry["address"] != host:
+            aliases.append(entry["address"])
     a = cfg["auth"]
     users = {}
     for name, user in cfg["users"].items():
@@ -131,4 +139,5 @@ def proxy_config(cfg, key):
                      t["t1_ms"], t["t2_ms"], t["t4_ms"], lim["max_transactions"], r["max_bindings"], r["max_contacts_per_aor"],
                      lim["rate_per_source"], lim["burst_per_source"], lim["max_sources"])
     pc.auth_invite = a["invite"]
+    pc.aliases = [(h, e["port"]) for h in aliases for e in sip["listen"]]
     return pc

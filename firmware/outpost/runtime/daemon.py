@@ -20,6 +20,7 @@ from . import config as configmod
 from .schema import Invalid
 from .store import Snapshotter, read_json
 from .transport import Udp, TcpPool, is_ip
+from .netinfo import local_ipv4
 
 log = logging.getLogger("outpost")
 
@@ -39,7 +40,8 @@ class Daemon:
         os.makedirs(state_dir, exist_ok=True)
         self.key = configmod.secret(state_dir)
         now = now_ms()
-        pc = configmod.proxy_config(cfg, self.key)
+        self._addresses = local_ipv4()
+        pc = configmod.proxy_config(cfg, self.key, self._addresses)
         self.proxy = Proxy(pc, now, LocationTable(pc.max_bindings, pc.max_per_aor))
         self.bindings_path = os.path.join(state_dir, "bindings.json")
         kept = self._restore(now)
@@ -170,10 +172,20 @@ class Daemon:
         if now >= self._housekeeping:
             self._housekeeping = now + HOUSEKEEPING_MS
             self.tcp.close_idle()
+            self._refresh_addresses()
             auth = self.proxy.config.authenticator
             if auth is not None:
                 auth.nonces.forget_expired(now)
         self._pump()
+
+    def _refresh_addresses(self):
+        """A DHCP lease can come after we started: requests to the new
+        address are for us too."""
+        addresses = local_ipv4()
+        if addresses != self._addresses:
+            log.info("local addresses now %s", ", ".join(addresses) or "none")
+            self._addresses = addresses
+            self.proxy.set_config(configmod.proxy_config(self.cfg, self.key, addresses))
 
     # -- signals ----------------------------------------------------------------
 
@@ -185,8 +197,9 @@ class Daemon:
             return
         if cfg["sip"]["listen"] != self.cfg["sip"]["listen"] or cfg["state"] != self.cfg["state"]:
             log.warning("listen addresses and state dir change only on restart")
-        pc = configmod.proxy_config(cfg, self.key)
-        self.proxy.config = pc
+        self._addresses = local_ipv4()
+        pc = configmod.proxy_config(cfg, self.key, self._addresses)
+        self.proxy.set_config(pc)
         self.proxy.location.max_bindings, self.proxy.location.max_per_aor = pc.max_bindings, pc.max_per_aor
         lim = self.proxy.limiter
         lim.rate, lim.burst, lim.max_sources = pc.rate, pc.burst, pc.max_sources
