@@ -21,7 +21,8 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 # System packages the tests need. Only missing ones are installed.
 #   sip-tester: sipp, the phones and upstreams of the integration tests
 #   qemu-system-arm, e2fsprogs: the image the system tests build and boot
-TEST_APT_PACKAGES=(python3 python3-venv sip-tester qemu-system-arm e2fsprogs)
+#   nftables, iproute2: the pinhole tests' router namespace
+TEST_APT_PACKAGES=(python3 python3-venv sip-tester qemu-system-arm e2fsprogs nftables iproute2)
 
 apt_missing() {
     local p missing=()

@@ -1,0 +1,72 @@
+"""Media pinholes as the core decides them (sans-I/O), and the WAN media
+ports they use.
+
+A `Leg` is one media stream of one call as the router forwards it: the
+phone's address and port on the LAN, the WAN port the router allocated
+for it, and the remote end the SDP named (None until known). Like
+siproxd's fw_ctl_t, this is the whole boundary to the firewall: the
+runtime's helper turns legs into nftables elements, the core never sees
+nftables.
+"""
+
+from .errors import LocalProtocolError
+
+# RFC 3550 §11: RTP on an even port, RTCP on the next one. A branch
+# router's default range holds 5,000 concurrent streams.
+PORT_MIN = 40000
+PORT_MAX = 49999
+
+
+class Leg:
+    __slots__ = ("key", "lan", "wan", "remote", "proto")
+
+    def __init__(self, key, lan, wan, remote=None, proto="udp"):
+        self.key = key  # (call-id, stream index, "rtp"|"rtcp"): unique per pinhole
+        self.lan = lan  # (address, port) of the phone
+        self.wan = wan  # (router's WAN address, allocated port)
+        self.remote = remote  # (address, port) the SDP negotiated, or None
+        self.proto = proto
+
+    def __repr__(self):
+        return "Leg(%r, lan=%r, wan=%r, remote=%r)" % (self.key, self.lan, self.wan, self.remote)
+
+
+class PortPool:
+    """Even/odd WAN port pairs from a configured range, never reused while live.
+
+    At exhaustion `allocate()` returns None: the caller answers 503 and logs;
+    a live port is never handed out twice.
+    """
+
+    def __init__(self, low=PORT_MIN, high=PORT_MAX):
+        if low % 2:
+            low += 1
+        if high - low < 1:
+            raise LocalProtocolError("empty media port range")
+        self.low = low
+        self.high = high
+        self._next = low
+        self._used = set()
+
+    @property
+    def capacity(self):
+        return (self.high - self.low + 1) // 2
+
+    def __len__(self):
+        return len(self._used)
+
+    def allocate(self):
+        """An even RTP port (its RTCP port is +1), or None when all are live."""
+        if len(self._used) >= self.capacity:
+            return None
+        port = self._next
+        while port in self._used:
+            port += 2
+            if port + 1 > self.high:
+                port = self.low
+        self._used.add(port)
+        self._next = port + 2 if port + 3 <= self.high else self.low
+        return port
+
+    def release(self, port):
+        self._used.discard(port)

@@ -1,0 +1,95 @@
+"""The nftables pinhole helper: legs in, set and map elements out.
+
+The base ruleset (/etc/nftables.conf) owns three containers in
+`table inet outpost`, which this helper fills and nothing else touches:
+
+  media_dnat   WAN port -> phone address . port           (prerouting DNAT)
+  media_snat   phone address . port -> WAN address . port (postrouting SNAT)
+  media_allow  remote . remote port . phone . phone port  (forward accept)
+
+Every element carries a timeout, so nothing outlives a dead daemon;
+media_allow is refreshed by the packets themselves (`update` in the
+forward chain), the maps by `refresh()` while the call lives.
+
+Changes are batched: `open`, `refresh`, `close` queue statements and
+`apply()` sends them to one `nft -f -` process (never a process per
+packet). nft cannot refresh an element in place or delete one that has
+already expired without failing the whole batch, so refresh is
+delete + add, and a failed batch is replayed one statement at a time,
+with deletes of elements that are already gone ignored.
+"""
+
+import subprocess
+
+TABLE = "inet outpost"
+MEDIA_IDLE_S = 120  # Juniper's default media inactivity timeout
+
+
+class NftPinholes:
+    def __init__(self, timeout_s=MEDIA_IDLE_S, nft=("nft",), table=TABLE):
+        self.timeout_s = timeout_s
+        self.nft = list(nft)
+        self.table = table
+        self.live = {}  # key -> Leg
+        self._batch = []
+        self.batches = 0
+        self.replays = 0
+
+    # -- what the daemon calls --------------------------------------------------
+
+    def open(self, leg):
+        if leg.key in self.live:
+            self.close(self.live[leg.key])
+        self.live[leg.key] = leg
+        self._batch += self._adds(leg)
+
+    def refresh(self, leg):
+        self._batch += self._deletes(leg) + self._adds(leg)
+
+    def close(self, leg):
+        if self.live.pop(leg.key, None) is not None:
+            self._batch += self._deletes(leg)
+
+    def flush(self):
+        """Forget every pinhole (daemon start: whatever an earlier run left)."""
+        self.live.clear()
+        self._batch += ["flush map %s media_dnat" % self.table, "flush map %s media_snat" % self.table,
+                        "flush set %s media_allow" % self.table]
+
+    def apply(self):
+        """Send the queued statements as one batch; True when all went in."""
+        batch, self._batch = self._batch, []
+        if not batch:
+            return True
+        self.batches += 1
+        if self._run(batch):
+            return True
+        self.replays += 1
+        ok = True
+        for stmt in batch:
+            if not self._run([stmt]) and not stmt.startswith("delete "):
+                ok = False
+        return ok
+
+    # -- elements ------------------------------------------------------------------
+
+    def _adds(self, leg):
+        t = self.timeout_s
+        out = ["add element %s media_dnat { %d timeout %ds : %s . %d }" % (self.table, leg.wan[1], t, leg.lan[0], leg.lan[1]),
+               "add element %s media_snat { %s . %d timeout %ds : %s . %d }" % (self.table, leg.lan[0], leg.lan[1], t, leg.wan[0], leg.wan[1])]
+        if leg.remote is not None:
+            out.append("add element %s media_allow { %s . %d . %s . %d timeout %ds }" % (
+                self.table, leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1], t))
+        return out
+
+    def _deletes(self, leg):
+        out = ["delete element %s media_dnat { %d }" % (self.table, leg.wan[1]),
+               "delete element %s media_snat { %s . %d }" % (self.table, leg.lan[0], leg.lan[1])]
+        if leg.remote is not None:
+            out.append("delete element %s media_allow { %s . %d . %s . %d }" % (
+                self.table, leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1]))
+        return out
+
+    def _run(self, statements):
+        p = subprocess.run(self.nft + ["-f", "-"], input="\n".join(statements) + "\n", capture_output=True, text=True)
+        return p.returncode == 0

@@ -1,0 +1,142 @@
+"""The pinhole helper against real nftables and real packets.
+
+Three namespaces made here: lan (a phone, 192.0.2.20), rtr (the router:
+lan0 192.0.2.1, wan0 203.0.113.2, the image's own /etc/nftables.conf) and
+wan (the far end, 203.0.113.10), joined by veth pairs. Nothing routes out
+of them; they are deleted afterwards.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "firmware"))
+
+from outpost.core.media import Leg  # noqa: E402
+from outpost.runtime.pinhole import NftPinholes  # noqa: E402
+
+RULESET = os.path.join(ROOT, "rootfs_overlay", "etc", "nftables.conf")
+PHONE, ROUTER_LAN, ROUTER_WAN, REMOTE = "192.0.2.20", "192.0.2.1", "203.0.113.2", "203.0.113.10"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
+
+
+def sh(*cmd, check=True):
+    return subprocess.run(list(cmd), check=check, capture_output=True, text=True)
+
+
+class Topology:
+    def __init__(self):
+        tag = "p%d" % (os.getpid() % 100000)
+        self.lan, self.rtr, self.wan = tag + "-lan", tag + "-rtr", tag + "-wan"
+
+    def up(self):
+        self.down()
+        for ns in (self.lan, self.rtr, self.wan):
+            sh("ip", "netns", "add", ns)
+            sh("ip", "-n", ns, "link", "set", "lo", "up")
+        sh("ip", "-n", self.rtr, "link", "add", "lan0", "type", "veth", "peer", "name", "eth0", "netns", self.lan)
+        sh("ip", "-n", self.rtr, "link", "add", "wan0", "type", "veth", "peer", "name", "eth0", "netns", self.wan)
+        for ns, dev, addr in ((self.rtr, "lan0", ROUTER_LAN + "/24"), (self.rtr, "wan0", ROUTER_WAN + "/24"),
+                              (self.lan, "eth0", PHONE + "/24"), (self.wan, "eth0", REMOTE + "/24")):
+            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
+            sh("ip", "-n", ns, "link", "set", dev, "up")
+        sh("ip", "-n", self.lan, "route", "add", "default", "via", ROUTER_LAN)
+        sh("ip", "netns", "exec", self.rtr, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        sh("ip", "netns", "exec", self.rtr, "nft", "-f", RULESET)
+        return self
+
+    def down(self):
+        for ns in (self.lan, self.rtr, self.wan):
+            sh("ip", "netns", "del", ns, check=False)
+
+
+@pytest.fixture
+def topo():
+    t = Topology().up()
+    yield t
+    t.down()
+
+
+def elements(topo, kind, name):
+    out = sh("ip", "netns", "exec", topo.rtr, "nft", "-j", "list", kind, "inet", "outpost", name).stdout
+    for item in json.loads(out)["nftables"]:
+        body = item.get(kind)
+        if body:
+            return body.get("elem", [])
+    return []
+
+
+def udp_exchange(topo, src_ns, src, dst, listen_ns, listen, payload=b"rtp", wait=1.5):
+    """Send one datagram from src (addr, port) in src_ns to dst; return the
+    (data, source) the listener in listen_ns got, or None."""
+    listener = subprocess.Popen(["ip", "netns", "exec", listen_ns, sys.executable, "-c",
+                                 "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind((%r,%d))\ns.settimeout(%s)\n"
+                                 "try:\n    d,a=s.recvfrom(2048); print(d.decode(), a[0], a[1])\nexcept socket.timeout:\n    print('none')"
+                                 % (listen[0], listen[1], wait)], stdout=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    sh("ip", "netns", "exec", src_ns, sys.executable, "-c",
+       "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+       "s.bind((%r,%d))\ns.sendto(%r,(%r,%d))" % (src[0], src[1], payload, dst[0], dst[1]))
+    out = listener.communicate(timeout=10)[0].split()
+    return None if out == ["none"] else (out[0], out[1], int(out[2]))
+
+
+def helper(topo, timeout_s=120):
+    h = NftPinholes(timeout_s, nft=["ip", "netns", "exec", topo.rtr, "nft"])
+    h.flush()
+    assert h.apply()
+    return h
+
+
+def test_pinhole_lets_exactly_the_negotiated_media_through_and_closes(topo):
+    h = helper(topo)
+    leg = Leg(("call1", 0, "rtp"), (PHONE, 4000), (ROUTER_WAN, 40000), (REMOTE, 5004))
+    h.open(leg)
+    assert h.apply()
+    assert elements(topo, "map", "media_dnat")[0][0]["elem"]["val"] == 40000
+    assert len(elements(topo, "set", "media_allow")) == 1 and len(elements(topo, "map", "media_snat")) == 1
+    # The negotiated remote reaches the phone through the WAN media port...
+    assert udp_exchange(topo, topo.wan, (REMOTE, 5004), (ROUTER_WAN, 40000), topo.lan, (PHONE, 4000)) == ("rtp", REMOTE, 5004)
+    # ...and the phone's media leaves from exactly that WAN address and port.
+    assert udp_exchange(topo, topo.lan, (PHONE, 4000), (REMOTE, 5004), topo.wan, (REMOTE, 5004)) == ("rtp", ROUTER_WAN, 40000)
+    # Another port, or another remote port, is dropped.
+    assert udp_exchange(topo, topo.wan, (REMOTE, 5004), (ROUTER_WAN, 40002), topo.lan, (PHONE, 4002)) is None
+    assert udp_exchange(topo, topo.wan, (REMOTE, 6000), (ROUTER_WAN, 40000), topo.lan, (PHONE, 4000)) is None
+    # BYE: the elements go, and media stops although conntrack remembers the flow.
+    h.close(leg)
+    assert h.apply()
+    assert elements(topo, "map", "media_dnat") == [] and elements(topo, "set", "media_allow") == []
+    assert udp_exchange(topo, topo.wan, (REMOTE, 5004), (ROUTER_WAN, 40000), topo.lan, (PHONE, 4000)) is None
+    assert udp_exchange(topo, topo.lan, (PHONE, 4000), (REMOTE, 5004), topo.wan, (REMOTE, 5004)) is None
+
+
+def test_elements_expire_by_themselves_when_nobody_refreshes_them(topo):
+    """What a kill -9 of the daemon leaves behind is gone after the timeout."""
+    h = helper(topo, timeout_s=2)
+    h.open(Leg(("call2", 0, "rtp"), (PHONE, 4010), (ROUTER_WAN, 40010), (REMOTE, 5010)))
+    assert h.apply()
+    assert elements(topo, "map", "media_dnat")
+    time.sleep(3)
+    assert elements(topo, "map", "media_dnat") == [] and elements(topo, "set", "media_allow") == []
+
+
+def test_refresh_extends_and_a_late_close_is_harmless(topo):
+    h = helper(topo, timeout_s=3)
+    leg = Leg(("call3", 0, "rtp"), (PHONE, 4020), (ROUTER_WAN, 40020), (REMOTE, 5020))
+    h.open(leg)
+    assert h.apply()
+    time.sleep(2)
+    h.refresh(leg)
+    assert h.apply()
+    time.sleep(2)
+    assert elements(topo, "map", "media_dnat")  # 4 s after opening: refreshed at 2 s
+    time.sleep(2)
+    h.close(leg)  # already expired: the replay ignores the missing elements
+    assert h.apply() and h.replays == 1
