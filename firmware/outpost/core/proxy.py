@@ -56,7 +56,7 @@ class Proxy:
         self.config = config
         self.now = now
         self.txns = TransactionLayer(config.t1, config.t2, config.t4, config.max_transactions)
-        self.location = location or LocationTable(config.max_bindings, config.max_per_aor)
+        self.location = location if location is not None else LocationTable(config.max_bindings, config.max_per_aor)
         self.limiter = RateLimiter(config.rate, config.burst, config.max_sources)
         self.contexts = {}
         self.counters = {"requests": 0, "responses": 0, "malformed": 0, "rate_limited": 0, "overload": 0}
