@@ -73,13 +73,7 @@ class MediaAlg:
             m = sdp.media[i]
             if m.rejected or m.proto.upper().startswith("TCP"):
                 continue
-            st = sess.streams.get(i)
-            if st is None:
-                port = self.ports.allocate()
-                if port is None:
-                    self._drop_if_empty(sess)
-                    raise RemoteProtocolError(503, "No media ports left")
-                st = sess.streams[i] = Stream(port)
+            st = self._stream(sess, i)
             addr = m.address
             held = addr in (None, "0.0.0.0") or m.direction == "inactive"
             st.lan = None if held else (addr, m.port)
@@ -99,15 +93,9 @@ class MediaAlg:
         sess = self._session(msg.call_id)
         for i in range(len(sdp.media)):
             m = sdp.media[i]
-            st = sess.streams.get(i)
-            if st is None:
-                if m.rejected:
-                    continue
-                port = self.ports.allocate()
-                if port is None:
-                    self._drop_if_empty(sess)
-                    raise RemoteProtocolError(503, "No media ports left")
-                st = sess.streams[i] = Stream(port)
+            if m.rejected and i not in sess.streams:
+                continue
+            st = self._stream(sess, i)
             addr = m.address
             if m.rejected or addr in (None, "0.0.0.0") or m.direction == "inactive":
                 st.remote = st.remote_rtcp = None  # rejected or on hold: nothing may come in
@@ -136,9 +124,17 @@ class MediaAlg:
             sess = self.sessions[call_id] = Session(call_id)
         return sess
 
-    def _drop_if_empty(self, sess):
-        if not sess.streams:
-            self.sessions.pop(sess.call_id, None)
+    def _stream(self, sess, i):
+        """Stream i of the call, with its WAN port pair allocated on first sight."""
+        st = sess.streams.get(i)
+        if st is None:
+            port = self.ports.allocate()
+            if port is None:
+                if not sess.streams:
+                    self.sessions.pop(sess.call_id, None)  # nothing of it is live: no leak
+                raise RemoteProtocolError(503, "No media ports left")
+            st = sess.streams[i] = Stream(port)
+        return st
 
     def _update(self, sess):
         want = {}
