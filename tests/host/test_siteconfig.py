@@ -1,0 +1,100 @@
+"""The YAML site file: round-trip edits, validation naming path, value and
+rule, atomic commit to the daemon's JSON, rollback."""
+
+import json
+import os
+
+import pytest
+
+from outpost.runtime import config as configmod
+from outpost.runtime.schema import Invalid
+from outpost.runtime.siteconfig import SiteConfig, parse_path
+from outpost.core import digest
+
+SITE = """\
+# Branch 17, Lyon. Phones on lan0, ITSP trunk on wan0.
+sip:
+  domain: example.com   # the ITSP's domain
+  listen:
+    - transport: udp
+      address: 192.0.2.1
+      port: 5060
+# Keep registrations short so failover is quick.
+registrar:
+  default_expires: 600
+"""
+
+
+@pytest.fixture
+def site(tmp_path):
+    (tmp_path / "outpost.yaml").write_text(SITE)
+    return SiteConfig(str(tmp_path))
+
+
+def test_set_keeps_comments_order_and_formatting(site):
+    site.set("registrar.default_expires", "900")
+    site.set("sip.listen[0].port", "5070")
+    text = site.text()
+    assert "# Branch 17, Lyon." in text and "# the ITSP's domain" in text and "# Keep registrations short" in text
+    assert text.index("sip:") < text.index("registrar:") and "default_expires: 900" in text and "port: 5070" in text
+    assert site.dirty and "-  default_expires: 600" in site.diff() and "+  default_expires: 900" in site.diff()
+
+
+def test_commit_writes_yaml_json_and_previous_atomically(site, tmp_path):
+    site.set("registrar.default_expires", "900")
+    changes, cfg = site.commit()
+    assert "+  default_expires: 900" in changes and not site.dirty
+    assert configmod.load(str(tmp_path / "outpost.json"))["registrar"]["default_expires"] == 900
+    assert (tmp_path / "outpost.yaml.prev").read_text() == SITE
+    assert "# Branch 17, Lyon." in (tmp_path / "outpost.yaml").read_text()
+
+
+def test_a_rejected_commit_changes_nothing_and_names_every_error(site, tmp_path):
+    site.commit()
+    before = [(tmp_path / f).read_text() for f in ("outpost.yaml", "outpost.json")]
+    site.set("sip.listen[0].port", "70000")
+    site.set("registrar.default_expires", "abc")
+    site.set("sip.domian", "typo.example.com")
+    with pytest.raises(Invalid) as e:
+        site.commit()
+    assert e.value.errors == [
+        "sip.domian: unknown key (did you mean 'domain'?)",
+        "sip.listen[0].port: 70000 is not a port (1-65535)",
+        "registrar.default_expires: 'abc' is not a whole number",
+    ]
+    assert [(tmp_path / f).read_text() for f in ("outpost.yaml", "outpost.json")] == before
+
+
+def test_rollback_restores_the_previous_commit(site, tmp_path):
+    site.commit()
+    site.set("registrar.default_expires", "1200")
+    site.commit()
+    site.rollback()
+    assert configmod.load(str(tmp_path / "outpost.json"))["registrar"]["default_expires"] == 600
+    assert "# Keep registrations short" in (tmp_path / "outpost.yaml").read_text()
+
+
+def test_a_password_is_stored_as_ha1_only(site):
+    site.set("users.alice.password", "s3cret!")
+    text = site.text()
+    assert "s3cret!" not in text
+    assert site.get("users.alice.ha1.SHA-256") == digest.ha1("SHA-256", "alice", "example.com", "s3cret!")
+    assert site.get("users.alice.ha1.MD5") == digest.ha1("MD5", "alice", "example.com", "s3cret!")
+    site.commit()
+
+
+def test_delete_revert_and_path_errors(site):
+    site.delete("registrar.default_expires")
+    assert "default_expires" not in site.text()
+    site.revert()
+    assert not site.dirty
+    with pytest.raises(KeyError):
+        site.delete("registrar.nothing")
+    with pytest.raises(KeyError):
+        site.get("sip.listen[3].port")
+    for bad_path in ("sip..domain", "sip.listen[x]", ""):
+        with pytest.raises(ValueError):
+            parse_path(bad_path)
+    assert parse_path("sip.listen[0].port") == ["sip", "listen", 0, "port"]
+    site.set("sip.listen[1]", "{transport: tcp, address: 192.0.2.1, port: 5060}")  # append a list entry
+    assert site.errors() == []
