@@ -3,6 +3,7 @@
     outpost run --config FILE [--log-level LEVEL] [--syslog]
     outpost check-config FILE
     outpost ha1 USER REALM        (password on stdin: prints the config entry)
+    outpost console [--site DIR] [--state DIR]   (the serial console CLI)
 """
 
 import argparse
@@ -84,6 +85,11 @@ def cmd_ha1(args):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["console"]:
+        from .runtime.console import main as console_main
+
+        return console_main(argv[1:])
     p = argparse.ArgumentParser(prog="outpost", description="SIP proxy, registrar and ALG for branch-office routers")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the daemon in the foreground")

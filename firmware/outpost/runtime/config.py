@@ -64,6 +64,9 @@ SCHEMA = Record({
         "dir": (Str(r"/[^\0]*", "is not an absolute path"), "/var/lib/outpost"),
         "write_delay_ms": (Int(0, 600000), 1000),
     }), {}),
+    "console": (Record({
+        "password_hash": (Str(r"pbkdf2-sha256\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+", "is not a pbkdf2-sha256 hash"), None),
+    }), {}),
     "log": (Record({
         "level": (OneOf("debug", "info", "warning", "error"), "info"),
         "syslog": (Bool(), False),

@@ -1,0 +1,278 @@
+"""The router's console CLI, for its serial line: works on a dumb terminal
+(plain lines, no curses), survives line noise, Ctrl-C and a pulled cable.
+
+    outpost console [--site /data/etc/outpost] [--state /data/state]
+
+First boot: with no console password set, the operator chooses one before
+anything else (stored as a PBKDF2-SHA256 hash in the site file, committed at
+once). Then: login, and a prompt `HOSTNAME# ` (`HOSTNAME*# ` while there
+are uncommitted changes). Commands: help, show config [PATH],
+show registrations, show status, set PATH VALUE, delete PATH, diff, commit,
+rollback, revert, exit. Every error is one line.
+"""
+
+import base64
+import getpass
+import hashlib
+import hmac
+import json
+import os
+import shlex
+import signal
+import socket
+import sys
+import time
+
+from .schema import Invalid
+from .siteconfig import SiteConfig
+
+PBKDF2_ROUNDS = 100000
+PIDFILE = "/var/run/outpost.pid"
+MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
+HELP = """\
+show config [PATH]      the candidate configuration, or one value of it
+show registrations      phones registered with this router
+show status             version, uptime, configuration state
+set PATH VALUE          change a value (e.g. set sip.listen[0].port 5070)
+delete PATH             remove a value
+diff                    what commit would change
+commit                  validate, save, and tell the daemon to reload
+rollback                go back to the previously committed configuration
+revert                  drop uncommitted changes
+exit                    log out"""
+
+
+def hash_password(password, salt=None):
+    salt = salt or os.urandom(16)
+    dk = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ROUNDS)
+    return "pbkdf2-sha256$%d$%s$%s" % (PBKDF2_ROUNDS, base64.b64encode(salt).decode(), base64.b64encode(dk).decode())
+
+
+def check_password(password, stored):
+    try:
+        scheme, rounds, salt, dk = stored.split("$")
+        if scheme != "pbkdf2-sha256":
+            return False
+        got = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(rounds))
+        return hmac.compare_digest(got, base64.b64decode(dk))
+    except (ValueError, TypeError):
+        return False
+
+
+class Console:
+    def __init__(self, site_dir, state_dir=None, stdin=None, stdout=None, pidfile=PIDFILE, ask_password=None):
+        self.site = SiteConfig(site_dir)
+        self.state_dir = state_dir
+        self.stdin = stdin or sys.stdin
+        self.stdout = stdout or sys.stdout
+        self.pidfile = pidfile
+        self.ask_password = ask_password or self._ask_password
+        self.hostname = socket.gethostname() or "outpost"
+        self.started = time.time()
+
+    # -- terminal ----------------------------------------------------------------------
+
+    def say(self, text=""):
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def _ask_password(self, prompt):
+        if self.stdin.isatty():
+            return getpass.getpass(prompt, stream=self.stdout)
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        line = self.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\r\n")
+
+    def prompt(self):
+        return "%s%s# " % (self.hostname, "*" if self.site.dirty else "")
+
+    def readline(self):
+        self.stdout.write(self.prompt())
+        self.stdout.flush()
+        line = self.stdin.readline()
+        if not line:
+            raise EOFError
+        return line
+
+    # -- session -----------------------------------------------------------------------
+
+    def run(self):
+        """One session: first-boot password, login, then commands until exit or EOF."""
+        try:
+            if not self._first_boot() or not self._login():
+                return 1
+            while True:
+                try:
+                    line = self.readline()
+                except KeyboardInterrupt:
+                    self.say("^C")
+                    continue
+                if not self.execute(line):
+                    return 0
+        except EOFError:
+            return 0  # cable pulled or terminal closed: the candidate is kept in memory only
+
+    def _stored_hash(self):
+        try:
+            return self.site.get("console.password_hash")
+        except KeyError:
+            return None
+
+    def _first_boot(self):
+        if self._stored_hash():
+            return True
+        self.say("No console password is set. Choose one now (at least 8 characters).")
+        for _ in range(3):
+            first = self.ask_password("New password: ")
+            if len(first) < 8:
+                self.say("console.password: too short (at least 8 characters)")
+                continue
+            if self.ask_password("Again: ") != first:
+                self.say("console.password: the two entries differ")
+                continue
+            self.site.set("console.password_hash", json.dumps(hash_password(first)))
+            try:
+                self.site.commit()
+            except Invalid as e:
+                self.site.revert()
+                for err in e.errors:
+                    self.say(err)
+                return False
+            self.say("Console password set.")
+            return True
+        return False
+
+    def _login(self):
+        stored = self._stored_hash()
+        for _ in range(3):
+            if check_password(self.ask_password("Password: "), stored):
+                return True
+            self.say("Login incorrect.")
+        return False
+
+    # -- commands -----------------------------------------------------------------------
+
+    def execute(self, line):
+        """Run one command line; False when the session should end."""
+        if len(line) > MAX_LINE or "\x00" in line:
+            self.say("error: line too long or not text (line noise?)")
+            return True
+        line = "".join(ch for ch in line if ch >= " " or ch == "\t").strip()
+        if not line:
+            return True
+        try:
+            words = shlex.split(line)
+        except ValueError as e:
+            self.say("error: %s" % e)
+            return True
+        cmd, args = words[0].lower(), words[1:]
+        handler = getattr(self, "cmd_" + cmd, None)
+        if handler is None:
+            self.say("unknown command '%s' (try help)" % cmd[:40])
+            return True
+        try:
+            return handler(args) is not False
+        except (KeyError, ValueError) as e:
+            self.say(str(e).strip("'\""))
+        except Invalid as e:
+            for err in e.errors:
+                self.say(err)
+        except OSError as e:
+            self.say("error: %s" % e)
+        return True
+
+    def cmd_help(self, args):
+        self.say(HELP)
+
+    def cmd_exit(self, args):
+        if self.site.dirty:
+            self.say("uncommitted changes dropped")
+        return False
+
+    cmd_logout = cmd_quit = cmd_exit
+
+    def cmd_show(self, args):
+        what = args[0] if args else ""
+        if what == "config":
+            if len(args) > 1:
+                value = self.site.get(args[1])
+                self.say(json.dumps(value, default=str) if not isinstance(value, dict) else json.dumps(json.loads(json.dumps(value, default=str)), indent=2))
+            else:
+                self.stdout.write(self.site.text())
+        elif what == "registrations":
+            self._show_registrations()
+        elif what == "status":
+            from .. import __version__
+
+            self.say("outpost %s, console up %ds, configuration %s" % (
+                __version__, time.time() - self.started, "changed (not committed)" if self.site.dirty else "committed"))
+        else:
+            self.say("show what? config [PATH], registrations, status")
+
+    def _show_registrations(self):
+        path = os.path.join(self.state_dir or "", "bindings.json")
+        try:
+            with open(path) as f:
+                items = json.load(f).get("bindings", [])
+        except (OSError, ValueError):
+            items = []
+        now = time.time() * 1000
+        live = [b for b in items if b.get("expires_at", 0) > now]
+        if not live:
+            self.say("no registrations")
+            return
+        self.say("%-32s %-34s %7s" % ("ADDRESS-OF-RECORD", "CONTACT", "EXPIRES"))
+        for b in sorted(live, key=lambda b: b["aor"]):
+            self.say("%-32s %-34s %6ds" % (b["aor"][:32], b["contact"][:34], (b["expires_at"] - now) / 1000))
+
+    def cmd_set(self, args):
+        if len(args) != 2:
+            self.say("usage: set PATH VALUE")
+            return
+        if args[0].startswith("console."):
+            self.say("%s: set the console password at first boot or with 'password'" % args[0])
+            return
+        self.site.set(args[0], args[1])
+
+    def cmd_delete(self, args):
+        if len(args) != 1:
+            self.say("usage: delete PATH")
+            return
+        self.site.delete(args[0])
+
+    def cmd_diff(self, args):
+        d = self.site.diff()
+        self.stdout.write(d if d else "no changes\n")
+
+    def cmd_commit(self, args):
+        changes, _ = self.site.commit()
+        self.say("committed" + (": daemon reloaded" if self._signal_daemon() else " (daemon not running)"))
+
+    def cmd_rollback(self, args):
+        self.site.rollback()
+        self.say("rolled back" + (": daemon reloaded" if self._signal_daemon() else " (daemon not running)"))
+
+    def cmd_revert(self, args):
+        self.site.revert()
+
+    def _signal_daemon(self):
+        try:
+            with open(self.pidfile) as f:
+                os.kill(int(f.read().strip()), signal.SIGHUP)
+            return True
+        except (OSError, ValueError):
+            return False
+
+
+def main(argv=None):
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="outpost console")
+    ap.add_argument("--site", default="/data/etc/outpost")
+    ap.add_argument("--state", default="/data/state")
+    ap.add_argument("--pidfile", default=PIDFILE)
+    args = ap.parse_args(argv)
+    return Console(args.site, args.state, pidfile=args.pidfile).run()

@@ -1,0 +1,116 @@
+"""The console CLI: first-boot password, login, set/diff/commit/rollback,
+errors as one line, and a session that survives garbage, Ctrl-C and EOF;
+in process and through a real pty."""
+
+import io
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+
+from outpost.runtime.console import Console, check_password, hash_password
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SITE = "# Branch 17\nsip:\n  domain: example.com\n  listen:\n    - transport: udp\n      address: 192.0.2.1\n"
+
+
+def session(tmp_path, lines, passwords):
+    (tmp_path / "outpost.yaml").write_text(SITE) if not (tmp_path / "outpost.yaml").exists() else None
+    out = io.StringIO()
+    answers = iter(passwords)
+    c = Console(str(tmp_path), str(tmp_path), stdin=io.StringIO("".join(l + "\n" for l in lines)), stdout=out,
+                pidfile=str(tmp_path / "none.pid"), ask_password=lambda prompt: next(answers))
+    rc = c.run()
+    return rc, out.getvalue()
+
+
+def test_password_hashes():
+    h = hash_password("correct horse")
+    assert h.startswith("pbkdf2-sha256$") and check_password("correct horse", h) and not check_password("wrong", h)
+    assert not check_password("x", "garbage")
+
+
+def test_first_boot_then_login_then_edit_and_commit(tmp_path):
+    rc, out = session(tmp_path, ["set registrar.default_expires 900", "diff", "commit", "show config registrar.default_expires", "exit"],
+                      ["short", "branch-17-secret", "branch-17-secret", "branch-17-secret"])
+    assert "console.password: too short (at least 8 characters)" in out and "Console password set." in out
+    assert "*# " in out and "+  default_expires: 900" in out and "committed (daemon not running)" in out and "# 900\n" in out
+    assert rc == 0 and "branch-17-secret" not in (tmp_path / "outpost.yaml").read_text()
+    assert "# Branch 17" in (tmp_path / "outpost.yaml").read_text()
+    # The next session asks for that password, and only three times.
+    rc, out = session(tmp_path, ["show status"], ["nope", "nope", "nope"])
+    assert rc == 1 and out.count("Login incorrect.") == 3
+
+
+def test_errors_are_one_line_and_nothing_bad_is_committed(tmp_path):
+    rc, out = session(tmp_path, ["set sip.listen[0].port 70000", "commit", "frobnicate now", "set onlyonearg", "show", 'set a "unterminated',
+                                 "\x1b[A\x07\x7f", "x" * 5000, "set console.password_hash x", "exit"],
+                      ["branch-17-secret"] * 3)
+    assert "sip.listen[0].port: 70000 is not a port (1-65535)" in out
+    assert "unknown command 'frobnicate' (try help)" in out and "usage: set PATH VALUE" in out
+    assert "error: No closing quotation" in out and "error: line too long or not text (line noise?)" in out
+    assert "console.password_hash: set the console password at first boot" in out
+    assert "70000" not in (tmp_path / "outpost.yaml").read_text() and rc == 0
+
+
+def test_rollback_and_registrations(tmp_path):
+    session(tmp_path, ["set registrar.default_expires 900", "commit", "exit"], ["branch-17-secret"] * 3)
+    (tmp_path / "bindings.json").write_text('{"bindings": [{"aor": "sip:alice@example.com", "contact": "sip:alice@192.0.2.20:5060", '
+                                            '"expires_at": %d}]}' % ((time.time() + 600) * 1000))
+    rc, out = session(tmp_path, ["rollback", "show config registrar", "show registrations", "exit"], ["branch-17-secret"])
+    assert "rolled back" in out and "900" not in out.split("rolled back", 1)[1]
+    assert "sip:alice@example.com" in out and "sip:alice@192.0.2.20:5060" in out
+
+
+def read_until(fd, marker, timeout=10):
+    buf = b""
+    deadline = time.time() + timeout
+    while marker.encode() not in buf:
+        r, _, _ = select.select([fd], [], [], max(0, deadline - time.time()))
+        if not r:
+            raise TimeoutError("no %r in %r" % (marker, buf[-400:]))
+        try:
+            buf += os.read(fd, 4096)
+        except OSError:
+            break
+    return buf.decode(errors="replace")
+
+
+def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):
+    (tmp_path / "outpost.yaml").write_text(SITE)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["PYTHONPATH"] = os.path.join(ROOT, "firmware")
+        os.execv(sys.executable, [sys.executable, "-m", "outpost", "console", "--site", str(tmp_path), "--state", str(tmp_path),
+                                  "--pidfile", str(tmp_path / "none.pid")])
+    try:
+        read_until(fd, "New password: ")
+        os.write(fd, b"branch-17-secret\n")
+        read_until(fd, "Again: ")
+        os.write(fd, b"branch-17-secret\n")
+        read_until(fd, "Password: ")
+        os.write(fd, b"branch-17-secret\n")
+        read_until(fd, "# ")
+        os.write(fd, b"set registrar.default_expires 9")
+        os.write(fd, b"\x03")  # Ctrl-C mid-command: the line is dropped
+        read_until(fd, "# ")
+        os.write(fd, b"\x1b[2J\x1b[A garbage \x07\n")
+        assert "unknown command" in read_until(fd, "# ")
+        os.write(fd, b"set registrar.default_expires 1200\n")
+        assert "*# " in read_until(fd, "*# ")
+        os.write(fd, b"commit\n")
+        assert "committed" in read_until(fd, "# ")
+        os.write(fd, b"exit\n")
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.close(fd)
+    text = (tmp_path / "outpost.yaml").read_text()
+    assert "default_expires: 1200" in text and "# Branch 17" in text
