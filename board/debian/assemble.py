@@ -347,7 +347,8 @@ def data_disk(images):
     shutil.rmtree(seed, ignore_errors=True)
     os.makedirs(os.path.join(seed, "etc", "outpost"))
     os.makedirs(os.path.join(seed, "state"))
-    shutil.copy2(os.path.join(ROOT, "rootfs_overlay", "etc", "outpost", "outpost.json"), os.path.join(seed, "etc", "outpost", "outpost.json"))
+    for name in ("outpost.yaml", "outpost.json"):
+        shutil.copy2(os.path.join(ROOT, "rootfs_overlay", "etc", "outpost", name), os.path.join(seed, "etc", "outpost", name))
     subprocess.run(["mke2fs", "-q", "-t", "ext4", "-L", "outpost-data", "-d", seed, "-E", "root_owner=0:0", path, "64M"], check=True)
     shutil.rmtree(seed)
 

@@ -37,7 +37,7 @@ def test_first_boot_then_login_then_edit_and_commit(tmp_path):
     rc, out = session(tmp_path, ["set registrar.default_expires 900", "diff", "commit", "show config registrar.default_expires", "exit"],
                       ["short", "branch-17-secret", "branch-17-secret", "branch-17-secret"])
     assert "console.password: too short (at least 8 characters)" in out and "Console password set." in out
-    assert "*# " in out and "+  default_expires: 900" in out and "committed (daemon not running)" in out and "# 900\n" in out
+    assert "*> " in out and "+  default_expires: 900" in out and "committed (daemon not running)" in out and "> 900\n" in out
     assert rc == 0 and "branch-17-secret" not in (tmp_path / "outpost.yaml").read_text()
     assert "# Branch 17" in (tmp_path / "outpost.yaml").read_text()
     # The next session asks for that password, and only three times.
@@ -93,16 +93,16 @@ def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):
         os.write(fd, b"branch-17-secret\n")
         read_until(fd, "Password: ")
         os.write(fd, b"branch-17-secret\n")
-        read_until(fd, "# ")
+        read_until(fd, "> ")
         os.write(fd, b"set registrar.default_expires 9")
         os.write(fd, b"\x03")  # Ctrl-C mid-command: the line is dropped
-        read_until(fd, "# ")
+        read_until(fd, "> ")
         os.write(fd, b"\x1b[2J\x1b[A garbage \x07\n")
-        assert "unknown command" in read_until(fd, "# ")
+        assert "unknown command" in read_until(fd, "> ")
         os.write(fd, b"set registrar.default_expires 1200\n")
-        assert "*# " in read_until(fd, "*# ")
+        assert "*> " in read_until(fd, "*> ")
         os.write(fd, b"commit\n")
-        assert "committed" in read_until(fd, "# ")
+        assert "committed" in read_until(fd, "> ")
         os.write(fd, b"exit\n")
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
@@ -114,3 +114,11 @@ def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):
         os.close(fd)
     text = (tmp_path / "outpost.yaml").read_text()
     assert "default_expires: 1200" in text and "# Branch 17" in text
+
+
+def test_load_replaces_the_candidate_and_refuses_broken_yaml(tmp_path):
+    new = SITE.replace("address: 192.0.2.1", "address: 192.0.2.254")
+    rc, out = session(tmp_path, ["load"] + new.splitlines() + [".", "commit", "load", "sip: [unclosed", ".", "show config sip.listen[0].address", "exit"],
+                      ["branch-17-secret"] * 3)
+    assert "+      address: 192.0.2.254" in out and "committed" in out
+    assert "load: not YAML" in out and "192.0.2.254" in out.rsplit("load: not YAML", 1)[1]

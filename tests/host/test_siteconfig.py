@@ -98,3 +98,13 @@ def test_delete_revert_and_path_errors(site):
     assert parse_path("sip.listen[0].port") == ["sip", "listen", 0, "port"]
     site.set("sip.listen[1]", "{transport: tcp, address: 192.0.2.1, port: 5060}")  # append a list entry
     assert site.errors() == []
+
+
+def test_the_images_default_site_file_and_json_say_the_same():
+    """rootfs_overlay ships both: the YAML people edit and the JSON the daemon
+    reads before anyone has committed anything."""
+    root = os.path.join(os.path.dirname(__file__), "..", "..", "rootfs_overlay", "etc", "outpost")
+    site = SiteConfig(root)
+    assert site.errors() == []
+    with open(os.path.join(root, "outpost.json")) as f:
+        assert json.loads(json.dumps(site.data)) == json.load(f)

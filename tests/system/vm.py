@@ -18,7 +18,8 @@ import boot as qemu_boot  # noqa: E402
 from harness import free_port  # noqa: E402
 
 IMAGES = os.path.join(ROOT, "output", "images")
-PROMPT = "outpost# "
+PROMPT = "outpost# "  # the root shell's; the console's ends in "> "
+PASSWORD = "system-test-pw"
 
 
 def ensure_image():
@@ -58,11 +59,22 @@ class VM:
         self.t_boot = time.time()
         if self.netns is not None:
             self.netns.attach()
-        self.read_until("login: ", timeout)
-        self.t_login = time.time() - self.t_boot
-        self.write("root\n")
-        self.read_until(PROMPT, 20)
+        self.console_login(timeout)
+        self.write("shell\n")
+        self.read_until(PROMPT, 30)
         return self
+
+    def console_login(self, timeout=90):
+        """The serial console: set the password on first boot, then log in."""
+        out = self.read_until("assword: ", timeout)
+        self.t_login = time.time() - self.t_boot
+        if "New password: " in out:
+            self.write(PASSWORD + "\n")
+            self.read_until("Again: ")
+            self.write(PASSWORD + "\n")
+            self.read_until("Password: ")
+        self.write(PASSWORD + "\n")
+        self.read_until("> ", 30)
 
     def write(self, text):
         self.con.write(text.encode())

@@ -5,10 +5,11 @@
 
 First boot: with no console password set, the operator chooses one before
 anything else (stored as a PBKDF2-SHA256 hash in the site file, committed at
-once). Then: login, and a prompt `HOSTNAME# ` (`HOSTNAME*# ` while there
-are uncommitted changes). Commands: help, show config [PATH],
-show registrations, show status, set PATH VALUE, delete PATH, diff, commit,
-rollback, revert, exit. Every error is one line.
+once). Then: login, and a prompt `HOSTNAME> ` (`HOSTNAME*> ` while there
+are uncommitted changes; a root shell's prompt ends in '#', this one never
+does). Commands: help, show config [PATH], show registrations, show status,
+set PATH VALUE, delete PATH, load, diff, commit, rollback, revert, shell,
+exit. Every error is one line.
 """
 
 import base64
@@ -20,6 +21,7 @@ import os
 import shlex
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -35,10 +37,13 @@ show registrations      phones registered with this router
 show status             version, uptime, configuration state
 set PATH VALUE          change a value (e.g. set sip.listen[0].port 5070)
 delete PATH             remove a value
+load                    replace the candidate with a site file pasted after it,
+                        ended by a line holding only "."
 diff                    what commit would change
 commit                  validate, save, and tell the daemon to reload
 rollback                go back to the previously committed configuration
 revert                  drop uncommitted changes
+shell                   a root shell (exit returns here)
 exit                    log out"""
 
 
@@ -87,7 +92,7 @@ class Console:
         return line.rstrip("\r\n")
 
     def prompt(self):
-        return "%s%s# " % (self.hostname, "*" if self.site.dirty else "")
+        return "%s%s> " % (self.hostname, "*" if self.site.dirty else "")
 
     def readline(self):
         self.stdout.write(self.prompt())
@@ -257,6 +262,27 @@ class Console:
 
     def cmd_revert(self, args):
         self.site.revert()
+
+    def cmd_load(self, args):
+        """The host tool's way in: a whole site file as the new candidate."""
+        lines = []
+        while True:
+            line = self.stdin.readline()
+            if not line:
+                raise EOFError
+            if line.rstrip("\r\n") == ".":
+                break
+            lines.append(line.rstrip("\r\n") + "\n")
+            if sum(len(x) for x in lines) > 1 << 20:
+                self.say("load: site file larger than 1 MiB, refused")
+                return
+        self.site.replace("".join(lines))
+        d = self.site.diff()
+        self.stdout.write(d if d else "no changes\n")
+
+    def cmd_shell(self, args):
+        self.stdout.flush()
+        subprocess.call(["/bin/sh", "-l"])
 
     def _signal_daemon(self):
         try:

@@ -189,6 +189,14 @@ class SiteConfig:
         self.committed_text = self._clean = text
         return changes, cfg
 
+    def replace(self, text):
+        """A whole new candidate (the console's load); a YAML syntax error
+        raises ValueError naming the line."""
+        try:
+            self.data = self._load(text)
+        except Exception as e:  # ruamel's errors have no common base worth naming here
+            raise ValueError("load: not YAML (%s)" % str(e).splitlines()[-1])
+
     def revert(self):
         """Drop uncommitted changes."""
         self.data = self._load(self.committed_text)
