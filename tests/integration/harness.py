@@ -131,15 +131,16 @@ class Daemon:
 
 
 class Sipp:
-    """One sipp process against the daemon; `wait()` returns its exit code
-    (0: every call succeeded)."""
+    """One sipp process against the daemon (a Daemon, or just the port it
+    answers on); `wait()` returns its exit code (0: every call succeeded)."""
 
     def __init__(self, daemon, workdir, scenario, *args, port=None, transport="u1", calls=1, name="sipp", timeout=60):
         self.port = port or free_port()
         self.name = name
         self.workdir = str(workdir)
         sf = ["-sn", scenario] if scenario in ("uac", "uas") else ["-sf", os.path.join(SCENARIOS, scenario)]  # an absolute path stays
-        target = [] if scenario == "uas" or (args and "-no_target" in args) else ["127.0.0.1:%d" % daemon.port]
+        port = daemon if isinstance(daemon, int) else daemon.port
+        target = [] if scenario == "uas" or (args and "-no_target" in args) else ["127.0.0.1:%d" % port]
         args = [a for a in args if a != "-no_target"]
         cmd = ["sipp"] + target + sf + ["-i", "127.0.0.1", "-p", str(self.port), "-t", transport, "-m", str(calls),
                                          "-timeout", str(timeout), "-timeout_error", "-nostdin", "-trace_err", "-trace_screen",

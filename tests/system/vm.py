@@ -41,7 +41,9 @@ class VM:
         self.proc = None
         self.port = None
 
-    def boot(self, timeout=90):
+    def boot(self, timeout=90, login=True):
+        """Boot; with login=False stop at the console's password prompt and
+        let go of the serial line (for outpost-console to take it)."""
         self.port = free_port()
         if self.netns is not None:
             self.netns.create()
@@ -59,6 +61,11 @@ class VM:
         self.t_boot = time.time()
         if self.netns is not None:
             self.netns.attach()
+        if not login:
+            self.read_until("assword: ", timeout)
+            self.t_login = time.time() - self.t_boot
+            self.con.close()
+            return self
         self.console_login(timeout)
         self.write("shell\n")
         self.read_until(PROMPT, 30)

@@ -276,7 +276,12 @@ class Console:
             if sum(len(x) for x in lines) > 1 << 20:
                 self.say("load: site file larger than 1 MiB, refused")
                 return
+        keep = self._stored_hash()
         self.site.replace("".join(lines))
+        if keep and not self._stored_hash():
+            # A site file from a laptop has no console section: applying it
+            # must not leave the router without its console password.
+            self.site.set("console.password_hash", json.dumps(keep))
         d = self.site.diff()
         self.stdout.write(d if d else "no changes\n")
 

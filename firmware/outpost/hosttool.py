@@ -1,0 +1,160 @@
+"""outpost-console: configure and inspect a router over its serial console.
+
+    outpost-console --port URL [--baud 115200] [--password-file F] COMMAND
+      apply SITE.yaml     the site file as one validated commit (all or nothing)
+      get                 the router's site file
+      show WHAT           show config [PATH] | registrations | status
+      run 'CLI COMMAND'   any console command
+
+URL is anything pyserial opens: /dev/ttyUSB0, rfc2217://host:port, or
+socket://127.0.0.1:PORT for QEMU's console. The console password comes
+from --password-file, else $OUTPOST_CONSOLE_PASSWORD, else a prompt; on a
+router's first boot it becomes the console password. Exit status: 0 done,
+1 refused (errors printed, one per line), 2 no session (login, link).
+"""
+
+import argparse
+import getpass
+import os
+import re
+import sys
+import time
+
+PROMPT = re.compile(r"(?:^|\n)[A-Za-z0-9_.-]+\*?> $")
+
+
+class ConsoleError(Exception):
+    pass
+
+
+class Link:
+    def __init__(self, port, baud=115200, timeout=30, progress=None):
+        import serial
+
+        self.ser = serial.serial_for_url(port, baudrate=baud, timeout=0.2)
+        self.timeout = timeout
+        self.progress = progress
+
+    def expect(self, patterns, timeout=None):
+        """Read until one of the regexes matches the end of the output; (index, text)."""
+        buf = ""
+        deadline = time.time() + (timeout or self.timeout)
+        while time.time() < deadline:
+            chunk = self.ser.read(4096)
+            if chunk:
+                buf += chunk.decode(errors="replace").replace("\r", "")
+                for i, p in enumerate(patterns):
+                    if re.search(p, buf):
+                        return i, buf
+        raise ConsoleError("no answer from the console (waiting for %s); last: %r" % (" or ".join(patterns), buf[-200:]))
+
+    def send(self, text):
+        self.ser.write(text.encode())
+        self.ser.flush()
+
+    def login(self, password):
+        self.send("\n")
+        idx, out = self.expect([r"New password: $", r"Password: $", PROMPT.pattern, r"# $"], 120)
+        if idx == 3:  # someone left a root shell open
+            self.send("exit\n")
+            idx, out = self.expect([r"Password: $", PROMPT.pattern], 30)
+            idx = 1 if idx == 0 else 2
+        if idx == 0:
+            self.send(password + "\n")
+            self.expect([r"Again: $"])
+            self.send(password + "\n")
+            idx, out = self.expect([r"Password: $", r"New password: $"])
+            if idx == 1:
+                raise ConsoleError("the console refused the new password: " + out.strip().splitlines()[-2])
+            idx = 1
+        if idx == 1:
+            self.send(password + "\n")
+            idx, out = self.expect([PROMPT.pattern, r"Password: $", r"Login incorrect"])
+            if idx != 0:
+                raise ConsoleError("login incorrect")
+
+    def command(self, line, timeout=None):
+        """Run one console command; its output, echo and prompt removed."""
+        self.send(line + "\n")
+        _, out = self.expect([PROMPT.pattern], timeout)
+        out = PROMPT.sub("", out)
+        lines = out.split("\n")
+        if lines and lines[0].strip() == line.strip():
+            lines = lines[1:]  # a tty echoes what we typed
+        return "\n".join(lines).strip("\n")
+
+    def load(self, text):
+        """Send a site file with 'load'; returns the console's diff."""
+        self.send("load\n")
+        lines = text.splitlines()
+        for i, line in enumerate(lines):
+            self.send(line + "\n")
+            if self.progress and len(lines) > 40 and i % 20 == 0:
+                self.progress("sending line %d of %d" % (i + 1, len(lines)))
+            time.sleep(0.002)  # a UART's FIFO, not a socket: let the far end keep up
+        return self.command(".", timeout=120)
+
+
+def password_from(args):
+    if args.password_file:
+        with open(args.password_file) as f:
+            return f.readline().rstrip("\n")
+    if os.environ.get("OUTPOST_CONSOLE_PASSWORD"):
+        return os.environ["OUTPOST_CONSOLE_PASSWORD"]
+    return getpass.getpass("console password: ")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="outpost-console", description="configure an Outpost router over its serial console")
+    ap.add_argument("--port", required=True, help="/dev/ttyUSB0, rfc2217://host:port or socket://host:port")
+    ap.add_argument("--baud", type=int, default=115200)
+    ap.add_argument("--password-file")
+    ap.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    sub = ap.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("apply", help="apply a site file as one commit")
+    a.add_argument("site")
+    sub.add_parser("get", help="print the router's site file")
+    s = sub.add_parser("show", help="show config [PATH] | registrations | status")
+    s.add_argument("what", nargs="+")
+    r = sub.add_parser("run", help="run one console command")
+    r.add_argument("line")
+    args = ap.parse_args(argv)
+
+    progress = None if args.quiet else (lambda msg: print("outpost-console: " + msg, file=sys.stderr))
+    try:
+        link = Link(args.port, args.baud, progress=progress)
+        if progress:
+            progress("logging in on " + args.port)
+        link.login(password_from(args))
+        if args.command == "apply":
+            with open(args.site, encoding="utf-8") as f:
+                diff = link.load(f.read())
+            if diff.startswith("load:"):
+                print(diff, file=sys.stderr)
+                return 1
+            out = link.command("commit", timeout=60)
+            if not out.startswith("committed"):
+                print(out, file=sys.stderr)  # one error per line, each naming its field
+                link.command("revert")
+                return 1
+            print(diff)
+            if progress:
+                progress(out)
+        elif args.command == "get":
+            print(link.command("show config"))
+        elif args.command == "show":
+            print(link.command("show " + " ".join(args.what)))
+        else:
+            print(link.command(args.line))
+        link.send("exit\n")
+        return 0
+    except ConsoleError as e:
+        print("outpost-console: %s" % e, file=sys.stderr)
+        return 2
+    except OSError as e:
+        print("outpost-console: %s" % e, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
