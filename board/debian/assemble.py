@@ -51,7 +51,7 @@ APPLETS = ["sh", "ash", "init", "getty", "login", "mount", "umount", "mkdir", "l
            "ln", "chmod", "touch", "head", "tail", "wc", "sync", "test", "[", "printf", "date", "passwd", "mdev", "stty",
            "tty", "clear", "more", "true", "false", "id", "env", "cut", "tr", "sort", "uname", "nc", "ping", "find",
            "xargs", "mktemp", "basename", "dirname", "tee", "dd", "switch_root", "readlink", "which", "pidof",
-           "killall", "seq", "expr", "top"]
+           "killall", "seq", "expr", "top", "logread"]
 MERGED = {"lib": "usr/lib", "bin": "usr/bin", "sbin": "usr/sbin"}
 PYVER = "3.11"
 

@@ -9,6 +9,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from outpost.runtime.console import Console, check_password, hash_password
@@ -122,3 +123,26 @@ def test_load_replaces_the_candidate_and_refuses_broken_yaml(tmp_path):
                       ["branch-17-secret"] * 3)
     assert "+      address: 192.0.2.254" in out and "committed" in out
     assert "load: not YAML" in out and "192.0.2.254" in out.rsplit("load: not YAML", 1)[1]
+
+
+def test_ping_upstream_against_a_real_sip_peer(tmp_path):
+    """The probe a network admin runs first when phones cannot call out."""
+    import socket as sk
+    peer = sk.socket(sk.AF_INET, sk.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    port = peer.getsockname()[1]
+
+    def answer():
+        data, addr = peer.recvfrom(65535)
+        lines = data.decode().split("\r\n")
+        via = [l for l in lines if l.startswith("Via:")][0]
+        peer.sendto(("SIP/2.0 200 OK\r\n%s\r\nContent-Length: 0\r\n\r\n" % via).encode(), addr)
+    threading.Thread(target=answer, daemon=True).start()
+    (tmp_path / "outpost.yaml").write_text(SITE + "upstream: {host: 127.0.0.1, port: %d}\n" % port)
+    rc, out = session(tmp_path, ["ping-upstream", "log 5", "show pinholes", "exit"], ["branch-17-secret"] * 3)
+    peer.close()
+    assert "127.0.0.1:%d answered SIP/2.0 200 OK in" % port in out
+    # On a host without the router's logread and ruleset both say so in one
+    # line; tests/system checks them on the booted image.
+    assert "log: logread is not available" in out or "logread" not in out
+    assert "pinholes: cannot read the firewall (is the base ruleset loaded?)" in out

@@ -108,3 +108,35 @@ def test_the_images_default_site_file_and_json_say_the_same():
     assert site.errors() == []
     with open(os.path.join(root, "outpost.json")) as f:
         assert json.loads(json.dumps(site.data)) == json.load(f)
+
+
+def test_the_whole_router_schema_names_field_value_and_rule(tmp_path):
+    bad = SITE + """\
+upstream:
+  host: pbx.hq.example.com
+  transport: sctp
+media:
+  port_min: 30000
+  idle_timeout_s: 5
+survival:
+  fallback_patterns: ["0XXXXXXXXX", "call-me"]
+users:
+  bob:
+    ha1: {MD5: "00112233445566778899aabbccddeeff"}
+    networks: [192.0.2.0/24, lan]
+"""
+    (tmp_path / "outpost.yaml").write_text(bad)
+    errs = SiteConfig(str(tmp_path)).errors()
+    assert "upstream.transport: 'sctp' is not one of 'udp', 'tcp'" in errs
+    assert "media.port_min: 30000 is outside the media range the firewall guards (40000-49999)" in errs
+    assert "media.idle_timeout_s: 5 is not in 10-3600" in errs
+    assert "survival.fallback_patterns[1]: 'call-me' is not a dial pattern (digits, X, [..], .)" in errs
+    assert "users.bob.networks[1]: 'lan' is not an IPv4 network (like 192.0.2.0/24)" in errs
+    good = SITE + "upstream: {host: pbx.hq.example.com}\nsurvival: {fallback_trunk: 192.0.2.50}\n"
+    (tmp_path / "outpost.yaml").write_text(good)
+    site = SiteConfig(str(tmp_path))
+    assert site.errors() == []
+    site.commit()
+    cfg = configmod.load(str(tmp_path / "outpost.json"))
+    assert cfg["survival"]["probe_interval_s"] == 10 and cfg["survival"]["emergency_numbers"] == ["112", "911"]
+    assert cfg["media"] == {"port_min": 40000, "port_max": 49999, "idle_timeout_s": 120, "max_call_s": 14400, "max_calls": 500, "lock": "sdp"}

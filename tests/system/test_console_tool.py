@@ -59,6 +59,10 @@ def test_outpost_console_configures_a_fresh_router(tmp_path, capsys):
                 break
             time.sleep(1)
         assert "sip:alice@example.com" in out
+        assert console(port + ["show", "pinholes"]) == 0
+        assert capsys.readouterr().out.strip() == "no pinholes"
+        assert console(port + ["run", "log 50"]) == 0
+        assert "registered sip:alice@example.com" in capsys.readouterr().out  # the daemon's syslog line
         # A broken site file is refused whole; the router keeps what it had.
         bad = tmp_path / "bad.yaml"
         bad.write_text(site_file(tmp_path).read_text().replace("port: 5060", "port: 0"))

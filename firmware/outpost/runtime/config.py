@@ -19,12 +19,19 @@ LISTEN = Record({
     "port": (Port(), 5060),
 })
 
+CIDR = Str(r"(\d{1,3}\.){3}\d{1,3}/\d{1,2}", "is not an IPv4 network (like 192.0.2.0/24)")
+
 USER = Record({
     "ha1": (Record({
         "SHA-256": (Hex(64), None),
         "MD5": (Hex(32), None),
     }), REQUIRED),
+    # Where this user may register and call from; empty: anywhere.
+    "networks": (List(CIDR, 0, 16), []),
 })
+
+# The base ruleset (rootfs_overlay/etc/nftables.conf) guards this range.
+MEDIA_RANGE = (40000, 49999)
 
 SCHEMA = Record({
     "sip": (Record({
@@ -52,6 +59,30 @@ SCHEMA = Record({
         "invite": (Bool(), True),
     }), {}),
     "users": (Map(USER), {}),
+    # The HQ PBX or ITSP the router relays to ([alg]) and watches ([survival]).
+    "upstream": (Record({
+        "host": (Host(), None),
+        "port": (Port(), 5060),
+        "transport": (OneOf("udp", "tcp"), "udp"),
+        "outbound_proxy": (Host(), None),
+    }), {}),
+    "media": (Record({
+        "port_min": (Int(MEDIA_RANGE[0], MEDIA_RANGE[1], "is outside the media range the firewall guards (%d-%d)" % MEDIA_RANGE), 40000),
+        "port_max": (Int(MEDIA_RANGE[0], MEDIA_RANGE[1], "is outside the media range the firewall guards (%d-%d)" % MEDIA_RANGE), 49999),
+        "idle_timeout_s": (Int(10, 3600), 120),
+        "max_call_s": (Int(60, 86400), 14400),
+        "max_calls": (Int(1, 10000), 500),
+        "lock": (OneOf("sdp", "first_sender"), "sdp"),
+    }), {}),
+    "survival": (Record({
+        "probe_interval_s": (Int(1, 300), 10),
+        "failure_threshold": (Int(1, 20), 3),
+        "stability_s": (Int(5, 3600), 30),
+        "expires_s": (Int(30, 3600), 60),
+        "fallback_trunk": (Host(), None),
+        "fallback_patterns": (List(Str(r"[0-9*#+X.\[\]-]+", "is not a dial pattern (digits, X, [..], .)"), 0, 64), []),
+        "emergency_numbers": (List(Str(r"[0-9+]+", "is not a number"), 0, 16), ["112", "911"]),
+    }), {}),
     "limits": (Record({
         "max_transactions": (Int(16, 100000), 8192),
         "max_tcp_connections": (Int(1, 10000), 256),
@@ -89,6 +120,9 @@ def load(path):
         have = [a for a in cfg["auth"]["algorithms"] if user["ha1"].get(a)]
         if not have:
             errors.append("users.%s.ha1: needs a value for one of %s" % (name, ", ".join(cfg["auth"]["algorithms"])))
+    m = cfg["media"]
+    if m["port_min"] % 2 or m["port_max"] <= m["port_min"]:
+        errors.append("media.port_min: %d must be even and below media.port_max (%d)" % (m["port_min"], m["port_max"]))
     r = cfg["registrar"]
     if not r["min_expires"] <= r["default_expires"] <= r["max_expires"]:
         errors.append("registrar.default_expires: %d must lie between min_expires (%d) and max_expires (%d)" % (r["default_expires"], r["min_expires"], r["max_expires"]))

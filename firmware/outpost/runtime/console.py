@@ -34,7 +34,10 @@ MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
 HELP = """\
 show config [PATH]      the candidate configuration, or one value of it
 show registrations      phones registered with this router
+show pinholes           media pinholes open in the firewall (nftables)
 show status             version, uptime, configuration state
+ping-upstream           an OPTIONS to the upstream server, and how long it took
+log [N]                 the last N lines of the system log (default 20)
 set PATH VALUE          change a value (e.g. set sip.listen[0].port 5070)
 delete PATH             remove a value
 load                    replace the candidate with a site file pasted after it,
@@ -44,6 +47,7 @@ commit                  validate, save, and tell the daemon to reload
 rollback                go back to the previously committed configuration
 revert                  drop uncommitted changes
 shell                   a root shell (exit returns here)
+reboot                  restart the router
 exit                    log out"""
 
 
@@ -174,7 +178,7 @@ class Console:
             self.say("error: %s" % e)
             return True
         cmd, args = words[0].lower(), words[1:]
-        handler = getattr(self, "cmd_" + cmd, None)
+        handler = getattr(self, "cmd_" + cmd.replace("-", "_"), None)
         if handler is None:
             self.say("unknown command '%s' (try help)" % cmd[:40])
             return True
@@ -209,13 +213,15 @@ class Console:
                 self.stdout.write(self.site.text())
         elif what == "registrations":
             self._show_registrations()
+        elif what == "pinholes":
+            self._show_pinholes()
         elif what == "status":
             from .. import __version__
 
             self.say("outpost %s, console up %ds, configuration %s" % (
                 __version__, time.time() - self.started, "changed (not committed)" if self.site.dirty else "committed"))
         else:
-            self.say("show what? config [PATH], registrations, status")
+            self.say("show what? config [PATH], registrations, pinholes, status")
 
     def _show_registrations(self):
         path = os.path.join(self.state_dir or "", "bindings.json")
@@ -232,6 +238,64 @@ class Console:
         self.say("%-32s %-34s %7s" % ("ADDRESS-OF-RECORD", "CONTACT", "EXPIRES"))
         for b in sorted(live, key=lambda b: b["aor"]):
             self.say("%-32s %-34s %6ds" % (b["aor"][:32], b["contact"][:34], (b["expires_at"] - now) / 1000))
+
+    def _show_pinholes(self):
+        try:
+            out = subprocess.run(["nft", "-j", "list", "map", "inet", "outpost", "media_dnat"], capture_output=True, text=True, timeout=10)
+            items = [i["map"] for i in json.loads(out.stdout)["nftables"] if "map" in i][0].get("elem", [])
+        except (OSError, ValueError, KeyError, IndexError, subprocess.TimeoutExpired):
+            self.say("pinholes: cannot read the firewall (is the base ruleset loaded?)")
+            return
+        if not items:
+            self.say("no pinholes")
+            return
+        self.say("%-10s %-24s %s" % ("WAN PORT", "TO PHONE", "EXPIRES"))
+        for key, value in items:
+            port = key["elem"]["val"] if isinstance(key, dict) else key
+            phone = ":".join(str(x) for x in value["concat"]) if isinstance(value, dict) else str(value)
+            expires = key.get("elem", {}).get("expires", "") if isinstance(key, dict) else ""
+            self.say("%-10s %-24s %ss" % (port, phone, expires))
+
+    def cmd_ping_upstream(self, args):
+        cfg = self.site._plain()
+        up = cfg.get("upstream") or {}
+        host = up.get("outbound_proxy") or up.get("host")
+        if not host:
+            self.say("upstream.host: not set")
+            return
+        port = up.get("port", 5060)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.settimeout(2.0)
+        try:
+            s.bind(("0.0.0.0", 0))
+            branch = "z9hG4bKping%x" % int(time.time() * 1e6)
+            t0 = time.time()
+            s.sendto(("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
+                      "From: <sip:ping@%s>;tag=p\r\nTo: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+                      % (host, port, self.hostname, s.getsockname()[1], branch, self.hostname, host, branch)).encode(), (host, port))
+            data = s.recv(65535)
+            self.say("%s:%d answered %s in %.0f ms" % (host, port, data.split(b"\r\n", 1)[0].decode(errors="replace"), (time.time() - t0) * 1000))
+        except socket.timeout:
+            self.say("%s:%d: no answer in 2 s" % (host, port))
+        except OSError as e:
+            self.say("%s:%d: %s" % (host, port, e.strerror or e))
+        finally:
+            s.close()
+
+    def cmd_log(self, args):
+        n = int(args[0]) if args and args[0].isdigit() else 20
+        try:
+            out = subprocess.run(["logread"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            self.say("log: logread is not available")
+            return
+        for line in out.splitlines()[-n:]:
+            self.say(line)
+
+    def cmd_reboot(self, args):
+        self.say("rebooting")
+        subprocess.call(["reboot"])
+        return False
 
     def cmd_set(self, args):
         if len(args) != 2:
