@@ -99,6 +99,14 @@ def authed_invite(p, now=0, **kw):
     p.receive(invite(**kw2), kw.get("src", ALICE), now)
 
 
+def invite_reaches_bob():
+    """A proxy with bob registered, and alice's authenticated INVITE as it reached bob."""
+    p = make_proxy()
+    registered(p, "bob", BOB)
+    authed_invite(p)
+    return p, [m for m, d in sent(p) if m.is_request][0]
+
+
 def reply(req, status, reason, tag="b1", extra=(), body=""):
     """A UAS response to a forwarded request: every Via copied back."""
     lines = ["SIP/2.0 %d %s" % (status, reason)]
@@ -227,10 +235,7 @@ def test_call_through_the_proxy():
 
 
 def test_cancel_before_answer():
-    p = make_proxy()
-    registered(p, "bob", BOB)
-    authed_invite(p)
-    inv = [m for m, d in sent(p) if m.is_request][0]
+    p, inv = invite_reaches_bob()
     p.receive(reply(inv, 180, "Ringing"), BOB, 100)
     sent(p)
     cancel = invite(cseq=2, branch="z9hG4bKinv2").split(b"\r\n\r\n")[0].replace(b"INVITE sip:bob", b"CANCEL sip:bob").replace(b"CSeq: 2 INVITE", b"CSeq: 2 CANCEL")
@@ -247,10 +252,7 @@ def test_cancel_before_answer():
 
 
 def test_busy_is_passed_back_and_unknown_users_get_404_or_480():
-    p = make_proxy()
-    registered(p, "bob", BOB)
-    authed_invite(p)
-    inv = [m for m, d in sent(p) if m.is_request][0]
+    p, inv = invite_reaches_bob()
     p.receive(reply(inv, 486, "Busy Here"), BOB, 100)
     statuses = sorted(str(m.method if m.is_request else m.status) for m, d in sent(p))
     assert statuses == ["486", "ACK"]
@@ -335,10 +337,7 @@ def test_retransmitted_invite_is_absorbed():
 
 def test_2xx_ack_reusing_the_invite_branch_is_still_forwarded():
     """RFC 6026 §7.1: phones that put the INVITE's branch on the 2xx ACK."""
-    p = make_proxy()
-    registered(p, "bob", BOB)
-    authed_invite(p)
-    inv = [m for m, d in sent(p) if m.is_request][0]
+    p, inv = invite_reaches_bob()
     p.receive(reply(inv, 200, "OK"), BOB, 100)
     sent(p)
     ack = sip("ACK sip:bob@192.0.2.20:5060 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKinv2;rport", "Route: <sip:192.0.2.1:5060;lr>",
@@ -351,10 +350,7 @@ def test_2xx_ack_reusing_the_invite_branch_is_still_forwarded():
 def test_response_with_no_via_left_is_answered_by_us():
     """§16.7 step 3: a response whose only Via was ours is not forwarded as
     is; the caller gets the same status from a response the proxy builds."""
-    p = make_proxy()
-    registered(p, "bob", BOB)
-    authed_invite(p)
-    inv = [m for m, d in sent(p) if m.is_request][0]
+    p, inv = invite_reaches_bob()
     bare = reply(inv, 486, "Busy Here").replace(b"Via: " + inv.vias[1].field.text.encode() + b"\r\n", b"")
     p.receive(bare, BOB, 100)
     up = [m for m, d in sent(p) if not m.is_request]
