@@ -146,3 +146,25 @@ def test_ping_upstream_against_a_real_sip_peer(tmp_path):
     # line; tests/system checks them on the booted image.
     assert "log: logread is not available" in out or "logread" not in out
     assert "pinholes: cannot read the firewall (is the base ruleset loaded?)" in out
+
+
+def test_driven_through_pyserial_loop_ports(tmp_path):
+    """The console over pyserial port objects: one loop:// carries what the
+    operator types (garbage and a raw Ctrl-C character included), another
+    what the console answers."""
+    import serial
+
+    (tmp_path / "outpost.yaml").write_text(SITE)
+    keys = serial.serial_for_url("loop://", timeout=0.5)
+    screen = serial.serial_for_url("loop://", timeout=0.5)
+    for line in ("branch-17-secret", "branch-17-secret", "branch-17-secret", "set registrar.default_expires 9\x03", "diff",
+                 "\x1b[A\x07 noise", "set registrar.default_expires 900", "diff", "commit", "rollback", "show config registrar", "exit"):
+        keys.write((line + "\r\n").encode())
+    c = Console(str(tmp_path), str(tmp_path), stdin=io.TextIOWrapper(io.BufferedReader(keys), newline=None),
+                stdout=io.TextIOWrapper(io.BufferedWriter(screen), write_through=True), pidfile=str(tmp_path / "none.pid"))
+    assert c.run() == 0
+    out = screen.read(65536).decode()
+    assert "Console password set." in out and "unknown command" in out
+    assert "+  default_expires: 900" in out and "committed" in out and "rolled back" in out
+    assert "^C" in out and "no changes" in out  # the Ctrl-C'd line never became a value
+    assert "not set" in out.rsplit("rolled back", 1)[1]  # rollback took registrar away again

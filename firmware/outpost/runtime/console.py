@@ -169,6 +169,11 @@ class Console:
         if len(line) > MAX_LINE or "\x00" in line:
             self.say("error: line too long or not text (line noise?)")
             return True
+        if "\x03" in line:
+            # Ctrl-C arriving as a byte (a raw serial link has no tty to turn
+            # it into SIGINT): the line is cancelled, as on a terminal.
+            self.say("^C")
+            return True
         line = "".join(ch for ch in line if ch >= " " or ch == "\t").strip()
         if not line:
             return True
