@@ -5,6 +5,7 @@
       get                 the router's site file
       show WHAT           show config [PATH] | registrations | status
       run 'CLI COMMAND'   any console command
+      shell               the router's root shell on this terminal (exit ends it)
 
 URL is anything pyserial opens: /dev/ttyUSB0, rfc2217://host:port, or
 socket://127.0.0.1:PORT for QEMU's console. The console password comes
@@ -95,6 +96,39 @@ class Link:
         return self.command(".", timeout=120)
 
 
+def shell(link):
+    """Bridge this terminal to the router's root shell until it exits back to
+    the console (its prompt comes again) or our input ends."""
+    import threading
+
+    link.send("shell\n")
+    done = threading.Event()
+
+    def pump():
+        tail = ""
+        while not done.is_set():
+            chunk = link.ser.read(4096)
+            if chunk:
+                text = chunk.decode(errors="replace")
+                sys.stdout.write(text)
+                sys.stdout.flush()
+                tail = (tail + text.replace("\r", ""))[-200:]
+                if PROMPT.search(tail):
+                    done.set()
+
+    t = threading.Thread(target=pump, daemon=True)
+    t.start()
+    while not done.is_set():
+        line = sys.stdin.readline()
+        if not line:
+            link.send("exit\n")
+            break
+        link.send(line)
+    done.wait(10)
+    done.set()
+    return 0
+
+
 def password_from(args):
     if args.password_file:
         with open(args.password_file) as f:
@@ -118,6 +152,7 @@ def main(argv=None):
     s.add_argument("what", nargs="+")
     r = sub.add_parser("run", help="run one console command")
     r.add_argument("line")
+    sub.add_parser("shell", help="the router's root shell on this terminal")
     args = ap.parse_args(argv)
 
     progress = None if args.quiet else (lambda msg: print("outpost-console: " + msg, file=sys.stderr))
@@ -142,6 +177,8 @@ def main(argv=None):
                 progress(out)
         elif args.command == "get":
             print(link.command("show config"))
+        elif args.command == "shell":
+            return shell(link)
         elif args.command == "show":
             print(link.command("show " + " ".join(args.what)))
         else:

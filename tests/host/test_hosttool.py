@@ -96,3 +96,11 @@ def test_wrong_password_and_no_router(router, tmp_path, capsys):
     port = dead.getsockname()[1]
     dead.close()
     assert main(["--port", "socket://127.0.0.1:%d" % port, "--password-file", str(tmp_path / "pw2"), "--quiet", "get"]) == 2
+
+
+def test_shell_bridges_to_the_routers_shell_and_back(router, monkeypatch, capsys):
+    import io as _io
+    srv, d = router
+    monkeypatch.setattr(sys, "stdin", _io.StringIO("echo bridged-$((6*7))\nexit\n"))
+    assert tool(srv, d, "shell") == 0
+    assert "bridged-42" in capsys.readouterr().out
