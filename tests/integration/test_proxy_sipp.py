@@ -220,3 +220,27 @@ def test_invalid_config_stops_startup_with_every_error(tmp_path):
     for line in ("sip.domian: unknown key (did you mean 'domain'?)", "sip.domain: is required",
                  "sip.listen[0].transport: 'sctp' is not one of 'udp', 'tcp'", "sip.listen[0].port: 0 is not a port (1-65535)"):
         assert line in p.stderr, p.stderr
+
+
+def test_console_show_status_reads_the_running_daemon(tmp_path):
+    import io
+    import json
+    from outpost.runtime.console import Console
+    d = Daemon(tmp_path, algorithms=("MD5",), state={"status_file": str(tmp_path / "run" / "status.json")}).start()
+    try:
+        register(d, tmp_path, "alice", free_port())
+        d.options()
+        with open(d.config_path) as f:
+            site = json.load(f)
+        site_dir = tmp_path / "site"
+        site_dir.mkdir()
+        (site_dir / "outpost.yaml").write_text(json.dumps(site))  # JSON is YAML too
+        out = io.StringIO()
+        pw = iter(["status-test-pw"] * 3)
+        Console(str(site_dir), str(tmp_path / "state"), stdin=io.StringIO("show status\nexit\n"), stdout=out,
+                ask_password=lambda p: next(pw)).run()
+        text = out.getvalue()
+        assert "daemon          pid %d" % d.proc.pid in text
+        assert "SIP             " in text and " requests" in text and "upstream        none configured" in text
+    finally:
+        d.stop()

@@ -94,6 +94,8 @@ SCHEMA = Record({
     "state": (Record({
         "dir": (Str(r"/[^\0]*", "is not an absolute path"), "/var/lib/outpost"),
         "write_delay_ms": (Int(0, 600000), 1000),
+        # Written every 10 s for the console's "show status": RAM, not flash.
+        "status_file": (Str(r"/[^\0]*", "is not an absolute path"), "/run/outpost/status.json"),
     }), {}),
     "console": (Record({
         "password_hash": (Str(r"pbkdf2-sha256\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+", "is not a pbkdf2-sha256 hash"), None),

@@ -221,10 +221,7 @@ class Console:
         elif what == "pinholes":
             self._show_pinholes()
         elif what == "status":
-            from .. import __version__
-
-            self.say("outpost %s, console up %ds, configuration %s" % (
-                __version__, time.time() - self.started, "changed (not committed)" if self.site.dirty else "committed"))
+            self._show_status()
         else:
             self.say("show what? config [PATH], registrations, pinholes, status")
 
@@ -243,6 +240,33 @@ class Console:
         self.say("%-32s %-34s %7s" % ("ADDRESS-OF-RECORD", "CONTACT", "EXPIRES"))
         for b in sorted(live, key=lambda b: b["aor"]):
             self.say("%-32s %-34s %6ds" % (b["aor"][:32], b["contact"][:34], (b["expires_at"] - now) / 1000))
+
+    def _show_status(self):
+        from .. import __version__
+
+        cfg = self.site._plain()
+        path = (cfg.get("state") or {}).get("status_file", "/run/outpost/status.json")
+        try:
+            with open(path) as f:
+                st = json.load(f)
+        except (OSError, ValueError):
+            st = None
+        self.say("outpost %s on %s" % (__version__, self.hostname))
+        self.say("configuration   %s" % ("changed, not committed" if self.site.dirty else "committed"))
+        if st is None:
+            self.say("daemon          not running (no %s)" % path)
+        else:
+            up = int(time.time() - st.get("started", time.time()))
+            self.say("daemon          pid %s, up %dd %02d:%02d:%02d" % (st.get("pid"), up // 86400, up % 86400 // 3600, up % 3600 // 60, up % 60))
+            self.say("registrations   %s" % st.get("registrations"))
+            self.say("transactions    %s, TCP connections %s" % (st.get("transactions"), st.get("tcp_connections")))
+            c = st.get("counters", {})
+            self.say("SIP             %s requests, %s responses, %s malformed, %s rate-limited, %s refused (overload)" % (
+                c.get("requests"), c.get("responses"), c.get("malformed"), c.get("rate_limited"), c.get("overload")))
+            if st.get("addresses"):
+                self.say("addresses       %s" % ", ".join(st["addresses"]))
+        up = cfg.get("upstream") or {}
+        self.say("upstream        %s" % ("%s:%s (ping-upstream to probe it)" % (up["host"], up.get("port", 5060)) if up.get("host") else "none configured"))
 
     def _show_pinholes(self):
         try:

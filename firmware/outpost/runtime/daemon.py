@@ -18,7 +18,9 @@ from ..core.proxy import Proxy
 from ..core.location import LocationTable
 from . import config as configmod
 from .schema import Invalid
-from .store import Snapshotter, read_json
+from .store import Snapshotter, read_json, write_atomic
+from .. import __version__
+from ..compat import json
 from .transport import Udp, TcpPool, is_ip
 from .netinfo import local_ipv4
 
@@ -91,7 +93,20 @@ class Daemon:
         self._stopped = loop.create_future()
         for sig, handler in ((signal.SIGHUP, self.reload), (signal.SIGTERM, self.stop), (signal.SIGINT, self.stop)):
             loop.add_signal_handler(sig, handler)
+        self._started = time.time()
+        self._write_status()
         self._arm()
+
+    def _write_status(self):
+        """What the console's "show status" shows; on tmpfs, so no flash wear."""
+        p = self.proxy
+        status = {"version": __version__, "pid": os.getpid(), "started": int(self._started),
+                  "registrations": len(p.location), "transactions": len(p.txns), "tcp_connections": len(self.tcp.flows),
+                  "addresses": self._addresses, "counters": p.counters}
+        try:
+            write_atomic(self.cfg["state"]["status_file"], json.dumps(status).encode(), sync=False)
+        except OSError as e:
+            log.debug("status file: %s", e)
 
     async def run(self):
         await self.start()
@@ -173,6 +188,7 @@ class Daemon:
             self._housekeeping = now + HOUSEKEEPING_MS
             self.tcp.close_idle()
             self._refresh_addresses()
+            self._write_status()
             auth = self.proxy.config.authenticator
             if auth is not None:
                 auth.nonces.forget_expired(now)

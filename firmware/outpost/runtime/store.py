@@ -13,15 +13,19 @@ import os
 from ..compat import json
 
 
-def write_atomic(path, data):
+def write_atomic(path, data, sync=True):
+    """sync=False: still atomic (rename), not durable: for files on tmpfs."""
     d = os.path.dirname(path) or "."
     os.makedirs(d, exist_ok=True)
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
-        os.fsync(f.fileno())
+        if sync:
+            os.fsync(f.fileno())
     os.rename(tmp, path)
+    if not sync:
+        return
     fd = os.open(d, os.O_RDONLY)
     try:
         os.fsync(fd)
