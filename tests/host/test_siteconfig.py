@@ -140,3 +140,15 @@ users:
     cfg = configmod.load(str(tmp_path / "outpost.json"))
     assert cfg["survival"]["probe_interval_s"] == 10 and cfg["survival"]["emergency_numbers"] == ["112", "911"]
     assert cfg["media"] == {"port_min": 40000, "port_max": 49999, "idle_timeout_s": 120, "max_call_s": 14400, "max_calls": 500, "lock": "sdp"}
+
+
+def test_interfaces_are_validated_and_written_for_boot(tmp_path):
+    (tmp_path / "outpost.yaml").write_text(SITE + "interfaces:\n  lan0: {mac: '52:54:00:4f:50:01', method: static}\n  wan0: {mac: 'zz', method: dhcp}\n")
+    site = SiteConfig(str(tmp_path))
+    assert site.errors() == ["interfaces.wan0.mac: 'zz' is not a MAC address (like 52:54:00:4f:50:01)"]
+    site.set("interfaces.wan0.mac", "'52:54:00:4f:50:02'")
+    assert site.errors() == ["interfaces.lan0.address: required when method is static"]
+    site.set("interfaces.lan0.address", "192.0.2.1/24")
+    site.commit()
+    assert (tmp_path / "interfaces").read_text().splitlines()[1:] == [
+        "lan0 52:54:00:4f:50:01 static 192.0.2.1/24", "wan0 52:54:00:4f:50:02 dhcp "]

@@ -30,10 +30,21 @@ USER = Record({
     "networks": (List(CIDR, 0, 16), []),
 })
 
+IFACE = Record({
+    "mac": (Str(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", "is not a MAC address (like 52:54:00:4f:50:01)"), REQUIRED),
+    "method": (OneOf("static", "dhcp", "none"), "static"),
+    "address": (CIDR, None),
+})
+
 # The base ruleset (rootfs_overlay/etc/nftables.conf) guards this range.
 MEDIA_RANGE = (40000, 49999)
 
 SCHEMA = Record({
+    # lan0 faces the phones, wan0 the upstream; named by MAC at boot.
+    "interfaces": (Record({
+        "lan0": (IFACE, None),
+        "wan0": (IFACE, None),
+    }), {}),
     "sip": (Record({
         "domain": (Host(), REQUIRED),
         "listen": (List(LISTEN, 1, 8), REQUIRED),
@@ -115,13 +126,21 @@ def load(path):
         raw = json.loads(text)
     except ValueError as e:
         raise Invalid(["%s: not valid JSON (%s)" % (path, e)])
-    cfg = validate(SCHEMA, raw)
+    return check(validate(SCHEMA, raw))
+
+
+def check(cfg):
+    """The rules that span fields; raises Invalid with every error. Returns
+    cfg with the realm filled in."""
     errors = []
     realm = cfg["auth"]["realm"] or cfg["sip"]["domain"]
     for name, user in cfg["users"].items():
         have = [a for a in cfg["auth"]["algorithms"] if user["ha1"].get(a)]
         if not have:
             errors.append("users.%s.ha1: needs a value for one of %s" % (name, ", ".join(cfg["auth"]["algorithms"])))
+    for name, iface in cfg["interfaces"].items():
+        if iface and iface["method"] == "static" and not iface["address"]:
+            errors.append("interfaces.%s.address: required when method is static" % name)
     m = cfg["media"]
     if m["port_min"] % 2 or m["port_max"] <= m["port_min"]:
         errors.append("media.port_min: %d must be even and below media.port_max (%d)" % (m["port_min"], m["port_max"]))

@@ -134,7 +134,7 @@ class Record:
                 out[k] = schema.check(v[k], _join(path, k), errors)
             elif default is REQUIRED:
                 errors.append("%s: is required" % _join(path, k))
-            elif isinstance(schema, Record):
+            elif isinstance(schema, Record) and default is not None:
                 out[k] = schema.check(default, _join(path, k), errors)
             else:
                 out[k] = default

@@ -164,8 +164,9 @@ class SiteConfig:
         return json.loads(json.dumps(self.data, default=str))
 
     def errors(self):
+        """Every error, the cross-field ones (runtime.config.check) included."""
         try:
-            validate(configmod.SCHEMA, self._plain())
+            configmod.check(validate(configmod.SCHEMA, self._plain()))
             return []
         except Invalid as e:
             return e.errors
@@ -186,6 +187,15 @@ class SiteConfig:
             write_atomic(self.prev_path, self.committed_text.encode())
         write_atomic(self.yaml_path, text.encode())
         write_atomic(self.json_path, json.dumps(self._plain(), indent=1, sort_keys=True).encode())
+        ifaces = cfg.get("interfaces") or {}
+        if any(ifaces.values()):
+            # S10network reads this at boot (busybox sh parses no JSON).
+            lines = ["# written by commit from outpost.yaml: name mac method address"]
+            for name in sorted(ifaces):
+                i = ifaces[name]
+                if i:
+                    lines.append("%s %s %s %s" % (name, i["mac"], i["method"], i["address"] or ""))
+            write_atomic(os.path.join(self.dir, "interfaces"), ("\n".join(lines) + "\n").encode())
         self.committed_text = self._clean = text
         return changes, cfg
 
