@@ -26,7 +26,6 @@ import sys
 import time
 
 from .schema import Invalid
-from .siteconfig import SiteConfig
 
 PBKDF2_ROUNDS = 100000
 PIDFILE = "/var/run/outpost.pid"
@@ -70,7 +69,8 @@ def check_password(password, stored):
 
 class Console:
     def __init__(self, site_dir, state_dir=None, stdin=None, stdout=None, pidfile=PIDFILE, ask_password=None):
-        self.site = SiteConfig(site_dir)
+        self.site_dir = site_dir
+        self._site = None
         self.state_dir = state_dir
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
@@ -78,6 +78,20 @@ class Console:
         self.ask_password = ask_password or self._ask_password
         self.hostname = socket.gethostname() or "outpost"
         self.started = time.time()
+
+    @property
+    def site(self):
+        """The site file, loaded on first use: ruamel.yaml and the schema take
+        seconds to import on a small CPU, and logging in needs neither."""
+        if self._site is None:
+            from .siteconfig import SiteConfig
+
+            self._site = SiteConfig(self.site_dir)
+        return self._site
+
+    @property
+    def dirty(self):
+        return self._site is not None and self._site.dirty
 
     # -- terminal ----------------------------------------------------------------------
 
@@ -96,7 +110,7 @@ class Console:
         return line.rstrip("\r\n")
 
     def prompt(self):
-        return "%s%s> " % (self.hostname, "*" if self.site.dirty else "")
+        return "%s%s> " % (self.hostname, "*" if self.dirty else "")
 
     def readline(self):
         self.stdout.write(self.prompt())
@@ -125,6 +139,13 @@ class Console:
             return 0  # cable pulled or terminal closed: the candidate is kept in memory only
 
     def _stored_hash(self):
+        if self._site is None:
+            # Before any edit the committed JSON says it, without ruamel.yaml.
+            try:
+                with open(os.path.join(self.site_dir, "outpost.json")) as f:
+                    return (json.load(f).get("console") or {}).get("password_hash")
+            except (OSError, ValueError, AttributeError):
+                pass  # nothing committed yet: the site file decides
         try:
             return self.site.get("console.password_hash")
         except KeyError:
@@ -202,7 +223,7 @@ class Console:
         self.say(HELP)
 
     def cmd_exit(self, args):
-        if self.site.dirty:
+        if self.dirty:
             self.say("uncommitted changes dropped")
         return False
 
@@ -252,7 +273,7 @@ class Console:
         except (OSError, ValueError):
             st = None
         self.say("outpost %s on %s" % (__version__, self.hostname))
-        self.say("configuration   %s" % ("changed, not committed" if self.site.dirty else "committed"))
+        self.say("configuration   %s" % ("changed, not committed" if self.dirty else "committed"))
         if st is None:
             self.say("daemon          not running (no %s)" % path)
         else:
