@@ -377,3 +377,20 @@ def test_options_to_the_domain_itself_is_answered_by_the_router():
     p.receive(sip("OPTIONS sip:example.com SIP/2.0", "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKdom1", "Max-Forwards: 70",
                   "From: <sip:ping@203.0.113.10>;tag=1", "To: <sip:example.com>", "Call-ID: dom1", "CSeq: 1 OPTIONS"), src, 0)
     assert only(p, src).status == 200
+
+
+def test_a_user_limited_to_a_network_is_refused_elsewhere():
+    from outpost.core.auth import parse_networks
+    p = make_proxy()
+    p.config.authenticator.users["alice"].networks = parse_networks(["198.51.100.0/24"])
+    p.receive(register("alice", ALICE), ALICE, 0)
+    ch = only(p)
+    cred = answer(ch, "alice", "REGISTER", "sip:example.com", "www-authenticate")
+    p.receive(register("alice", ALICE, 2, extra=("Authorization: " + cred,)), ALICE, 0)
+    refused = only(p)
+    assert refused.status == 403 and refused.reason == "Forbidden (not from an allowed network)"
+    inside = ("udp", "198.51.100.7", 5060, None)
+    p.receive(register("alice", inside, 3), inside, 0)
+    cred = answer(only(p), "alice", "REGISTER", "sip:example.com", "www-authenticate")
+    p.receive(register("alice", inside, 4, extra=("Authorization: " + cred,)), inside, 0)
+    assert only(p).status == 200

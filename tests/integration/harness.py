@@ -105,6 +105,16 @@ class Daemon:
         except OSError:
             return ""
 
+    def wait_log(self, text, timeout=5):
+        """True once `text` is in the log: the daemon answers first and logs
+        right after, so a reply can arrive before its log line."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if text in self.read_log():
+                return True
+            time.sleep(0.05)
+        return False
+
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
 

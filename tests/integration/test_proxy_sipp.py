@@ -44,7 +44,7 @@ def call(d, tmp_path, uac, uas, transport="u1", extra=(), uac_extra=(), calls=1,
 @pytest.mark.parametrize("transport", ["u1", "t1"])
 def test_register_with_md5_digest(daemon, tmp_path, transport):
     register(daemon, tmp_path, "alice", free_port(), transport=transport)
-    assert "registered sip:alice@example.com" in daemon.read_log()
+    assert daemon.wait_log("registered sip:alice@example.com")
 
 
 def test_registering_someone_elses_aor_is_refused(daemon, tmp_path):
@@ -137,7 +137,7 @@ def test_registrations_survive_kill_9(tmp_path):
             time.sleep(0.05)
         d.kill9()
         d.start()
-        assert "1 registrations restored" in d.read_log()
+        assert d.wait_log("1 registrations restored")
         u = Sipp(d, tmp_path, "uas_answer.xml", "-no_target", port=port, name="uas_after")
         time.sleep(0.3)
         c = Sipp(d, tmp_path, "uac_call.xml", "-key", "user", "alice", "-s", "bob", "-au", "alice", "-ap", "alice-secret", "-d", "100", name="uac_after")
@@ -173,7 +173,7 @@ def test_register_with_sha256_digest_computed_by_sippy(tmp_path):
         assert list(offers) == ["SHA-256", "MD5"]
         creds = offers["SHA-256"].genAuthHF("alice", "alice-secret", "REGISTER", "sip:example.com", qop="auth")
         ok = register(2, "Authorization: %s\r\n" % creds)
-        assert ok.scode == 200 and "registered sip:alice@example.com" in d.read_log()
+        assert ok.scode == 200 and d.wait_log("registered sip:alice@example.com")
         wrong = offers["SHA-256"].genAuthHF("alice", "guess", "REGISTER", "sip:example.com", qop="auth")
         assert register(3, "Authorization: %s\r\n" % wrong).scode == 401
     finally:
@@ -194,7 +194,7 @@ def test_sighup_reloads_users_and_a_bad_config_is_refused(tmp_path):
             json.dump(bad, f)
         d.proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
-        assert "reload refused" in d.read_log() and "70000 is not a port (1-65535)" in d.read_log()
+        assert d.wait_log("reload refused") and "70000 is not a port (1-65535)" in d.read_log()
         register(d, tmp_path, "alice", free_port())  # still serving with the old config
         # A good edit removing alice: her next REGISTER is refused (404: not a user).
         del cfg["users"]["alice"]
@@ -202,7 +202,7 @@ def test_sighup_reloads_users_and_a_bad_config_is_refused(tmp_path):
             json.dump(cfg, f)
         d.proc.send_signal(signal.SIGHUP)
         time.sleep(0.5)
-        assert "configuration reloaded" in d.read_log()
+        assert d.wait_log("configuration reloaded")
         s = Sipp(d, tmp_path, "register.xml", "-key", "user", "alice", "-key", "contact_port", "5999", "-au", "alice", "-ap", "alice-secret", name="reg_gone")
         assert s.wait(30) != 0
         assert d.alive()

@@ -122,15 +122,47 @@ class Nonces:
             self._head = 0
 
 
+def ipv4_int(addr):
+    """'192.0.2.1' -> int, or None when it is not an IPv4 address."""
+    parts = addr.split(".")
+    if len(parts) != 4:
+        return None
+    n = 0
+    for p in parts:
+        if not p.isdigit() or int(p) > 255:
+            return None
+        n = n * 256 + int(p)
+    return n
+
+
+def parse_networks(cidrs):
+    """['192.0.2.0/24', ...] -> [(network, mask)] for allowed_from()."""
+    out = []
+    for c in cidrs:
+        addr, _, bits = c.partition("/")
+        n, bits = ipv4_int(addr), int(bits or 32)
+        mask = (0xFFFFFFFF << (32 - bits)) & 0xFFFFFFFF if bits else 0
+        out.append((n & mask, mask))
+    return out
+
+
 class Credentials:
-    """A user's stored secrets: HA1 per algorithm, never the password."""
+    """A user's stored secrets: HA1 per algorithm, never the password; and
+    the networks the user may register and call from (empty: anywhere)."""
 
-    __slots__ = ("username", "realm", "ha1")
+    __slots__ = ("username", "realm", "ha1", "networks")
 
-    def __init__(self, username, realm, ha1):
+    def __init__(self, username, realm, ha1, networks=()):
         self.username = username
         self.realm = realm
         self.ha1 = ha1  # {"MD5": hex, "SHA-256": hex}
+        self.networks = networks  # [(network, mask)]
+
+    def allowed_from(self, addr):
+        if not self.networks:
+            return True
+        n = ipv4_int(addr)
+        return n is not None and any(n & mask == net for net, mask in self.networks)
 
     @staticmethod
     def from_password(username, realm, password, algorithms=("SHA-256", "MD5")):

@@ -238,6 +238,9 @@ class Proxy:
         if user != frm.user:
             self.reply(txn, req, 403, "Forbidden (From is not you)", (), now)
             return False
+        if not auth.users[user].allowed_from(txn.dest[1]):
+            self.reply(txn, req, 403, "Forbidden (not from an allowed network)", (), now)
+            return False
         for f in req.fields("proxy-authorization"):
             req.remove_field(f)  # consumed here (RFC 3261 §22.3)
         return True

@@ -45,6 +45,8 @@ def register(req, source, now, table, policy, authenticator):
             return Outcome(401, "Unauthorized", [("www-authenticate", c) for c in authenticator.challenges(now, stale)])
         if aor != "%s:%s@%s" % (to.scheme, user, policy.domain):
             return Outcome(403, "Forbidden (not your address-of-record)")
+        if not authenticator.users[user].allowed_from(source[1]):
+            return Outcome(403, "Forbidden (not from an allowed network)")
     contacts = req.contacts
     if not contacts:
         return _ok(table, aor, now)

@@ -8,7 +8,7 @@ values per digest algorithm (`outpost ha1 USER REALM` prints them).
 import os
 
 from ..compat import json
-from ..core.auth import Authenticator, Credentials, Nonces
+from ..core.auth import Authenticator, Credentials, Nonces, parse_networks
 from ..core.proxy import ProxyConfig
 from ..core.registrar import RegistrarPolicy
 from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Port, Record, Str, validate, Invalid
@@ -186,7 +186,7 @@ def proxy_config(cfg, key, local_addresses=()):
     a = cfg["auth"]
     users = {}
     for name, user in cfg["users"].items():
-        users[name] = Credentials(name, a["realm"], {alg: v for alg, v in user["ha1"].items() if v})
+        users[name] = Credentials(name, a["realm"], {alg: v for alg, v in user["ha1"].items() if v}, parse_networks(user["networks"]))
     algorithms = tuple(a["algorithms"])
     authenticator = Authenticator(a["realm"], users, Nonces(key, a["nonce_ttl_s"] * 1000), algorithms) if users else None
     r = cfg["registrar"]
