@@ -394,3 +394,42 @@ def test_a_user_limited_to_a_network_is_refused_elsewhere():
     cred = answer(only(p), "alice", "REGISTER", "sip:example.com", "www-authenticate")
     p.receive(register("alice", inside, 4, extra=("Authorization: " + cred,)), inside, 0)
     assert only(p).status == 200
+
+
+def stranger_invite(extra=(), to_tag=""):
+    return sip("INVITE sip:+1900555@203.0.113.50 SIP/2.0", "Via: SIP/2.0/UDP 198.51.100.66:5060;branch=z9hG4bKtoll1;rport",
+               "Max-Forwards: 70", "From: <sip:mallory@evil.example>;tag=m1", "To: <sip:+1900555@203.0.113.50>" + to_tag,
+               "Call-ID: toll-1@198.51.100.66", "CSeq: 1 INVITE", "Contact: <sip:m@198.51.100.66>", *extra)
+
+
+def test_no_open_relay_for_toll_fraud():
+    """A request leaving for another domain needs one of our users'
+    credentials, whatever its From says."""
+    mallory = ("udp", "198.51.100.66", 5060, None)
+    p = make_proxy()
+    p.receive(stranger_invite(), mallory, 0)
+    ch = only(p, mallory)
+    assert ch.status == 407
+    cred = answer(ch, "alice", "INVITE", "sip:+1900555@203.0.113.50", "proxy-authenticate")
+    p.receive(stranger_invite(("Proxy-Authorization: " + cred,)).replace(b"toll1", b"toll2").replace(b"CSeq: 1", b"CSeq: 2"), mallory, 1)
+    fwd = [(m, d) for m, d in sent(p) if m.is_request]
+    assert fwd[0][1] == ("udp", "203.0.113.50", 5060, None) and not fwd[0][0].has("proxy-authorization")
+
+
+def test_strangers_in_dialog_requests_and_acks_are_not_relayed():
+    mallory = ("udp", "198.51.100.66", 5060, None)
+    p = make_proxy()
+    bye = stranger_invite(to_tag=";tag=x").replace(b"INVITE sip:", b"BYE sip:").replace(b"CSeq: 1 INVITE", b"CSeq: 2 BYE")
+    p.receive(bye, mallory, 0)
+    refused = only(p, mallory)
+    assert refused.status == 403 and refused.reason == "Forbidden (not a dialog of this proxy)"
+    ack = stranger_invite(to_tag=";tag=x").replace(b"INVITE sip:", b"ACK sip:").replace(b"CSeq: 1 INVITE", b"CSeq: 1 ACK")
+    p.receive(ack, mallory, 0)
+    assert sent(p) == []
+
+
+def test_open_mode_relays_without_credentials():
+    p = make_proxy()
+    p.config.auth_invite = False  # auth.invite: false, as the Kamailio bench runs it
+    p.receive(stranger_invite(), ("udp", "198.51.100.66", 5060, None), 0)
+    assert [d for m, d in sent(p) if m.is_request] == [("udp", "203.0.113.50", 5060, None)]

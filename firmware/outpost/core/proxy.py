@@ -197,9 +197,11 @@ class Proxy:
         check_request(req, SUPPORTED, for_us)
         self._loop_check(req)
         routes = req.routes
+        ours = False  # a dialog we record-routed (or a request routed to us)
         if routes and self.is_me(routes[0].uri):
             req.remove_field(routes[0])
             routes = routes[1:]
+            ours = True
         elif routes and for_us and uri.has_param("lr"):
             # The previous hop was a strict router (§16.4): the Request-URI is
             # our Record-Route and the real target is the last Route.
@@ -209,33 +211,50 @@ class Proxy:
             uri = last.uri
             routes = routes[:-1]
             for_us = False
+            ours = True
+        if not routes:
+            if req.method == "REGISTER" and self._for_domain(uri):
+                return self._register(req, txn, source, now)
+            if for_us:
+                if req.method == "OPTIONS":
+                    return self.reply(txn, req, 200, "OK", (("allow", ALLOW), ("accept", "application/sdp"), ("supported", ", ".join(SUPPORTED))), now)
+                return self.reply(txn, req, 404, "Not Found", (), now)
+        local = not routes and self._for_domain(uri) and uri.user
+        if not local and not ours and self._restricted():
+            # Leaving for someone else through us: never an open relay.
+            if req.to.tag is not None:
+                return self.reply(txn, req, 403, "Forbidden (not a dialog of this proxy)", (), now)
+            if not self._authorized(req, txn, now, True):
+                return None
+        elif not self._authorized(req, txn, now):
+            return None
         if routes:
             return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
-        if req.method == "REGISTER" and self._for_domain(uri):
-            return self._register(req, txn, source, now)
-        if for_us:
-            if req.method == "OPTIONS":
-                return self.reply(txn, req, 200, "OK", (("allow", ALLOW), ("accept", "application/sdp"), ("supported", ", ".join(SUPPORTED))), now)
-            return self.reply(txn, req, 404, "Not Found", (), now)
-        if not self._authorized(req, txn, now):
-            return None
-        if self._for_domain(uri) and uri.user:
+        if local:
             return self._to_user(req, txn, uri, now)
         return self._forward(req, txn, [(None, _uri_dest(uri))], now)
 
-    def _authorized(self, req, txn, now):
-        """Requests from our users must prove who they are (407)."""
+    def _restricted(self):
+        """With users configured and auth.invite on, only our users may use
+        the router to reach other domains (toll fraud needs an open relay)."""
+        return self.config.authenticator is not None and self.config.auth_invite
+
+    def _authorized(self, req, txn, now, required=False):
+        """Requests from our users must prove who they are (407), and so must
+        any request leaving for another domain (`required`). True: go on;
+        False: a response was sent."""
         auth = self.config.authenticator
-        if auth is None or not self.config.auth_invite or req.method not in AUTH_METHODS or req.to.tag is not None:
+        if auth is None or not self.config.auth_invite or req.to.tag is not None:
             return True
         frm = req.from_.uri
-        if not frm.is_sip or frm.host.lower() != self.config.domain or frm.user not in auth.users:
+        from_ours = frm.is_sip and frm.host.lower() == self.config.domain and frm.user in auth.users
+        if not required and (req.method not in AUTH_METHODS or not from_ours):
             return True
         user, stale = auth.check(req, "proxy-authorization", now)
         if user is None:
             self.reply(txn, req, 407, "Proxy Authentication Required", [("proxy-authenticate", c) for c in auth.challenges(now, stale)], now)
             return False
-        if user != frm.user:
+        if from_ours and user != frm.user:
             self.reply(txn, req, 403, "Forbidden (From is not you)", (), now)
             return False
         if not auth.users[user].allowed_from(txn.dest[1]):
@@ -327,12 +346,16 @@ class Proxy:
     def _forward_ack(self, req, now):
         """ACK for a 2xx: its own transaction-less request, routed by Route (§16.11)."""
         routes = req.routes
-        if routes and self.is_me(routes[0].uri):
+        ours = bool(routes) and self.is_me(routes[0].uri)
+        if ours:
             req.remove_field(routes[0])
             routes = routes[1:]
         dest = _uri_dest(routes[0].uri if routes else req.uri)
         if self.is_me(req.uri) and not routes:
             return  # an ACK to us: nothing to do
+        if not ours and self._restricted() and (routes or not self._for_domain(req.uri)):
+            self.counters["malformed"] += 1
+            return  # not a dialog of ours: no relaying for strangers
         mf = req.max_forwards
         if mf == 0:
             return
