@@ -433,3 +433,19 @@ def test_open_mode_relays_without_credentials():
     p.config.auth_invite = False  # auth.invite: false, as the Kamailio bench runs it
     p.receive(stranger_invite(), ("udp", "198.51.100.66", 5060, None), 0)
     assert [d for m, d in sent(p) if m.is_request] == [("udp", "203.0.113.50", 5060, None)]
+
+
+def test_without_users_only_trusted_networks_register_and_relay():
+    from outpost.core.auth import parse_networks
+    cfg = ProxyConfig("example.com", {"udp": ROUTER}, b"s" * 32, None, RegistrarPolicy("example.com"))
+    cfg.trusted = parse_networks(["127.0.0.0/8", "192.0.2.0/24"])
+    p = Proxy(cfg, 0)
+    wan = ("udp", "203.0.113.66", 5060, None)
+    p.receive(register("bob", wan), wan, 0)
+    assert only(p, wan).reason == "Forbidden (registration only from trusted networks)"
+    p.receive(register("bob", BOB), BOB, 0)
+    assert only(p, BOB).status == 200  # the LAN phone registers without credentials
+    p.receive(stranger_invite().replace(b"198.51.100.66", b"203.0.113.66"), wan, 0)
+    assert only(p, wan).reason == "Forbidden (relaying only for trusted networks)"
+    p.receive(invite(frm="carol", src=wan).replace(b"Call-ID: call-1", b"Call-ID: in-1"), wan, 0)  # an incoming call to bob
+    assert [d for m, d in sent(p) if m.is_request] == [BOB]

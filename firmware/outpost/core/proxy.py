@@ -22,6 +22,7 @@ from .location import LocationTable
 from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
+from .auth import ipv4_int
 
 SUPPORTED = ("path",)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
@@ -49,6 +50,10 @@ class ProxyConfig:
         self.max_sources = max_sources
         self.auth_invite = True  # challenge INVITE & co. from our own users (407)
         self.aliases = []  # more (host, port) that are this router (a wildcard listener's addresses)
+        # Without users, REGISTER and relaying are accepted only from these
+        # [(network, mask)] (the LAN and loopback): a fresh router is no open
+        # registrar or relay for whoever reaches its WAN address.
+        self.trusted = [(0x7F000000, 0xFF000000)]
 
 
 class Proxy:
@@ -214,12 +219,16 @@ class Proxy:
             ours = True
         if not routes:
             if req.method == "REGISTER" and self._for_domain(uri):
+                if self.config.authenticator is None and not self._trusted(source[1]):
+                    return self.reply(txn, req, 403, "Forbidden (registration only from trusted networks)", (), now)
                 return self._register(req, txn, source, now)
             if for_us:
                 if req.method == "OPTIONS":
                     return self.reply(txn, req, 200, "OK", (("allow", ALLOW), ("accept", "application/sdp"), ("supported", ", ".join(SUPPORTED))), now)
                 return self.reply(txn, req, 404, "Not Found", (), now)
         local = not routes and self._for_domain(uri) and uri.user
+        if not local and not ours and self.config.authenticator is None and not self._trusted(source[1]):
+            return self.reply(txn, req, 403, "Forbidden (relaying only for trusted networks)", (), now)
         if not local and not ours and self._restricted():
             # Leaving for someone else through us: never an open relay.
             if req.to.tag is not None:
@@ -233,6 +242,10 @@ class Proxy:
         if local:
             return self._to_user(req, txn, uri, now)
         return self._forward(req, txn, [(None, _uri_dest(uri))], now)
+
+    def _trusted(self, host):
+        n = ipv4_int(host)
+        return n is not None and any(n & mask == net for net, mask in self.config.trusted)
 
     def _restricted(self):
         """With users configured and auth.invite on, only our users may use

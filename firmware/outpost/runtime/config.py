@@ -50,6 +50,9 @@ SCHEMA = Record({
         "listen": (List(LISTEN, 1, 8), REQUIRED),
         "advertise": (Host(), None),
         "aliases": (List(Host(), 0, 64), []),
+        # Where REGISTER and relaying are accepted from when no users are
+        # configured; lan0's network and loopback are always trusted.
+        "trusted_networks": (List(CIDR, 0, 32), []),
         "timers": (Record({
             "t1_ms": (Int(100, 5000), 500),
             "t2_ms": (Int(1000, 16000), 4000),
@@ -198,4 +201,6 @@ def proxy_config(cfg, key, local_addresses=()):
                      lim["rate_per_source"], lim["burst_per_source"], lim["max_sources"])
     pc.auth_invite = a["invite"]
     pc.aliases = [(h, e["port"]) for h in aliases for e in sip["listen"]]
+    lan = (cfg["interfaces"].get("lan0") or {}).get("address")
+    pc.trusted = parse_networks(["127.0.0.0/8"] + ([lan] if lan else []) + sip["trusted_networks"])
     return pc
