@@ -284,6 +284,8 @@ class Console:
             c = st.get("counters", {})
             self.say("SIP             %s requests, %s responses, %s malformed, %s rate-limited, %s refused (overload)" % (
                 c.get("requests"), c.get("responses"), c.get("malformed"), c.get("rate_limited"), c.get("overload")))
+            if c.get("internal_errors"):
+                self.say("internal errors %s (see log: each lost one message, nothing more)" % c["internal_errors"])
             if st.get("addresses"):
                 self.say("addresses       %s" % ", ".join(st["addresses"]))
         up = cfg.get("upstream") or {}

@@ -115,7 +115,11 @@ class Daemon:
     def receive(self, data, source):
         if self._debug:
             log.debug("recv %s %s:%d %r", source[0], source[1], source[2], data.split(b"\r\n", 1)[0][:120])
-        self.proxy.receive(data, source, now_ms())
+        try:
+            self.proxy.receive(data, source, now_ms())
+        except Exception:  # a bug of ours: the message is lost, the router is not
+            self.proxy.counters["internal_errors"] = self.proxy.counters.get("internal_errors", 0) + 1
+            log.exception("internal error on a message from %s:%d (dropped)", source[1], source[2])
         self._pump()
 
     def _pump(self):
@@ -182,17 +186,26 @@ class Daemon:
     def _on_timer(self):
         self._timer = None
         now = now_ms()
-        self.proxy.handle_timer(now)
-        self.snap.poll(now)
-        if now >= self._housekeeping:
-            self._housekeeping = now + HOUSEKEEPING_MS
-            self.tcp.close_idle()
-            self._refresh_addresses()
-            self._write_status()
-            auth = self.proxy.config.authenticator
-            if auth is not None:
-                auth.nonces.forget_expired(now)
-        self._pump()
+        try:
+            self.proxy.handle_timer(now)
+            try:
+                self.snap.poll(now)
+            except OSError as e:  # a full or failing flash: keep serving, try again
+                log.error("cannot save registrations to %s: %s", self.bindings_path, e)
+                self.snap.changed(now)
+            if now >= self._housekeeping:
+                self._housekeeping = now + HOUSEKEEPING_MS
+                self.tcp.close_idle()
+                self._refresh_addresses()
+                self._write_status()
+                auth = self.proxy.config.authenticator
+                if auth is not None:
+                    auth.nonces.forget_expired(now)
+        except Exception:  # a bug of ours must not stop the timers (retransmissions)
+            self.proxy.counters["internal_errors"] = self.proxy.counters.get("internal_errors", 0) + 1
+            log.exception("internal error in the timer")
+        finally:
+            self._pump()
 
     def _refresh_addresses(self):
         """A DHCP lease can come after we started: requests to the new
