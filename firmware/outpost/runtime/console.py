@@ -26,6 +26,7 @@ import sys
 import time
 
 from .schema import Invalid
+from .store import read_json
 
 PBKDF2_ROUNDS = 100000
 PIDFILE = "/var/run/outpost.pid"
@@ -247,12 +248,8 @@ class Console:
             self.say("show what? config [PATH], registrations, pinholes, status")
 
     def _show_registrations(self):
-        path = os.path.join(self.state_dir or "", "bindings.json")
-        try:
-            with open(path) as f:
-                items = json.load(f).get("bindings", [])
-        except (OSError, ValueError):
-            items = []
+        data = read_json(os.path.join(self.state_dir or "", "bindings.json"), {})
+        items = data.get("bindings", []) if isinstance(data, dict) else []
         now = time.time() * 1000
         live = [b for b in items if b.get("expires_at", 0) > now]
         if not live:
