@@ -40,10 +40,6 @@ class HmacSha256:
         return sha256(self.opad + sha256(self.ipad + data).digest()).digest()
 
 
-def hmac_sha256(key, data):
-    return HmacSha256(key).digest(data)
-
-
 class Nonces:
     def __init__(self, secret, ttl_ms=NONCE_TTL_MS, max_tracked=MAX_TRACKED_NONCES):
         self.hmac = HmacSha256(secret)

@@ -66,9 +66,6 @@ class LocationTable:
     def __len__(self):
         return self._count
 
-    def aors(self):
-        return list(self._aors)
-
     def lookup(self, aor, now):
         """Unexpired bindings of `aor`, highest q first."""
         out = [b for b in self._aors.get(aor, ()) if b.expires_at > now]

@@ -301,10 +301,15 @@ class Proxy:
                 raise RemoteProtocolError(482, "Loop Detected")
 
     def _hash(self, req, with_top_via, n):
-        text = "%s|%s|%s|%s|%d" % (req.uri, req.from_.tag, req.to.tag, req.call_id, req.cseq.seq)
-        if with_top_via:
-            text += "|" + (req.top_via.branch or req.top_via.text)
-        return binascii.hexlify(md5(text.encode()).digest()).decode()[:n]
+        # Asked for by the loop check and again for the branch: computed once.
+        key = "hash%d" % with_top_via
+        h = req._cache.get(key)
+        if h is None:
+            text = "%s|%s|%s|%s|%d" % (req.uri, req.from_.tag, req.to.tag, req.call_id, req.cseq.seq)
+            if with_top_via:
+                text += "|" + (req.top_via.branch or req.top_via.text)
+            h = req._cache[key] = binascii.hexlify(md5(text.encode()).digest()).decode()
+        return h[:n]
 
     def _branch_prefix(self, req):
         """Loop part (the same whenever this request comes back) and a part

@@ -15,14 +15,11 @@ ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" + DIGITS
 TOKEN_CHARS = ALNUM + "-.!%*_+`'~"
 
 
-def only(s, chars):
-    """Every character of s is in `chars`. str.strip(chars) runs natively on
-    both runtimes and, unlike MicroPython's re, does not recurse per
-    character (its re fails on 1,000-character input)."""
-    return not s.strip(chars)
-
-
 def is_token(s):
+    # "All characters allowed" is `not s.strip(ALLOWED)` here and in uri.py:
+    # str.strip(chars) runs natively on both runtimes and, unlike
+    # MicroPython's re, does not recurse per character (its re fails on
+    # 1,000-character input).
     return bool(s) and not s.strip(TOKEN_CHARS)
 
 
@@ -75,10 +72,6 @@ def unquote(s):
         out.append(ch)
         i += 1
     return "".join(out)
-
-
-def quote(s):
-    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def split_spans(s, sep, what, limit):
@@ -213,7 +206,3 @@ def param_value(params, name, default=None):
     if p.value[0] == '"':
         return unquote(p.value)
     return p.value
-
-
-def params_text(params, s):
-    return "".join(s[p.start:p.end] for p in params)

@@ -139,7 +139,8 @@ class SiteConfig:
             node[last] = value
 
     def _set_password(self, user, password):
-        realm = self._plain().get("auth", {}).get("realm") or self._plain().get("sip", {}).get("domain")
+        plain = self._plain()
+        realm = (plain.get("auth") or {}).get("realm") or (plain.get("sip") or {}).get("domain")
         if not realm:
             raise KeyError("users.%s.password: set sip.domain first (the digest realm)" % user)
         self.set("users.%s.ha1.SHA-256" % user, json.dumps(digest.ha1("SHA-256", user, realm, password)))
@@ -163,10 +164,15 @@ class SiteConfig:
     def _plain(self):
         return json.loads(json.dumps(self.data, default=str))
 
+    def _validated(self):
+        """(plain data, validated config); raises Invalid with every error,
+        the cross-field ones (runtime.config.check) included."""
+        plain = self._plain()
+        return plain, configmod.check(validate(configmod.SCHEMA, plain))
+
     def errors(self):
-        """Every error, the cross-field ones (runtime.config.check) included."""
         try:
-            configmod.check(validate(configmod.SCHEMA, self._plain()))
+            self._validated()
             return []
         except Invalid as e:
             return e.errors
@@ -177,16 +183,13 @@ class SiteConfig:
     def commit(self):
         """Validate, then write the previous file, the YAML and the JSON, each
         atomically. Raises Invalid (nothing written) with every error."""
-        errs = self.errors()
-        if errs:
-            raise Invalid(errs)
-        cfg = validate(configmod.SCHEMA, self._plain())
+        plain, cfg = self._validated()  # raises Invalid: nothing written
         text = self.text()
         changes = self.diff()
         if self.committed_text:
             write_atomic(self.prev_path, self.committed_text.encode())
         write_atomic(self.yaml_path, text.encode())
-        write_atomic(self.json_path, json.dumps(self._plain(), indent=1, sort_keys=True).encode())
+        write_atomic(self.json_path, json.dumps(plain, indent=1, sort_keys=True).encode())
         ifaces = cfg.get("interfaces") or {}
         if any(ifaces.values()):
             # S10network reads this at boot (busybox sh parses no JSON).
