@@ -68,7 +68,7 @@ def outpost(calls, concurrent):
         for leg in legs(i):
             h.open(leg)
     assert h.apply()
-    count = sum(len(elements(kind, name)) for kind, name in (("map", "media_dnat"), ("map", "media_snat"), ("set", "media_allow")))
+    count = sum(len(elements(kind, name)) for kind, name in (("map", "media_dnat"), ("map", "media_snat"), ("set", "media_in"), ("set", "media_out")))
     return opens, closes, count
 
 

@@ -70,11 +70,33 @@ def test_reinvite_with_a_new_port_moves_the_pinhole_and_hold_closes_it():
     assert kinds == ["close", "close", "open", "open"]
     assert alg.actions[2][1].remote == ("203.0.113.10", 6004) and alg.actions[2][1].wan == (WAN, 40000)
     alg.actions.clear()
-    alg.from_wan(answer(REMOTE_SDP.replace("c=IN IP4 203.0.113.10", "c=IN IP4 0.0.0.0")))  # RFC 2543 hold
-    assert [k for k, _ in alg.actions] == ["close", "close"]
+    # The phone holds the call: nothing may come in any more, its music on
+    # hold still goes out (and RTCP both ways).
+    alg.from_lan(offer(PHONE_SDP.replace("a=sendrecv", "a=sendonly")))
+    rtp = [leg for k, leg in alg.actions if k == "open" and leg.key[2] == "rtp"][0]
+    assert (rtp.inbound, rtp.outbound) == (False, True)
     alg.actions.clear()
-    alg.from_wan(answer(REMOTE_SDP))  # resumed
-    assert [k for k, _ in alg.actions] == ["open", "open"]
+    alg.from_lan(offer(PHONE_SDP.replace("a=sendrecv", "a=inactive")))
+    assert [k for k, leg in alg.actions if leg.key[2] == "rtp"] == ["close"]
+    alg.actions.clear()
+    alg.from_lan(offer())  # resumed
+    assert [(k, leg.inbound, leg.outbound) for k, leg in alg.actions if leg.key[2] == "rtp"] == [("open", True, True)]
+    alg.actions.clear()
+    # RFC 2543 hold from the far end: it wants nothing, may still send.
+    alg.from_wan(answer(REMOTE_SDP.replace("c=IN IP4 203.0.113.10", "c=IN IP4 0.0.0.0")))
+    rtp = [leg for k, leg in alg.actions if k == "open" and leg.key[2] == "rtp"][0]
+    assert (rtp.inbound, rtp.outbound, rtp.remote) == (True, False, ("203.0.113.10", 6004))
+
+
+def test_maximum_call_duration_ends_the_call():
+    alg = MediaAlg(WAN, PortPool(40000, 40099))
+    alg.now = 1000
+    alg.from_lan(offer())
+    alg.from_wan(answer(REMOTE_SDP))
+    alg.actions.clear()
+    assert alg.expire(5000, 10000) == []
+    assert alg.expire(11000, 10000) == [offer().call_id]
+    assert [k for k, _ in alg.actions] == ["close", "close"] and len(alg.ports) == 0
 
 
 def test_early_media_and_rejected_video():

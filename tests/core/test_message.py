@@ -243,3 +243,19 @@ def test_unanswerable_messages_are_dropped():
     assert error_response(b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h\r\n\r\n", e) is None
     assert error_response(b"INVITE sip:a@b SIP/2.0\r\nFrom: x\r\n\r\n", e) is None
     assert error_response(b"\xff\xfe garbage", e) is None
+
+
+def test_leading_routes_on_one_line_and_on_several_are_removed():
+    from outpost.core.message import parse_message as pm
+    base = ["ACK sip:b@203.0.113.20 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKa", "From: <sip:a@x>;tag=1", "To: <sip:b@x>;tag=2",
+            "Call-ID: r1", "CSeq: 1 ACK"]
+    m = pm(sip(*(base + ["Route: <sip:192.0.2.1;lr>, <sip:203.0.113.2;lr>, <sip:203.0.113.10;lr>"]))).validate()
+    m.remove_leading("route", 2)
+    assert b"Route: <sip:203.0.113.10;lr>\r\n" in m.serialise()
+    m = pm(sip(*(base + ["Route: <sip:192.0.2.1;lr>, <sip:203.0.113.2;lr>", "Route: <sip:203.0.113.10;lr>"]))).validate()
+    m.remove_leading("route", 2)
+    out = m.serialise()
+    assert b"192.0.2.1;lr" not in out and out.count(b"Route:") == 1
+    m = pm(sip(*(base + ["Route: <sip:192.0.2.1;lr>", "Route: <sip:203.0.113.2;lr>, <sip:203.0.113.10;lr>"]))).validate()
+    m.remove_leading("route", 2)
+    assert b"Route: <sip:203.0.113.10;lr>\r\n" in m.serialise() and b"203.0.113.2;" not in m.serialise()

@@ -138,7 +138,8 @@ def test_ping_upstream_against_a_real_sip_peer(tmp_path):
         via = [l for l in lines if l.startswith("Via:")][0]
         peer.sendto(("SIP/2.0 200 OK\r\n%s\r\nContent-Length: 0\r\n\r\n" % via).encode(), addr)
     threading.Thread(target=answer, daemon=True).start()
-    (tmp_path / "outpost.yaml").write_text(SITE + "upstream: {host: 127.0.0.1, port: %d}\n" % port)
+    (tmp_path / "outpost.yaml").write_text(SITE + "upstream: {host: 127.0.0.1, port: %d}\n" % port +
+                                           "interfaces: {lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}}\n")
     rc, out = session(tmp_path, ["ping-upstream", "log 5", "show pinholes", "exit"], ["branch-17-secret"] * 3)
     peer.close()
     assert "127.0.0.1:%d answered SIP/2.0 200 OK in" % port in out

@@ -134,6 +134,10 @@ users:
     assert "users.bob.networks[1]: 'lan' is not an IPv4 network (like 192.0.2.0/24)" in errs
     good = SITE + "upstream: {host: pbx.hq.example.com}\nsurvival: {fallback_trunk: 192.0.2.50}\n"
     (tmp_path / "outpost.yaml").write_text(good)
+    assert SiteConfig(str(tmp_path)).errors() == [
+        "upstream.host: relaying to pbx.hq.example.com needs interfaces.lan0.address (the phones' network)"]
+    good += "interfaces: {lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}}\n"
+    (tmp_path / "outpost.yaml").write_text(good)
     site = SiteConfig(str(tmp_path))
     assert site.errors() == []
     site.commit()

@@ -20,41 +20,11 @@ sys.path.insert(0, os.path.join(ROOT, "firmware"))
 
 from outpost.core.media import Leg  # noqa: E402
 from outpost.runtime.pinhole import NftPinholes  # noqa: E402
+from netns import Topology, sh  # noqa: E402
 
-RULESET = os.path.join(ROOT, "rootfs_overlay", "etc", "nftables.conf")
 PHONE, ROUTER_LAN, ROUTER_WAN, REMOTE = "192.0.2.20", "192.0.2.1", "203.0.113.2", "203.0.113.10"
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
-
-
-def sh(*cmd, check=True):
-    return subprocess.run(list(cmd), check=check, capture_output=True, text=True)
-
-
-class Topology:
-    def __init__(self):
-        tag = "p%d" % (os.getpid() % 100000)
-        self.lan, self.rtr, self.wan = tag + "-lan", tag + "-rtr", tag + "-wan"
-
-    def up(self):
-        self.down()
-        for ns in (self.lan, self.rtr, self.wan):
-            sh("ip", "netns", "add", ns)
-            sh("ip", "-n", ns, "link", "set", "lo", "up")
-        sh("ip", "-n", self.rtr, "link", "add", "lan0", "type", "veth", "peer", "name", "eth0", "netns", self.lan)
-        sh("ip", "-n", self.rtr, "link", "add", "wan0", "type", "veth", "peer", "name", "eth0", "netns", self.wan)
-        for ns, dev, addr in ((self.rtr, "lan0", ROUTER_LAN + "/24"), (self.rtr, "wan0", ROUTER_WAN + "/24"),
-                              (self.lan, "eth0", PHONE + "/24"), (self.wan, "eth0", REMOTE + "/24")):
-            sh("ip", "-n", ns, "addr", "add", addr, "dev", dev)
-            sh("ip", "-n", ns, "link", "set", dev, "up")
-        sh("ip", "-n", self.lan, "route", "add", "default", "via", ROUTER_LAN)
-        sh("ip", "netns", "exec", self.rtr, "sysctl", "-qw", "net.ipv4.ip_forward=1")
-        sh("ip", "netns", "exec", self.rtr, "nft", "-f", RULESET)
-        return self
-
-    def down(self):
-        for ns in (self.lan, self.rtr, self.wan):
-            sh("ip", "netns", "del", ns, check=False)
 
 
 @pytest.fixture
@@ -65,12 +35,7 @@ def topo():
 
 
 def elements(topo, kind, name):
-    out = sh("ip", "netns", "exec", topo.rtr, "nft", "-j", "list", kind, "inet", "outpost", name).stdout
-    for item in json.loads(out)["nftables"]:
-        body = item.get(kind)
-        if body:
-            return body.get("elem", [])
-    return []
+    return topo.elements(kind, name)
 
 
 def udp_exchange(topo, src_ns, src, dst, listen_ns, listen, payload=b"rtp", wait=1.5):
@@ -101,7 +66,7 @@ def test_pinhole_lets_exactly_the_negotiated_media_through_and_closes(topo):
     h.open(leg)
     assert h.apply()
     assert elements(topo, "map", "media_dnat")[0][0]["elem"]["val"] == 40000
-    assert len(elements(topo, "set", "media_allow")) == 1 and len(elements(topo, "map", "media_snat")) == 1
+    assert len(elements(topo, "set", "media_in")) == 1 and len(elements(topo, "set", "media_out")) == 1 and len(elements(topo, "map", "media_snat")) == 1
     # The negotiated remote reaches the phone through the WAN media port...
     assert udp_exchange(topo, topo.wan, (REMOTE, 5004), (ROUTER_WAN, 40000), topo.lan, (PHONE, 4000)) == ("rtp", REMOTE, 5004)
     # ...and the phone's media leaves from exactly that WAN address and port.
@@ -112,7 +77,7 @@ def test_pinhole_lets_exactly_the_negotiated_media_through_and_closes(topo):
     # BYE: the elements go, and media stops although conntrack remembers the flow.
     h.close(leg)
     assert h.apply()
-    assert elements(topo, "map", "media_dnat") == [] and elements(topo, "set", "media_allow") == []
+    assert elements(topo, "map", "media_dnat") == [] and elements(topo, "set", "media_in") == []
     assert udp_exchange(topo, topo.wan, (REMOTE, 5004), (ROUTER_WAN, 40000), topo.lan, (PHONE, 4000)) is None
     assert udp_exchange(topo, topo.lan, (PHONE, 4000), (REMOTE, 5004), topo.wan, (REMOTE, 5004)) is None
 
@@ -124,7 +89,7 @@ def test_elements_expire_by_themselves_when_nobody_refreshes_them(topo):
     assert h.apply()
     assert elements(topo, "map", "media_dnat")
     time.sleep(3)
-    assert elements(topo, "map", "media_dnat") == [] and elements(topo, "set", "media_allow") == []
+    assert elements(topo, "map", "media_dnat") == [] and elements(topo, "set", "media_in") == []
 
 
 def test_refresh_extends_and_a_late_close_is_harmless(topo):

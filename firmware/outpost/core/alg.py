@@ -24,24 +24,40 @@ from .media import Leg, PortPool
 MAX_CALLS = 500
 
 
+RECEIVES = ("sendrecv", "recvonly")  # a direction that takes media in
+SENDS = ("sendrecv", "sendonly")
+
+
 class Stream:
-    __slots__ = ("wan_port", "lan", "lan_rtcp", "remote", "remote_rtcp")
+    __slots__ = ("wan_port", "lan", "lan_rtcp", "lan_dir", "remote", "remote_rtcp", "remote_dir")
 
     def __init__(self, wan_port):
         self.wan_port = wan_port
         self.lan = None  # (addr, port) of the phone's RTP
         self.lan_rtcp = None
+        self.lan_dir = "sendrecv"
         self.remote = None  # (addr, port) of the far end's RTP
         self.remote_rtcp = None
+        self.remote_dir = "sendrecv"
 
 
 class Session:
-    __slots__ = ("call_id", "streams", "legs")
+    __slots__ = ("call_id", "streams", "legs", "created")
 
-    def __init__(self, call_id):
+    def __init__(self, call_id, now):
         self.call_id = call_id
         self.streams = {}  # m= index -> Stream
         self.legs = {}  # key -> Leg currently open
+        self.created = now
+
+
+def _held(m):
+    """A stream's address, or None when the side asked for no media (RFC
+    2543 hold: c= 0.0.0.0); and its direction, hold counting as sendonly."""
+    addr = m.address
+    if addr in (None, "0.0.0.0"):
+        return None, "inactive" if m.direction == "inactive" else "sendonly"
+    return addr, m.direction
 
 
 class MediaAlg:
@@ -51,19 +67,20 @@ class MediaAlg:
         self.max_calls = max_calls
         self.sessions = {}
         self.actions = []
+        self.now = 0
 
     def __len__(self):
         return len(self.sessions)
 
     # -- SDP crossing the router -------------------------------------------------
 
-    def from_lan(self, msg):
+    def from_lan(self, msg, key=None):
         """A message with SDP going out on the WAN side (an offer or an answer
         from a phone): rewrite it and learn the phone's media addresses."""
         sdp = msg.sdp()
         if sdp is None:
             return
-        sess = self._session(msg.call_id)
+        sess = self._session(key or msg.call_id)
         wan = self.wan
         if sdp.origin is not None:
             sdp.set_origin_address(wan, "IP4")
@@ -72,12 +89,14 @@ class MediaAlg:
         for i in range(len(sdp.media)):
             m = sdp.media[i]
             if m.rejected or m.proto.upper().startswith("TCP"):
+                if i in sess.streams:
+                    sess.streams[i].lan = None  # declined now: its pinholes close
                 continue
             st = self._stream(sess, i)
-            addr = m.address
-            held = addr in (None, "0.0.0.0") or m.direction == "inactive"
-            st.lan = None if held else (addr, m.port)
-            st.lan_rtcp = None if st.lan is None else (m.rtcp.address or addr, m.rtcp.port) if m.rtcp else (addr, m.port + 1)
+            addr, st.lan_dir = _held(m)
+            if addr is not None:
+                st.lan = (addr, m.port)
+                st.lan_rtcp = (m.rtcp.address or addr, m.rtcp.port) if m.rtcp else (addr, m.port + 1)
             if m.connection is not None and not m.connection.is_hold:
                 sdp.set_connection(m.connection, wan, "IP4")
             sdp.set_port(m, st.wan_port)
@@ -85,21 +104,22 @@ class MediaAlg:
                 sdp.set_rtcp(m, st.wan_port + 1, wan if m.rtcp.address else None)
         self._update(sess)
 
-    def from_wan(self, msg):
+    def from_wan(self, msg, key=None):
         """A message with SDP coming in from the WAN side: learn the remote ends."""
         sdp = msg.sdp()
         if sdp is None:
             return
-        sess = self._session(msg.call_id)
+        sess = self._session(key or msg.call_id)
         for i in range(len(sdp.media)):
             m = sdp.media[i]
             if m.rejected and i not in sess.streams:
                 continue
             st = self._stream(sess, i)
-            addr = m.address
-            if m.rejected or addr in (None, "0.0.0.0") or m.direction == "inactive":
-                st.remote = st.remote_rtcp = None  # rejected or on hold: nothing may come in
-            else:
+            if m.rejected:
+                st.remote = st.remote_rtcp = None  # declined: nothing may pass
+                continue
+            addr, st.remote_dir = _held(m)
+            if addr is not None:
                 st.remote = (addr, m.port)
                 st.remote_rtcp = (m.rtcp.address or addr, m.rtcp.port) if m.rtcp else (addr, m.port + 1)
         self._update(sess)
@@ -114,6 +134,18 @@ class MediaAlg:
         for st in sess.streams.values():
             self.ports.release(st.wan_port)
 
+    def expire(self, now, max_ms):
+        """End the calls older than `max_ms` (the maximum call duration)."""
+        old = [cid for cid in self.sessions if now - self.sessions[cid].created >= max_ms]
+        for cid in old:
+            self.end(cid)
+        return old
+
+    def legs(self):
+        for sess in self.sessions.values():
+            for leg in sess.legs.values():
+                yield leg
+
     # -- legs ---------------------------------------------------------------------
 
     def _session(self, call_id):
@@ -121,7 +153,7 @@ class MediaAlg:
         if sess is None:
             if len(self.sessions) >= self.max_calls:
                 raise RemoteProtocolError(503, "Too many calls")
-            sess = self.sessions[call_id] = Session(call_id)
+            sess = self.sessions[call_id] = Session(call_id, self.now)
         return sess
 
     def _stream(self, sess, i):
@@ -142,13 +174,18 @@ class MediaAlg:
             st = sess.streams[i]
             if st.lan is None or st.remote is None:
                 continue  # both ends known, or no pinhole
+            inbound = st.lan_dir in RECEIVES and st.remote_dir in SENDS
+            outbound = st.lan_dir in SENDS and st.remote_dir in RECEIVES
+            if not inbound and not outbound:
+                continue  # inactive both ways: nothing may pass
             for kind, lan, remote, port in (("rtp", st.lan, st.remote, st.wan_port), ("rtcp", st.lan_rtcp, st.remote_rtcp, st.wan_port + 1)):
                 key = (sess.call_id, i, kind)
-                want[key] = Leg(key, lan, (self.wan, port), remote)
+                # RTCP reports flow both ways even on hold (RFC 3264 §5.1).
+                want[key] = Leg(key, lan, (self.wan, port), remote, "udp", inbound or kind == "rtcp", outbound or kind == "rtcp")
         for key in list(sess.legs):
             old = sess.legs[key]
             new = want.get(key)
-            if new is None or (old.lan, old.remote) != (new.lan, new.remote):
+            if new is None or not old.same(new):
                 self.actions.append(("close", sess.legs.pop(key)))
         for key in want:
             if key not in sess.legs:

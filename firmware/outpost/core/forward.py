@@ -8,6 +8,7 @@ pending branches on a 2xx or 6xx to INVITE (§16.7 step 10) or on CANCEL
 """
 
 from .build import cancel_for
+from .errors import RemoteProtocolError
 from .message import parse_message
 from .response import make_response
 
@@ -39,6 +40,9 @@ class ResponseContext:
         self.answered = False  # a final response went upstream
         self.cancelling = False
         self.created = now
+        self.initial = req.to.tag is None
+        self.hidden = None  # the phone's Via lines, when the request left on the WAN without them
+        self.relay = None  # a relayed REGISTER: what the binding needs once upstream says 2xx
         server_txn.owner = self
 
     def add_branch(self, txn):
@@ -64,12 +68,19 @@ class ResponseContext:
         if top is None or top.branch != txn.key[0]:
             return  # not our Via on top: nothing to forward
         resp.remove_field(top)
-        if len(resp.vias) == 1 and self.req is None:
+        if self.hidden is not None:
+            resp.insert_before(top, b"".join(self.hidden))
+        elif len(resp.vias) == 1 and self.req is None:
             return  # answered already: a retransmission nobody can use
-        if len(resp.vias) == 1:
+        elif len(resp.vias) == 1:
             # No Via left: meant for us, never forwarded as is (§16.7 step 3).
             # The caller still learns the outcome, from a response of ours.
             resp = parse_message(make_response(self.req, status, resp.reason, to_tag=resp.to.tag or self.proxy.to_tag(self.req)))
+        try:
+            self.proxy.alg_response(self, txn, resp, now)
+        except RemoteProtocolError:
+            self.proxy.counters["overload"] += 1
+            return  # no media ports for it: dropped, never sent with a LAN address
         if status < 200:
             if b.cancel_pending:
                 b.cancel_pending = False
@@ -108,7 +119,7 @@ class ResponseContext:
 
     def on_ack(self, txn, ack, now):
         """An ACK for a 2xx that matched our INVITE server transaction."""
-        self.proxy.forward_ack(ack, now)
+        self.proxy.forward_ack(ack, now, txn.dest)
 
     def on_terminated(self, txn):
         if txn is self.server:

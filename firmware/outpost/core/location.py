@@ -149,6 +149,9 @@ class LocationTable:
             heapq.heappop(heap)
         return heap[0][0] if heap else None
 
+    def all(self):
+        return [b for lst in self._aors.values() for b in lst]
+
     def snapshot(self):
         return [b.to_json() for lst in self._aors.values() for b in lst]
 

@@ -18,17 +18,22 @@ PORT_MAX = 49999
 
 
 class Leg:
-    __slots__ = ("key", "lan", "wan", "remote", "proto")
+    __slots__ = ("key", "lan", "wan", "remote", "proto", "inbound", "outbound")
 
-    def __init__(self, key, lan, wan, remote=None, proto="udp"):
+    def __init__(self, key, lan, wan, remote=None, proto="udp", inbound=True, outbound=True):
         self.key = key  # (call-id, stream index, "rtp"|"rtcp"): unique per pinhole
         self.lan = lan  # (address, port) of the phone
         self.wan = wan  # (router's WAN address, allocated port)
         self.remote = remote  # (address, port) the SDP negotiated, or None
         self.proto = proto
+        self.inbound = inbound  # remote -> phone may pass (not when the phone holds the call)
+        self.outbound = outbound  # phone -> remote may pass
+
+    def same(self, other):
+        return (self.lan, self.wan, self.remote, self.inbound, self.outbound) == (other.lan, other.wan, other.remote, other.inbound, other.outbound)
 
     def __repr__(self):
-        return "Leg(%r, lan=%r, wan=%r, remote=%r)" % (self.key, self.lan, self.wan, self.remote)
+        return "Leg(%r, lan=%r, wan=%r, remote=%r, in=%r, out=%r)" % (self.key, self.lan, self.wan, self.remote, self.inbound, self.outbound)
 
 
 class PortPool:

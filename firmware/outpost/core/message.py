@@ -311,6 +311,24 @@ class Message:
         else:
             self.edit(sib[field.pos - 1].end, field.end, b"")
 
+    def remove_leading(self, name, n):
+        """Remove the first `n` values of a list field (our own Routes, two
+        of them on one line when a dialog crosses LAN and WAN)."""
+        fs = self.fields(name)[:n + 1]
+        i = 0
+        while i < n:
+            f = fs[i]
+            on_line = [g for g in self.fields(name) if g.line == f.line]
+            k = 0  # how many of this line's values go
+            while i + k < n and k < len(on_line) and fs[i + k].line == f.line:
+                k += 1
+            if k == len(on_line):
+                ln = self._lines[f.line]
+                self.edit(ln[1], ln[4], b"")
+            else:
+                self.edit(on_line[0].start, on_line[k].start, b"")
+            i += k
+
     def insert_field(self, name, text, before=None):
         """Add a header line: before the first line of `before` (a field key),
         else before the first line of `name`, else after the start line.
@@ -323,6 +341,28 @@ class Message:
     def append_field(self, name, text):
         """Add a header line after the last one."""
         self.edit(self._blank, self._blank, "%s: %s\r\n" % (canonical(name), text))
+
+    def header_lines(self, name):
+        """Every line of field `name` as it would be sent (with the edits
+        made inside it), for the ALG to keep and put back later."""
+        return [self.line_bytes(i) for i in self._index.get(name, ())]
+
+    def drop_lines(self, name):
+        """Remove every line of field `name`, and any edit made inside them."""
+        spans = [(self._lines[i][1], self._lines[i][4]) for i in self._index.get(name, ())]
+        if not spans:
+            return
+        # Inserts at a line's start belong before it (a header added above): kept.
+        self._lumps = [lp for lp in self._lumps
+                       if not any(a <= lp[0] < b and lp[1] <= b and lp[1] > a for a, b in spans) and
+                       not any(a < lp[0] < b for a, b in spans)]
+        for a, b in spans:
+            self.edit(a, b, b"")
+
+    def insert_before(self, field, data):
+        """Raw header lines (CRLF-terminated bytes) before the line of `field`."""
+        at = self._lines[_as_field(field).line][1]
+        self.edit(at, at, data)
 
     def _first_header(self):
         return self._lines[0][1] if self._lines else self._blank

@@ -23,6 +23,7 @@ from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
 from .auth import ipv4_int
+from .relay import Relay
 
 SUPPORTED = ("path",)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
@@ -54,6 +55,8 @@ class ProxyConfig:
         # [(network, mask)] (the LAN and loopback): a fresh router is no open
         # registrar or relay for whoever reaches its WAN address.
         self.trusted = [(0x7F000000, 0xFF000000)]
+        self.relay = None  # a relay.RelayConfig: phones' server upstream, this router its ALG
+        self.media = None  # (port_min, port_max, max_calls, max_call_ms) for the ALG
 
 
 class Proxy:
@@ -67,6 +70,7 @@ class Proxy:
         self.counters = {"requests": 0, "responses": 0, "malformed": 0, "rate_limited": 0, "overload": 0}
         self.events = []  # ("binding", Binding) ... for the runtime: persistence and logs
         self._me = set()
+        self.relay = None
         self.set_config(config)
 
     def set_config(self, config):
@@ -79,6 +83,16 @@ class Proxy:
         for host, port in config.aliases:
             me.add((host.lower(), port))
         self._me = me
+        if config.relay is None:
+            self.relay = None
+        elif self.relay is None:
+            from .media import PortPool
+            from .alg import MediaAlg
+
+            low, high, max_calls, _ = config.media
+            self.relay = Relay(config.relay, config.secret, MediaAlg(config.relay.wan_address, PortPool(low, high), max_calls))
+        else:
+            self.relay.set_config(config.relay)
 
     # -- sans-I/O surface ----------------------------------------------------------
 
@@ -99,9 +113,15 @@ class Proxy:
         self.txns.expire(now)
         for b in self.location.expire(now):
             self.events.append(("expired", b))
+        if self.relay is not None:
+            self.relay.media.now = now
+            for cid in self.relay.media.expire(now, self.config.media[3]):
+                self.events.append(("call_limit", cid))
 
     def receive(self, data, source, now):
         self.now = now
+        if self.relay is not None:
+            self.relay.media.now = now
         if is_keepalive(data):
             return
         if not self.limiter.allow(source[1], now):
@@ -155,7 +175,7 @@ class Proxy:
             if txn is not None:
                 self.txns.server_request(txn, req, now)
                 return
-            self.forward_ack(req, now)
+            self.forward_ack(req, now, source)
             return
         txn = self.txns.match_server(req)
         if txn is not None:
@@ -198,16 +218,19 @@ class Proxy:
     def _route(self, req, txn, source, now):
         uri = req.uri
         # No user part, and our address or our domain: the router itself.
-        for_us = not uri.user and (self.is_me(uri) or (uri.is_sip and uri.host.lower() == self.config.domain))
+        for_us = not uri.user and (self.is_me(uri) or (uri.is_sip and uri.host.lower() == self.config.domain)) and not uri.has_param("oc")
         check_request(req, SUPPORTED, for_us)
         self._loop_check(req)
         routes = req.routes
         ours = False  # a dialog we record-routed (or a request routed to us)
-        if routes and self.is_me(routes[0].uri):
-            req.remove_field(routes[0])
-            routes = routes[1:]
+        n = 0
+        while n < len(routes) and self.is_me(routes[n].uri):
+            n += 1  # ours, twice when the dialog crosses LAN and WAN (RFC 5658)
+        if n:
+            req.remove_leading("route", n)
+            routes = routes[n:]
             ours = True
-        elif routes and for_us and uri.has_param("lr"):
+        if not ours and routes and for_us and uri.has_param("lr"):
             # The previous hop was a strict router (§16.4): the Request-URI is
             # our Record-Route and the real target is the last Route.
             last = routes[-1]
@@ -217,6 +240,8 @@ class Proxy:
             routes = routes[:-1]
             for_us = False
             ours = True
+        if self.relay is not None and self.relay.up and not (for_us and req.method != "REGISTER"):
+            return self._relay_route(req, txn, source, routes, ours, now)
         if not routes:
             if req.method == "REGISTER" and self._for_domain(uri):
                 if self.config.authenticator is None and not self._trusted(source[1]):
@@ -242,6 +267,75 @@ class Proxy:
         if local:
             return self._to_user(req, txn, uri, now)
         return self._forward(req, txn, [(None, _uri_dest(uri))], now)
+
+    # -- relaying to the upstream server (the ALG role) ----------------------------------
+
+    def _relay_route(self, req, txn, source, routes, ours, now):
+        """Upstream answers: requests from phones go to it, requests from it
+        reach the phone its Request-URI (our WAN contact) stands for."""
+        relay = self.relay
+        side = relay.side(source[1])
+        uri = req.uri
+        if routes:
+            if side == "wan" and not ours:
+                return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
+            return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
+        target = relay.resolve(uri, now) if self.is_me(uri) or uri.has_param("oc") else None
+        if target is not None:
+            return self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
+        if side == "wan":
+            if uri.is_sip and uri.user and (self.is_me(uri) or self._for_domain(uri)):
+                return self._to_user(req, txn, uri, now)  # a server that calls the AOR, not the contact
+            return self.reply(txn, req, 403 if not ours else 404, "Forbidden (relaying only for the LAN)" if not ours else "Not Found", (), now)
+        if ours and self.is_me(uri):
+            return self.reply(txn, req, 404, "Not Found", (), now)
+        if not self._trusted(source[1]) and relay.side(source[1]) != "lan":
+            return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
+        return self._forward(req, txn, [(None, relay.config.upstream)], now)
+
+    def _crossing(self, req, txn, m, dest, ctx, now):
+        """Prepare one forwarded copy `m` for the side it leaves on; returns
+        (our address there, whether it crosses)."""
+        relay = self.relay
+        if relay is None:
+            return self._local(dest[0])[1], False
+        into, out = relay.side(txn.dest[1]), relay.side(dest[1])
+        if into == out:
+            return relay.address(out), False
+        key = relay.key(req)
+        if out == "wan":
+            if ctx.hidden is None:
+                ctx.hidden = m.header_lines("via")  # the phone's Vias stay here
+            m.drop_lines("via")
+            if req.method == "REGISTER":
+                to = req.to.uri
+                ctx.relay = (to.copy(host=self.config.domain if self._for_domain(to) else to.host, port=None, params=[], headers=[]).aor(),
+                             relay.register_out(req, txn.dest, now), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
+            relay.to_wan(m, txn.dest, now, key)
+        else:
+            relay.to_lan(m, key)
+        if req.method == "BYE":
+            relay.media.end(key)
+        return relay.address(out), True
+
+    def alg_response(self, ctx, txn, resp, now):
+        """A response forwarded back across the router (ResponseContext)."""
+        relay = self.relay
+        if relay is None:
+            return
+        into, out = relay.side(txn.dest[1]), relay.side(ctx.server.dest[1])
+        if into == out:
+            return
+        key = relay.key(resp)
+        if out == "lan":
+            if ctx.relay is not None and resp.status >= 200:
+                self.events += relay.register_answered(resp, ctx, self.location, now)
+            relay.to_lan(resp, key)
+        else:
+            relay.to_wan(resp, ctx.server.dest, now, key)
+        if resp.status >= 300 and ctx.method == "INVITE" and ctx.initial:
+            if all(b.final is not None or b.txn is txn for b in ctx.branches):
+                relay.media.end(key)  # the call never came to be
 
     def _trusted(self, host):
         n = ipv4_int(host)
@@ -334,8 +428,12 @@ class Proxy:
             else:
                 m.replace_field(m.fields("max-forwards")[0], "%d" % (mf - 1))
             transport, host, port = self._local(dest[0])
+            host, crossing = self._crossing(req, txn, m, dest, ctx, now)
             if req.method in DIALOG_METHODS and req.to.tag is None:
-                m.insert_field("record-route", "<sip:%s:%d;lr%s>" % (host, port, "" if transport == "udp" else ";transport=" + transport))
+                tp = "" if transport == "udp" else ";transport=" + transport
+                m.insert_field("record-route", "<sip:%s:%d;lr%s>" % (host, port, tp))
+                if crossing:  # RFC 5658: each side reaches us at its own address
+                    m.insert_field("record-route", "<sip:%s:%d;lr%s>" % (self.relay.address(self.relay.side(txn.dest[1])), port, tp))
             branch = "%s.%d" % (prefix, i)
             m.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport.upper(), host, port, branch))
             client = self.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)
@@ -355,22 +453,31 @@ class Proxy:
         host, port = self.config.listen[t]
         return t, host, port
 
-    def forward_ack(self, req, now):
+    def forward_ack(self, req, now, source=None):
         try:
-            self._forward_ack(req, now)
+            self._forward_ack(req, now, source)
         except RemoteProtocolError:
             self.counters["malformed"] += 1  # an ACK is never answered: drop it
 
-    def _forward_ack(self, req, now):
+    def _forward_ack(self, req, now, source):
         """ACK for a 2xx: its own transaction-less request, routed by Route (§16.11)."""
         routes = req.routes
-        ours = bool(routes) and self.is_me(routes[0].uri)
-        if ours:
-            req.remove_field(routes[0])
-            routes = routes[1:]
-        dest = _uri_dest(routes[0].uri if routes else req.uri)
-        if self.is_me(req.uri) and not routes:
-            return  # an ACK to us: nothing to do
+        n = 0
+        while n < len(routes) and self.is_me(routes[n].uri):
+            n += 1
+        if n:
+            req.remove_leading("route", n)
+            routes = routes[n:]
+        ours = n > 0
+        relay = self.relay
+        target = relay.resolve(req.uri, now) if relay is not None and not routes else None
+        if target is not None:
+            req.set_request_uri(target[0])
+            dest = _contact_dest(target[0], target[1])
+        else:
+            dest = _uri_dest(routes[0].uri if routes else req.uri)
+            if self.is_me(req.uri) and not routes:
+                return  # an ACK to us: nothing to do
         if not ours and self._restricted() and (routes or not self._for_domain(req.uri)):
             self.counters["malformed"] += 1
             return  # not a dialog of ours: no relaying for strangers
@@ -382,6 +489,14 @@ class Proxy:
         else:
             req.replace_field(req.fields("max-forwards")[0], "%d" % (mf - 1))
         transport, host, port = self._local(dest[0])
+        if relay is not None and source is not None:
+            into, out = relay.side(source[1]), relay.side(dest[1])
+            host = relay.address(out)
+            if into != out and out == "wan":
+                req.drop_lines("via")  # an ACK gets no response: the phone's Vias need not come back
+                relay.to_wan(req, source, now, relay.key(req))
+            elif into != out:
+                relay.to_lan(req, relay.key(req))
         req.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s.a;rport" % (transport.upper(), host, port, self._branch_prefix(req)))
         self.send(req.serialise(), dest)
 
@@ -393,6 +508,8 @@ class Proxy:
             return self.reply(txn, req, 481, "Call/Transaction Does Not Exist", (), now)
         self.reply(txn, req, 200, "OK", (), now)
         ctx.cancel_all(now)
+        if self.relay is not None:
+            self.relay.media.end(self.relay.key(req))
 
 
 def _binding_dest(b):
@@ -401,6 +518,16 @@ def _binding_dest(b):
     dest = _uri_dest(b.uri)
     if dest[0] != "udp" and b.source[0] == dest[0]:
         return dest[:3] + (b.source[3],)
+    return dest
+
+
+def _contact_dest(contact, source):
+    """A phone's contact (text), on the TCP connection it came from when open."""
+    from .uri import parse_uri
+
+    dest = _uri_dest(parse_uri(contact, "Contact"))
+    if dest[0] != "udp" and source is not None and source[0] == dest[0]:
+        return dest[:3] + (source[3],)
     return dest
 
 

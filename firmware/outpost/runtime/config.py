@@ -10,6 +10,7 @@ import os
 from ..compat import json
 from ..core.auth import Authenticator, Credentials, Nonces, parse_networks
 from ..core.proxy import ProxyConfig
+from ..core.relay import RelayConfig
 from ..core.registrar import RegistrarPolicy
 from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Port, Record, Str, validate, Invalid
 
@@ -144,6 +145,8 @@ def check(cfg):
     for name, iface in cfg["interfaces"].items():
         if iface and iface["method"] == "static" and not iface["address"]:
             errors.append("interfaces.%s.address: required when method is static" % name)
+    if cfg["upstream"]["host"] and not (cfg["interfaces"].get("lan0") or {}).get("address"):
+        errors.append("upstream.host: relaying to %s needs interfaces.lan0.address (the phones' network)" % cfg["upstream"]["host"])
     m = cfg["media"]
     if m["port_min"] % 2 or m["port_max"] <= m["port_min"]:
         errors.append("media.port_min: %d must be even and below media.port_max (%d)" % (m["port_min"], m["port_max"]))
@@ -173,9 +176,10 @@ def secret(state_dir):
     return s
 
 
-def proxy_config(cfg, key, local_addresses=()):
+def proxy_config(cfg, key, local_addresses=(), wan_address=None):
     """The core's config. `local_addresses`: the host's own addresses, which
-    a wildcard listener answers for too."""
+    a wildcard listener answers for too; `wan_address`: ours towards the
+    upstream server, as the kernel picks it (a DHCP lease)."""
     sip = cfg["sip"]
     listen = {}
     aliases = list(sip["aliases"])
@@ -203,4 +207,13 @@ def proxy_config(cfg, key, local_addresses=()):
     pc.aliases = [(h, e["port"]) for h in aliases for e in sip["listen"]]
     lan = (cfg["interfaces"].get("lan0") or {}).get("address")
     pc.trusted = parse_networks(["127.0.0.0/8"] + ([lan] if lan else []) + sip["trusted_networks"])
+    up = cfg["upstream"]
+    if up["host"] and lan:
+        wan = (cfg["interfaces"].get("wan0") or {}).get("address")
+        wan = wan.split("/")[0] if wan else (wan_address or "0.0.0.0")
+        udp = [e["port"] for e in sip["listen"] if e["transport"] == "udp"] or [5060]
+        pc.relay = RelayConfig(parse_networks([lan]), lan.split("/")[0], wan,
+                               (up["transport"], up["outbound_proxy"] or up["host"], up["port"], None), udp[0])
+        m = cfg["media"]
+        pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
     return pc

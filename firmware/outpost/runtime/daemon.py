@@ -22,7 +22,8 @@ from .store import Snapshotter, read_json, write_atomic
 from .. import __version__
 from ..compat import json
 from .transport import Udp, TcpPool, is_ip
-from .netinfo import local_ipv4
+from .netinfo import local_ipv4, source_address
+from .pinhole import NftPinholes
 
 log = logging.getLogger("outpost")
 
@@ -43,11 +44,19 @@ class Daemon:
         self.key = configmod.secret(state_dir)
         now = now_ms()
         self._addresses = local_ipv4()
-        pc = configmod.proxy_config(cfg, self.key, self._addresses)
+        self._wan = self._wan_address(cfg)
+        pc = configmod.proxy_config(cfg, self.key, self._addresses, self._wan)
         self.proxy = Proxy(pc, now, LocationTable(pc.max_bindings, pc.max_per_aor))
         self.bindings_path = os.path.join(state_dir, "bindings.json")
         kept = self._restore(now)
         log.info("outpost: %d registrations restored from %s", kept, self.bindings_path)
+        self.pinholes = None
+        self._pinhole_refresh = 0
+        if self.proxy.relay is not None:
+            self.proxy.relay.restore(self.proxy.location, now)
+            self.pinholes = NftPinholes(cfg["media"]["idle_timeout_s"])
+            log.info("relaying to %s:%d from %s (media ports %d-%d)", cfg["upstream"]["host"], cfg["upstream"]["port"],
+                     pc.relay.wan_address, cfg["media"]["port_min"], cfg["media"]["port_max"])
         self.snap = Snapshotter(self.bindings_path, self._snapshot, cfg["state"]["write_delay_ms"])
         self.udp = []
         lim = cfg["limits"]
@@ -58,6 +67,18 @@ class Daemon:
         self._dns = {}  # host -> (address, until)
         self._stopped = None
         self._debug = log.isEnabledFor(logging.DEBUG)
+
+    def _wan_address(self, cfg):
+        """Our address towards the upstream (changes with a DHCP lease)."""
+        host = cfg["upstream"]["outbound_proxy"] or cfg["upstream"]["host"]
+        if not host:
+            return None
+        if not is_ip(host):
+            hit = self._dns.get(host) if hasattr(self, "_dns") else None
+            if hit is None:
+                return getattr(self, "_wan", None)
+            host = hit[0]
+        return source_address(host, cfg["upstream"]["port"])
 
     # -- persistence ---------------------------------------------------------------
 
@@ -94,6 +115,9 @@ class Daemon:
         for sig, handler in ((signal.SIGHUP, self.reload), (signal.SIGTERM, self.stop), (signal.SIGINT, self.stop)):
             loop.add_signal_handler(sig, handler)
         self._started = time.time()
+        if self.pinholes is not None:
+            self.pinholes.flush()  # whatever an earlier run left
+            self._apply_pinholes()
         self._write_status()
         self._arm()
 
@@ -103,6 +127,12 @@ class Daemon:
         status = {"version": __version__, "pid": os.getpid(), "started": int(self._started),
                   "registrations": len(p.location), "transactions": len(p.txns), "tcp_connections": len(self.tcp.flows),
                   "addresses": self._addresses, "counters": p.counters}
+        if p.relay is not None:
+            now = now_ms()
+            status["upstream"] = {"host": self.cfg["upstream"]["host"], "wan_address": p.relay.config.wan_address,
+                                  "state": "relaying" if p.relay.up else "survival"}
+            status["calls"] = [{"call_id": c.call_id, "seconds": (now - c.created) // 1000,
+                                "legs": [_leg_json(leg) for leg in c.legs.values()]} for c in p.relay.media.sessions.values()]
         try:
             write_atomic(self.cfg["state"]["status_file"], json.dumps(status).encode(), sync=False)
         except OSError as e:
@@ -128,13 +158,39 @@ class Daemon:
         events = self.proxy.events
         if events:
             self.proxy.events = []
+            changed = False
             for kind, b in events:
                 if kind == "binding":
                     log.info("registered %s at %s expires in %ds", b.aor, b.uri, b.remaining(now_ms()))
-                else:
+                    changed = True
+                elif kind == "expired":
                     log.info("registration of %s at %s expired", b.aor, b.uri)
-            self.snap.changed(now_ms())
+                    changed = True
+                elif kind == "call_limit":
+                    log.info("call %s reached media.max_call_s: its pinholes are closed", b)
+            if changed:
+                self.snap.changed(now_ms())
+        relay = self.proxy.relay
+        if relay is not None and relay.media.actions:
+            actions, relay.media.actions = relay.media.actions, []
+            for kind, leg in actions:
+                if kind == "open":
+                    self.pinholes.open(leg)
+                else:
+                    self.pinholes.close(leg)
+                if self._debug:
+                    log.debug("pinhole %s %r", kind, leg)
+            self._apply_pinholes()
         self._arm()
+
+    def _apply_pinholes(self):
+        try:
+            ok = self.pinholes.apply()
+        except OSError as e:
+            ok = False
+            log.error("nft: %s", e)
+        if not ok:
+            log.error("nft refused some pinhole changes (is the base ruleset loaded?)")
 
     def send(self, data, dest):
         transport, host, port, flow = dest
@@ -197,6 +253,7 @@ class Daemon:
                 self._housekeeping = now + HOUSEKEEPING_MS
                 self.tcp.close_idle()
                 self._refresh_addresses()
+                self._refresh_pinholes(now)
                 self._write_status()
                 auth = self.proxy.config.authenticator
                 if auth is not None:
@@ -207,14 +264,28 @@ class Daemon:
         finally:
             self._pump()
 
+    def _refresh_pinholes(self, now):
+        """The NAT maps of live calls, at half the idle timeout."""
+        relay = self.proxy.relay
+        if relay is None or now < self._pinhole_refresh:
+            return
+        self._pinhole_refresh = now + self.cfg["media"]["idle_timeout_s"] * 500
+        n = 0
+        for leg in relay.media.legs():
+            self.pinholes.refresh(leg)
+            n += 1
+        if n:
+            self._apply_pinholes()
+
     def _refresh_addresses(self):
         """A DHCP lease can come after we started: requests to the new
         address are for us too."""
         addresses = local_ipv4()
-        if addresses != self._addresses:
-            log.info("local addresses now %s", ", ".join(addresses) or "none")
-            self._addresses = addresses
-            self.proxy.set_config(configmod.proxy_config(self.cfg, self.key, addresses))
+        wan = self._wan_address(self.cfg)
+        if addresses != self._addresses or wan != self._wan:
+            log.info("local addresses now %s%s", ", ".join(addresses) or "none", " (WAN %s)" % wan if wan else "")
+            self._addresses, self._wan = addresses, wan
+            self.proxy.set_config(configmod.proxy_config(self.cfg, self.key, addresses, wan))
 
     # -- signals ----------------------------------------------------------------
 
@@ -227,7 +298,11 @@ class Daemon:
         if cfg["sip"]["listen"] != self.cfg["sip"]["listen"] or cfg["state"] != self.cfg["state"]:
             log.warning("listen addresses and state dir change only on restart")
         self._addresses = local_ipv4()
-        pc = configmod.proxy_config(cfg, self.key, self._addresses)
+        self._wan = self._wan_address(cfg)
+        pc = configmod.proxy_config(cfg, self.key, self._addresses, self._wan)
+        if (pc.relay is None) != (self.proxy.relay is None) or pc.media != self.proxy.config.media:
+            log.warning("upstream on/off and media ports change only on restart")
+            pc.relay, pc.media = self.proxy.config.relay, self.proxy.config.media
         self.proxy.set_config(pc)
         self.proxy.location.max_bindings, self.proxy.location.max_per_aor = pc.max_bindings, pc.max_per_aor
         lim = self.proxy.limiter
@@ -250,3 +325,8 @@ class Daemon:
             if u.transport is not None:
                 u.transport.close()
         self._stopped.set_result(None)
+
+
+def _leg_json(leg):
+    return {"kind": leg.key[2], "stream": leg.key[1], "lan": "%s:%d" % leg.lan, "wan": "%s:%d" % leg.wan,
+            "remote": "%s:%d" % leg.remote if leg.remote else None, "in": leg.inbound, "out": leg.outbound}

@@ -17,3 +17,18 @@ def local_ipv4(path="/proc/net/fib_trie"):
     except OSError:
         pass
     return out
+
+
+def source_address(host, port=5060):
+    """The address the kernel would send from to reach host (an IP): our
+    WAN address as DHCP gave it. No packet leaves (a UDP connect)."""
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect((host, port))
+        return s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()

@@ -1,15 +1,17 @@
 """The nftables pinhole helper: legs in, set and map elements out.
 
-The base ruleset (/etc/nftables.conf) owns three containers in
+The base ruleset (/etc/nftables.conf) owns four containers in
 `table inet outpost`, which this helper fills and nothing else touches:
 
   media_dnat   WAN port -> phone address . port           (prerouting DNAT)
   media_snat   phone address . port -> WAN address . port (postrouting SNAT)
-  media_allow  remote . remote port . phone . phone port  (forward accept)
+  media_in     remote . remote port . phone . phone port  (forward accept, WAN->LAN)
+  media_out    the same tuple                             (forward accept, LAN->WAN)
 
-Every element carries a timeout, so nothing outlives a dead daemon;
-media_allow is refreshed by the packets themselves (`update` in the
-forward chain), the maps by `refresh()` while the call lives.
+Every element carries a timeout, so nothing outlives a dead daemon; the
+accept sets are refreshed by the media packets themselves (`update` in
+the forward chain: the media-inactivity timeout), the maps by
+`refresh()` while the call lives.
 
 Changes are batched: `open`, `refresh`, `close` queue statements and
 `apply()` sends them to one `nft -f -` process (never a process per
@@ -44,7 +46,9 @@ class NftPinholes:
         self._batch += self._adds(leg)
 
     def refresh(self, leg):
-        self._batch += self._deletes(leg) + self._adds(leg)
+        """Keep a live call's NAT mappings; its accept elements live on the
+        call's packets, so an idle call stops passing media."""
+        self._batch += self._deletes(leg, False) + self._adds(leg, False)
 
     def close(self, leg):
         if self.live.pop(leg.key, None) is not None:
@@ -54,7 +58,7 @@ class NftPinholes:
         """Forget every pinhole (daemon start: whatever an earlier run left)."""
         self.live.clear()
         self._batch += ["flush map %s media_dnat" % self.table, "flush map %s media_snat" % self.table,
-                        "flush set %s media_allow" % self.table]
+                        "flush set %s media_in" % self.table, "flush set %s media_out" % self.table]
 
     def apply(self):
         """Send the queued statements as one batch; True when all went in."""
@@ -73,21 +77,24 @@ class NftPinholes:
 
     # -- elements ------------------------------------------------------------------
 
-    def _adds(self, leg):
+    def _sets(self, leg):
+        return [name for name, on in (("media_in", leg.inbound), ("media_out", leg.outbound)) if on and leg.remote is not None]
+
+    def _adds(self, leg, sets=True):
         t = self.timeout_s
         out = ["add element %s media_dnat { %d timeout %ds : %s . %d }" % (self.table, leg.wan[1], t, leg.lan[0], leg.lan[1]),
                "add element %s media_snat { %s . %d timeout %ds : %s . %d }" % (self.table, leg.lan[0], leg.lan[1], t, leg.wan[0], leg.wan[1])]
-        if leg.remote is not None:
-            out.append("add element %s media_allow { %s . %d . %s . %d timeout %ds }" % (
-                self.table, leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1], t))
+        for name in self._sets(leg) if sets else ():
+            out.append("add element %s %s { %s . %d . %s . %d timeout %ds }" % (
+                self.table, name, leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1], t))
         return out
 
-    def _deletes(self, leg):
+    def _deletes(self, leg, sets=True):
         out = ["delete element %s media_dnat { %d }" % (self.table, leg.wan[1]),
                "delete element %s media_snat { %s . %d }" % (self.table, leg.lan[0], leg.lan[1])]
-        if leg.remote is not None:
-            out.append("delete element %s media_allow { %s . %d . %s . %d }" % (
-                self.table, leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1]))
+        for name in self._sets(leg) if sets else ():
+            out.append("delete element %s %s { %s . %d . %s . %d }" % (
+                self.table, name, leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1]))
         return out
 
     def _run(self, statements):
