@@ -22,7 +22,9 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 #   sip-tester: sipp, the phones and upstreams of the integration tests
 #   qemu-system-arm, e2fsprogs: the image the system tests build and boot
 #   nftables, iproute2: the pinhole tests' router namespace
-TEST_APT_PACKAGES=(python3 python3-venv sip-tester qemu-system-arm e2fsprogs nftables iproute2)
+#   kamailio: the upstream server (registrar and proxy) of the ALG tests
+#   tshark: what crossed wan0 in those tests, read back from a capture
+TEST_APT_PACKAGES=(python3 python3-venv sip-tester qemu-system-arm e2fsprogs nftables iproute2 kamailio tshark)
 
 apt_missing() {
     local p missing=()

@@ -295,13 +295,13 @@ class Proxy:
 
     def _crossing(self, req, txn, m, dest, ctx, now):
         """Prepare one forwarded copy `m` for the side it leaves on; returns
-        (our address there, whether it crosses)."""
+        our address there (for Via and Record-Route)."""
         relay = self.relay
         if relay is None:
-            return self._local(dest[0])[1], False
+            return self._local(dest[0])[1]
         into, out = relay.side(txn.dest[1]), relay.side(dest[1])
         if into == out:
-            return relay.address(out), False
+            return relay.address(out)
         key = relay.key(req)
         if out == "wan":
             if ctx.hidden is None:
@@ -316,7 +316,7 @@ class Proxy:
             relay.to_lan(m, key)
         if req.method == "BYE":
             relay.media.end(key)
-        return relay.address(out), True
+        return relay.address(out)
 
     def alg_response(self, ctx, txn, resp, now):
         """A response forwarded back across the router (ResponseContext)."""
@@ -327,6 +327,12 @@ class Proxy:
         if into == out:
             return
         key = relay.key(resp)
+        mine = relay.address(out)
+        for rr in resp.record_routes:
+            # Our Record-Route as the side it goes to reaches us (the far side
+            # never learns our address on this one).
+            if self.is_me(rr.uri) and rr.uri.host != mine:
+                resp.set_uri(rr, rr.uri.copy(host=mine))
         if out == "lan":
             if ctx.relay is not None and resp.status >= 200:
                 self.events += relay.register_answered(resp, ctx, self.location, now)
@@ -428,12 +434,12 @@ class Proxy:
             else:
                 m.replace_field(m.fields("max-forwards")[0], "%d" % (mf - 1))
             transport, host, port = self._local(dest[0])
-            host, crossing = self._crossing(req, txn, m, dest, ctx, now)
+            host = self._crossing(req, txn, m, dest, ctx, now)
             if req.method in DIALOG_METHODS and req.to.tag is None:
                 tp = "" if transport == "udp" else ";transport=" + transport
+                # The side it leaves on reaches us at our address there; the
+                # response shows the other side its own (alg_response).
                 m.insert_field("record-route", "<sip:%s:%d;lr%s>" % (host, port, tp))
-                if crossing:  # RFC 5658: each side reaches us at its own address
-                    m.insert_field("record-route", "<sip:%s:%d;lr%s>" % (self.relay.address(self.relay.side(txn.dest[1])), port, tp))
             branch = "%s.%d" % (prefix, i)
             m.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport.upper(), host, port, branch))
             client = self.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)

@@ -9,7 +9,9 @@ Rules of this file:
   kept here and put back on the responses (only the router's Via goes
   upstream), their Contacts become the router's WAN address with a token
   (`;oc=`), a LAN address inside a Call-ID becomes a token too, and the
-  SDP is rewritten by MediaAlg. Messages coming in are mapped back.
+  SDP is rewritten by MediaAlg, and the router's Record-Route names its
+  address on the side the message goes to. Messages coming in are
+  mapped back.
 - Tokens are a keyed hash of what they stand for, so they are the same
   after a restart (bindings are restored from disk) and need no counter.
 - A REGISTER is relayed upstream; the router learns the binding only from

@@ -24,6 +24,7 @@ from ..compat import json
 from .transport import Udp, TcpPool, is_ip
 from .netinfo import local_ipv4, source_address
 from .pinhole import NftPinholes
+from .conntrack import Conntrack, leg_tuples
 
 log = logging.getLogger("outpost")
 
@@ -55,6 +56,7 @@ class Daemon:
         if self.proxy.relay is not None:
             self.proxy.relay.restore(self.proxy.location, now)
             self.pinholes = NftPinholes(cfg["media"]["idle_timeout_s"])
+            self.conntrack = Conntrack()
             log.info("relaying to %s:%d from %s (media ports %d-%d)", cfg["upstream"]["host"], cfg["upstream"]["port"],
                      pc.relay.wan_address, cfg["media"]["port_min"], cfg["media"]["port_max"])
         self.snap = Snapshotter(self.bindings_path, self._snapshot, cfg["state"]["write_delay_ms"])
@@ -173,14 +175,20 @@ class Daemon:
         relay = self.proxy.relay
         if relay is not None and relay.media.actions:
             actions, relay.media.actions = relay.media.actions, []
+            stale = []
             for kind, leg in actions:
                 if kind == "open":
                     self.pinholes.open(leg)
+                    stale += leg_tuples(leg)
                 else:
                     self.pinholes.close(leg)
                 if self._debug:
                     log.debug("pinhole %s %r", kind, leg)
+            self.conntrack.forget(stale)  # a flow of the last call on the same ports must not catch this one
             self._apply_pinholes()
+            if self.conntrack.failed and not getattr(self, "_ct_logged", False):
+                self._ct_logged = True
+                log.warning("cannot reach conntrack over netlink: a call reusing the last call's ports may get stale NAT")
         self._arm()
 
     def _apply_pinholes(self):
