@@ -169,3 +169,20 @@ def test_driven_through_pyserial_loop_ports(tmp_path):
     assert "+  default_expires: 900" in out and "committed" in out and "rolled back" in out
     assert "^C" in out and "no changes" in out  # the Ctrl-C'd line never became a value
     assert "not set" in out.rsplit("rolled back", 1)[1]  # rollback took registrar away again
+
+
+def test_show_calls_lists_each_call_in_80_columns(tmp_path):
+    import json as _json
+    status = tmp_path / "status.json"
+    (tmp_path / "outpost.yaml").write_text(SITE + "state: {status_file: %s}\n" % status)
+    rc, out = session(tmp_path, ["show calls", "exit"], ["branch-17-secret"] * 3)
+    assert "calls: daemon not running" in out
+    status.write_text(_json.dumps({"pid": 1, "started": 0, "calls": [
+        {"call_id": "1-21659@192.0.2.10", "seconds": 12, "legs": [
+            {"kind": "rtp", "stream": 0, "lan": "192.0.2.10:7078", "wan": "203.0.113.2:40000", "remote": "203.0.113.20:8078", "in": False, "out": True},
+            {"kind": "rtcp", "stream": 0, "lan": "192.0.2.10:7079", "wan": "203.0.113.2:40001", "remote": "203.0.113.20:8079", "in": True, "out": True}]}]}))
+    rc, out = session(tmp_path, ["show calls", "exit"], ["branch-17-secret"] * 3)
+    lines = [l for l in out.splitlines() if "40000" in l or "CALL" in l]
+    assert lines[0].split()[-6:] == ["CALL", "AGE", "PHONE", "WAN", "REMOTE", "MEDIA"]
+    assert lines[1].split()[1:] == ["12s", "192.0.2.10:7078", "40000", "203.0.113.20:8078", "out"]  # held by the phone
+    assert all(len(l.replace("vm> ", "")) <= 80 for l in lines), [len(l) for l in out.splitlines()]

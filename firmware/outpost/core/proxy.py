@@ -283,12 +283,14 @@ class Proxy:
         target = relay.resolve(uri, now) if self.is_me(uri) or uri.has_param("oc") else None
         if target is not None:
             return self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
+        if ours:  # in a dialog we record-routed: the Request-URI is the next hop
+            if self.is_me(uri):
+                return self.reply(txn, req, 404, "Not Found", (), now)
+            return self._forward(req, txn, [(None, _uri_dest(uri))], now)
         if side == "wan":
             if uri.is_sip and uri.user and (self.is_me(uri) or self._for_domain(uri)):
                 return self._to_user(req, txn, uri, now)  # a server that calls the AOR, not the contact
-            return self.reply(txn, req, 403 if not ours else 404, "Forbidden (relaying only for the LAN)" if not ours else "Not Found", (), now)
-        if ours and self.is_me(uri):
-            return self.reply(txn, req, 404, "Not Found", (), now)
+            return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
         if not self._trusted(source[1]) and relay.side(source[1]) != "lan":
             return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
         return self._forward(req, txn, [(None, relay.config.upstream)], now)

@@ -7,7 +7,8 @@ First boot: with no console password set, the operator chooses one before
 anything else (stored as a PBKDF2-SHA256 hash in the site file, committed at
 once). Then: login, and a prompt `HOSTNAME> ` (`HOSTNAME*> ` while there
 are uncommitted changes; a root shell's prompt ends in '#', this one never
-does). Commands: help, show config [PATH], show registrations, show status,
+does). Commands: help, show config [PATH], show registrations, show calls,
+show pinholes, show status,
 set PATH VALUE, delete PATH, load, diff, commit, rollback, revert, shell,
 exit. Every error is one line.
 """
@@ -34,6 +35,7 @@ MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
 HELP = """\
 show config [PATH]      the candidate configuration, or one value of it
 show registrations      phones registered with this router
+show calls              calls crossing the router: phone, WAN port, far end
 show pinholes           media pinholes open in the firewall (nftables)
 show status             version, uptime, configuration state
 ping-upstream           an OPTIONS to the upstream server, and how long it took
@@ -244,8 +246,10 @@ class Console:
             self._show_pinholes()
         elif what == "status":
             self._show_status()
+        elif what == "calls":
+            self._show_calls()
         else:
-            self.say("show what? config [PATH], registrations, pinholes, status")
+            self.say("show what? config [PATH], registrations, calls, pinholes, status")
 
     def _show_registrations(self):
         data = read_json(os.path.join(self.state_dir or "", "bindings.json"), {})
@@ -259,16 +263,42 @@ class Console:
         for b in sorted(live, key=lambda b: b["aor"]):
             self.say("%-32s %-34s %6ds" % (b["aor"][:32], b["contact"][:34], (b["expires_at"] - now) / 1000))
 
-    def _show_status(self):
-        from .. import __version__
-
+    def _daemon_status(self):
+        """(path, what the daemon last wrote there or None)."""
         cfg = self.site._plain()
         path = (cfg.get("state") or {}).get("status_file", "/run/outpost/status.json")
         try:
             with open(path) as f:
-                st = json.load(f)
+                return path, json.load(f)
         except (OSError, ValueError):
-            st = None
+            return path, None
+
+    def _show_calls(self):
+        path, st = self._daemon_status()
+        if st is None:
+            self.say("calls: daemon not running (no %s)" % path)
+            return
+        calls = st.get("calls")
+        if calls is None:
+            self.say("calls: not relaying (set upstream.host to relay calls through this router)")
+            return
+        if not calls:
+            self.say("no calls")
+            return
+        self.say("%-16s %5s %-21s %-5s %-21s %s" % ("CALL", "AGE", "PHONE", "WAN", "REMOTE", "MEDIA"))
+        for c in calls:
+            legs = [leg for leg in c.get("legs", []) if leg.get("kind") == "rtp"] or [{}]
+            for leg in legs:
+                media = "both" if leg.get("in") and leg.get("out") else "out" if leg.get("out") else "in" if leg.get("in") else "-"
+                wan = (leg.get("wan") or ":-").rsplit(":", 1)[1]
+                self.say("%-16s %4ds %-21s %-5s %-21s %s" % (c["call_id"][:16], c.get("seconds", 0), (leg.get("lan") or "-")[:21],
+                                                           wan, (leg.get("remote") or "-")[:21], media))
+
+    def _show_status(self):
+        from .. import __version__
+
+        cfg = self.site._plain()
+        path, st = self._daemon_status()
         self.say("outpost %s on %s" % (__version__, self.hostname))
         self.say("configuration   %s" % ("changed, not committed" if self.dirty else "committed"))
         if st is None:
@@ -287,6 +317,9 @@ class Console:
                 self.say("addresses       %s" % ", ".join(st["addresses"]))
         up = cfg.get("upstream") or {}
         self.say("upstream        %s" % ("%s:%s (ping-upstream to probe it)" % (up["host"], up.get("port", 5060)) if up.get("host") else "none configured"))
+        relay = (st or {}).get("upstream")
+        if relay:
+            self.say("relaying        %s, from WAN address %s, %d calls" % (relay.get("state"), relay.get("wan_address"), len(st.get("calls") or [])))
 
     def _show_pinholes(self):
         try:

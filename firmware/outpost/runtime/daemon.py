@@ -186,6 +186,7 @@ class Daemon:
                     log.debug("pinhole %s %r", kind, leg)
             self.conntrack.forget(stale)  # a flow of the last call on the same ports must not catch this one
             self._apply_pinholes()
+            self._write_status()  # "show calls" sees a call as it starts and ends
             if self.conntrack.failed and not getattr(self, "_ct_logged", False):
                 self._ct_logged = True
                 log.warning("cannot reach conntrack over netlink: a call reusing the last call's ports may get stale NAT")

@@ -1,0 +1,142 @@
+"""The proxy as ALG between LAN phones and an upstream server, driven with
+real bytes and a fake clock: what leaves on the WAN names no LAN address,
+what comes back is mapped to the phone, pinholes follow offer and answer."""
+
+from support import sip
+from outpost.core.auth import parse_networks
+from outpost.core.message import parse_message
+from outpost.core.proxy import Proxy, ProxyConfig
+from outpost.core.registrar import RegistrarPolicy
+from outpost.core.relay import RelayConfig
+
+LAN_IP, WAN_IP = "192.0.2.1", "203.0.113.2"
+ALICE = ("udp", "192.0.2.10", 5062, None)
+UPSTREAM = ("udp", "203.0.113.10", 5060, None)
+BOB = ("udp", "203.0.113.20", 5060, None)  # the far end's Contact: in-dialog requests go there
+PHONE_SDP = ("v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+             "m=audio 7078 RTP/AVP 0\r\na=sendrecv\r\n")
+FAR_SDP = ("v=0\r\no=pbx 7 7 IN IP4 203.0.113.20\r\ns=-\r\nc=IN IP4 203.0.113.20\r\nt=0 0\r\n"
+           "m=audio 8078 RTP/AVP 0\r\na=sendrecv\r\n")
+
+
+def make_relay():
+    cfg = ProxyConfig("hq.example.com", {"udp": (LAN_IP, 5060)}, b"s" * 32, None, RegistrarPolicy("hq.example.com"))
+    cfg.aliases = [(LAN_IP, 5060), (WAN_IP, 5060)]
+    cfg.trusted = parse_networks(["127.0.0.0/8", "192.0.2.0/24"])
+    cfg.relay = RelayConfig(parse_networks(["192.0.2.0/24"]), LAN_IP, WAN_IP, UPSTREAM)
+    cfg.media = (40000, 40099, 10, 3600000)
+    return Proxy(cfg, 0)
+
+
+def out(p):
+    return [(parse_message(d), dest) for d, dest in p.datagrams_to_send()]
+
+
+def to(p, dest):
+    """The one message sent to dest (100 Trying to the phone aside)."""
+    msgs = [m for m, d in out(p) if d[1] == dest[1] and not (not m.is_request and m.status == 100)]
+    assert len(msgs) == 1, msgs
+    return msgs[0]
+
+
+def no_lan(m):
+    data = m.serialise()
+    assert b"192.0.2." not in data, data.decode()
+    return m
+
+
+def respond(req, status, reason, body="", to_tag="up1", extra=()):
+    lines = ["SIP/2.0 %d %s" % (status, reason)] + ["Via: " + v.text for v in req.vias]
+    lines += ["From: " + req.get("from"), "To: " + req.get("to") + (";tag=" + to_tag if req.to.tag is None else ""),
+              "Call-ID: " + req.call_id, "CSeq: " + req.get("cseq")]
+    lines += [r.field.text and "Record-Route: " + r.field.text for r in req.record_routes] + list(extra)
+    if body:
+        lines.append("Content-Type: application/sdp")
+    return sip(*lines, body=body)
+
+
+def register(cseq=1):
+    return sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKr%d;rport" % cseq,
+               "Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=ra", "To: <sip:alice@hq.example.com>",
+               "Call-ID: reg1@192.0.2.10", "CSeq: %d REGISTER" % cseq, "Contact: <sip:alice@192.0.2.10:5062>", "Expires: 600")
+
+
+def test_registration_is_relayed_and_learned_only_from_upstreams_2xx():
+    p = make_relay()
+    p.receive(register(), ALICE, 0)
+    up = no_lan(to(p, UPSTREAM))
+    assert len(up.vias) == 1 and up.top_via.host == WAN_IP  # the phone's Via stays here
+    assert up.call_id == "reg1@opx" + up.call_id.split("@opx")[1]
+    contact = up.contacts[0].uri
+    assert contact.host == WAN_IP and contact.user == "alice" and contact.param("oc")
+    assert len(p.location) == 0  # not from the request alone
+    p.receive(respond(up, 401, "Unauthorized", extra=['WWW-Authenticate: Digest realm="hq.example.com", nonce="n1"']), UPSTREAM, 10)
+    back = to(p, ALICE)
+    assert back.status == 401 and back.call_id == "reg1@192.0.2.10" and back.top_via.host == "192.0.2.10"
+    assert len(p.location) == 0
+    p.receive(register(2), ALICE, 20)
+    up = to(p, UPSTREAM)
+    p.receive(respond(up, 200, "OK", extra=["Contact: <%s>;expires=300" % up.contacts[0].uri]), UPSTREAM, 30)
+    ok = to(p, ALICE)
+    assert ok.status == 200 and str(ok.contacts[0].uri) == "sip:alice@192.0.2.10:5062"  # the phone sees its own Contact
+    b = p.location.lookup("sip:alice@hq.example.com", 30)
+    assert [x.contact for x in b] == ["sip:alice@192.0.2.10:5062"] and b[0].expires_at == 30 + 300000
+    # A call from upstream to that contact reaches the phone.
+    p.receive(sip("INVITE %s SIP/2.0" % contact, "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKin1", "Max-Forwards: 70",
+                  "From: <sip:bob@hq.example.com>;tag=b1", "To: <sip:alice@hq.example.com>", "Call-ID: in1", "CSeq: 1 INVITE",
+                  "Contact: <sip:bob@203.0.113.20>", "Content-Type: application/sdp", body=FAR_SDP), UPSTREAM, 40)
+    inv = to(p, ALICE)
+    assert str(inv.uri) == "sip:alice@192.0.2.10:5062" and inv.record_routes[0].uri.host == LAN_IP
+
+
+def test_late_offer_in_200_and_answer_in_ack_and_update_and_a_non_sdp_body():
+    p = make_relay()
+    p.receive(sip("INVITE sip:bob@hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKlo1;rport",
+                  "Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=a1", "To: <sip:bob@hq.example.com>",
+                  "Call-ID: late@192.0.2.10", "CSeq: 1 INVITE", "Contact: <sip:alice@192.0.2.10:5062>"), ALICE, 0)
+    up = no_lan(to(p, UPSTREAM))
+    assert up.record_routes[0].uri.host == WAN_IP
+    p.receive(respond(up, 200, "OK", FAR_SDP, extra=["Contact: <sip:bob@203.0.113.20>"]), UPSTREAM, 10)
+    ok = to(p, ALICE)
+    assert ok.sdp().connection.address == "203.0.113.20" and ok.record_routes[0].uri.host == LAN_IP
+    assert p.relay.media.actions == []  # the phone's side is not known before the ACK
+    route = "<sip:%s:5060;lr>" % LAN_IP
+    in_dialog = ["Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=a1", "To: <sip:bob@hq.example.com>;tag=up1",
+                 "Call-ID: late@192.0.2.10", "Route: " + route]
+    p.receive(sip("ACK sip:bob@203.0.113.20 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKack1;rport", "CSeq: 1 ACK",
+                  *in_dialog, "Content-Type: application/sdp", body=PHONE_SDP), ALICE, 20)
+    ack = no_lan(to(p, BOB))
+    assert ack.sdp().media[0].port == 40000 and ack.sdp().connection.address == WAN_IP
+    opened = [leg for kind, leg in p.relay.media.actions if kind == "open"]
+    assert [(leg.lan, leg.remote) for leg in opened] == [(("192.0.2.10", 7078), ("203.0.113.20", 8078)),
+                                                         (("192.0.2.10", 7079), ("203.0.113.20", 8079))]
+    p.relay.media.actions.clear()
+    # UPDATE moves the phone's stream: the pinhole follows.
+    p.receive(sip("UPDATE sip:bob@203.0.113.20 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKup1;rport", "CSeq: 2 UPDATE",
+                  *in_dialog, "Contact: <sip:alice@192.0.2.10:5062>", "Content-Type: application/sdp",
+                  body=PHONE_SDP.replace("7078", "7090")), ALICE, 30)
+    upd = no_lan(to(p, BOB))
+    assert upd.sdp().media[0].port == 40000
+    assert [(k, leg.lan) for k, leg in p.relay.media.actions if leg.key[2] == "rtp"] == [("close", ("192.0.2.10", 7078)), ("open", ("192.0.2.10", 7090))]
+    # INFO with a body that is not SDP: passes as it is.
+    p.receive(sip("INFO sip:bob@203.0.113.20 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKinfo;rport", "CSeq: 3 INFO",
+                  *in_dialog, "Content-Type: application/dtmf-relay", body="Signal=5\r\nDuration=160\r\n"), ALICE, 40)
+    info = to(p, BOB)
+    assert info.body == b"Signal=5\r\nDuration=160\r\n"
+    # BYE from upstream: mapped back to the phone, and the pinholes close.
+    p.relay.media.actions.clear()
+    p.receive(sip("BYE %s SIP/2.0" % up.contacts[0].uri, "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKbye", "Max-Forwards: 70",
+                  "From: <sip:bob@hq.example.com>;tag=up1", "To: <sip:alice@hq.example.com>;tag=a1",
+                  "Call-ID: " + up.call_id, "CSeq: 9 BYE", "Route: <sip:%s:5060;lr>" % WAN_IP), UPSTREAM, 50)
+    bye = to(p, ALICE)
+    assert bye.call_id == "late@192.0.2.10" and str(bye.uri) == "sip:alice@192.0.2.10:5062"
+    assert sorted(k for k, _ in p.relay.media.actions) == ["close", "close"] and len(p.relay.media) == 0
+
+
+def test_wan_strangers_cannot_relay_through_the_router():
+    p = make_relay()
+    p.receive(sip("INVITE sip:someone@198.51.100.7 SIP/2.0", "Via: SIP/2.0/UDP 198.51.100.66;branch=z9hG4bKx1", "Max-Forwards: 70",
+                  "From: <sip:x@198.51.100.66>;tag=x", "To: <sip:someone@198.51.100.7>", "Call-ID: fraud1", "CSeq: 1 INVITE"),
+              ("udp", "198.51.100.66", 5060, None), 0)
+    msgs = out(p)
+    assert [(m.status, d[1]) for m, d in msgs] == [(403, "198.51.100.66")]
