@@ -105,3 +105,21 @@ def test_refresh_extends_and_a_late_close_is_harmless(topo):
     time.sleep(2)
     h.close(leg)  # already expired: the replay ignores the missing elements
     assert h.apply() and h.replays == 1
+
+
+def test_first_sender_lock_lets_one_unknown_source_in_and_keeps_it(topo):
+    """media.lock first_sender: a far end behind NAT sends from another
+    port than its SDP says; the first sender gets the WAN port, a second
+    one does not."""
+    h = NftPinholes(120, nft=["ip", "netns", "exec", topo.rtr, "nft"], lock="first_sender")
+    h.flush()
+    leg = Leg(("call4", 0, "rtp"), (PHONE, 4030), (ROUTER_WAN, 40030), (REMOTE, 5030))
+    h.open(leg)
+    assert h.apply()
+    assert udp_exchange(topo, topo.wan, (REMOTE, 6666), (ROUTER_WAN, 40030), topo.lan, (PHONE, 4030)) == ("rtp", REMOTE, 6666)
+    assert udp_exchange(topo, topo.wan, (REMOTE, 6668), (ROUTER_WAN, 40030), topo.lan, (PHONE, 4030)) is None
+    # The latched sender goes on; and nothing reaches a port with no pinhole.
+    assert udp_exchange(topo, topo.wan, (REMOTE, 6666), (ROUTER_WAN, 40030), topo.lan, (PHONE, 4030)) == ("rtp", REMOTE, 6666)
+    assert udp_exchange(topo, topo.wan, (REMOTE, 6666), (ROUTER_WAN, 40032), topo.lan, (PHONE, 4032)) is None
+    h.close(leg)
+    assert h.apply() and elements(topo, "set", "media_any") == []

@@ -55,7 +55,7 @@ class Daemon:
         self._pinhole_refresh = 0
         if self.proxy.relay is not None:
             self.proxy.relay.restore(self.proxy.location, now)
-            self.pinholes = NftPinholes(cfg["media"]["idle_timeout_s"])
+            self.pinholes = NftPinholes(cfg["media"]["idle_timeout_s"], lock=cfg["media"]["lock"])
             self.conntrack = Conntrack()
             log.info("relaying to %s:%d from %s (media ports %d-%d)", cfg["upstream"]["host"], cfg["upstream"]["port"],
                      pc.relay.wan_address, cfg["media"]["port_min"], cfg["media"]["port_max"])

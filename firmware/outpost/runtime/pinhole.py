@@ -7,6 +7,9 @@ The base ruleset (/etc/nftables.conf) owns four containers in
   media_snat   phone address . port -> WAN address . port (postrouting SNAT)
   media_in     remote . remote port . phone . phone port  (forward accept, WAN->LAN)
   media_out    the same tuple                             (forward accept, LAN->WAN)
+  media_any    phone . phone port  (forward accept, WAN->LAN from whoever sends
+               first: media.lock first_sender; the ruleset lets one flow in
+               per WAN port)
 
 Every element carries a timeout, so nothing outlives a dead daemon; the
 accept sets are refreshed by the media packets themselves (`update` in
@@ -28,8 +31,9 @@ MEDIA_IDLE_S = 120  # Juniper's default media inactivity timeout
 
 
 class NftPinholes:
-    def __init__(self, timeout_s=MEDIA_IDLE_S, nft=("nft",), table=TABLE):
+    def __init__(self, timeout_s=MEDIA_IDLE_S, nft=("nft",), table=TABLE, lock="sdp"):
         self.timeout_s = timeout_s
+        self.lock = lock  # "sdp": only the negotiated remote; "first_sender": whoever sends first
         self.nft = list(nft)
         self.table = table
         self.live = {}  # key -> Leg
@@ -58,7 +62,8 @@ class NftPinholes:
         """Forget every pinhole (daemon start: whatever an earlier run left)."""
         self.live.clear()
         self._batch += ["flush map %s media_dnat" % self.table, "flush map %s media_snat" % self.table,
-                        "flush set %s media_in" % self.table, "flush set %s media_out" % self.table]
+                        "flush set %s media_in" % self.table, "flush set %s media_out" % self.table,
+                        "flush set %s media_any" % self.table]
 
     def apply(self):
         """Send the queued statements as one batch; True when all went in."""
@@ -77,24 +82,31 @@ class NftPinholes:
 
     # -- elements ------------------------------------------------------------------
 
-    def _sets(self, leg):
-        return [name for name, on in (("media_in", leg.inbound), ("media_out", leg.outbound)) if on and leg.remote is not None]
+    def _allow(self, leg):
+        """(set, key) of the accept elements of a leg."""
+        out = []
+        if leg.remote is None:
+            return out
+        exact = "%s . %d . %s . %d" % (leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1])
+        if leg.inbound:
+            out.append(("media_any", "%s . %d" % leg.lan) if self.lock == "first_sender" else ("media_in", exact))
+        if leg.outbound:
+            out.append(("media_out", exact))
+        return out
 
     def _adds(self, leg, sets=True):
         t = self.timeout_s
         out = ["add element %s media_dnat { %d timeout %ds : %s . %d }" % (self.table, leg.wan[1], t, leg.lan[0], leg.lan[1]),
                "add element %s media_snat { %s . %d timeout %ds : %s . %d }" % (self.table, leg.lan[0], leg.lan[1], t, leg.wan[0], leg.wan[1])]
-        for name in self._sets(leg) if sets else ():
-            out.append("add element %s %s { %s . %d . %s . %d timeout %ds }" % (
-                self.table, name, leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1], t))
+        for name, key in self._allow(leg) if sets else ():
+            out.append("add element %s %s { %s timeout %ds }" % (self.table, name, key, t))
         return out
 
     def _deletes(self, leg, sets=True):
         out = ["delete element %s media_dnat { %d }" % (self.table, leg.wan[1]),
                "delete element %s media_snat { %s . %d }" % (self.table, leg.lan[0], leg.lan[1])]
-        for name in self._sets(leg) if sets else ():
-            out.append("delete element %s %s { %s . %d . %s . %d }" % (
-                self.table, name, leg.remote[0], leg.remote[1], leg.lan[0], leg.lan[1]))
+        for name, key in self._allow(leg) if sets else ():
+            out.append("delete element %s %s { %s }" % (self.table, name, key))
         return out
 
     def _run(self, statements):
