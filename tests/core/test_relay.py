@@ -140,3 +140,17 @@ def test_wan_strangers_cannot_relay_through_the_router():
               ("udp", "198.51.100.66", 5060, None), 0)
     msgs = out(p)
     assert [(m.status, d[1]) for m, d in msgs] == [(403, "198.51.100.66")]
+
+
+def test_no_media_ports_left_is_503_and_said_so():
+    p = make_relay()
+    p.relay.media.ports.high = 40003  # two port pairs
+    for i in range(3):
+        p.receive(sip("INVITE sip:bob@hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKx%d;rport" % i,
+                      "Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=a%d" % i, "To: <sip:bob@hq.example.com>",
+                      "Call-ID: full%d@192.0.2.10" % i, "CSeq: 1 INVITE", "Contact: <sip:alice@192.0.2.10:5062>",
+                      "Content-Type: application/sdp", body=PHONE_SDP), ALICE, i)
+    answers = [(m.status, m.call_id) for m, d in out(p) if not m.is_request and m.status != 100]
+    assert answers == [(503, "full2@192.0.2.10")]
+    assert [e for e in p.events if e[0] == "refused"] == [("refused", "INVITE full2@192.0.2.10: No media ports left")]
+    assert len(p.relay.media) == 2 and len(p.relay.media.ports) == 2

@@ -193,6 +193,8 @@ class Proxy:
             else:
                 self._route(req, txn, source, now)
         except RemoteProtocolError as e:
+            if e.status == 503:
+                self.events.append(("refused", "%s %s: %s" % (req.method, req.call_id, e.reason)))
             if txn.state in ("Proceeding", "Trying"):
                 self.reply(txn, req, e.status, e.reason, e.headers, now)
 

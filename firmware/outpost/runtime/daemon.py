@@ -168,6 +168,8 @@ class Daemon:
                 elif kind == "expired":
                     log.info("registration of %s at %s expired", b.aor, b.uri)
                     changed = True
+                elif kind == "refused":
+                    log.warning("refused with 503: %s", b)
                 elif kind == "call_limit":
                     log.info("call %s reached media.max_call_s: its pinholes are closed", b)
             if changed:
