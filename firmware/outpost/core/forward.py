@@ -88,6 +88,8 @@ class ResponseContext:
             if not self.answered:
                 self.proxy.respond(self.server, status, resp.serialise(), now)
             return
+        if status == 503 and self.proxy.survival is not None:
+            self.proxy.upstream_failed(txn, "503", now)
         if b.final is None:
             b.final = status
         if status < 300:
@@ -107,6 +109,8 @@ class ResponseContext:
         b = self._branch(txn)
         if b is None or b.final is not None:
             return
+        if self.proxy.survival is not None:
+            self.proxy.upstream_failed(txn, "timeout", self.proxy.now)
         b.final = 408
         if self.best is None or _rank(408) < self.best[0]:
             self.best = (_rank(408), 408, None)

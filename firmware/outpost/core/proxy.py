@@ -24,6 +24,9 @@ from .forward import ResponseContext
 from .ratelimit import RateLimiter
 from .auth import ipv4_int
 from .relay import Relay
+from .site import SiteRouting
+from .survival import Survival
+from .targets import binding_dest as _binding_dest, contact_dest as _contact_dest, uri_dest as _uri_dest
 
 SUPPORTED = ("path",)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
@@ -57,9 +60,11 @@ class ProxyConfig:
         self.trusted = [(0x7F000000, 0xFF000000)]
         self.relay = None  # a relay.RelayConfig: phones' server upstream, this router its ALG
         self.media = None  # (port_min, port_max, max_calls, max_call_ms) for the ALG
+        self.survival = None  # a survival.SurvivalConfig: watch the upstream, take over when it fails
+        self.survival_policy = None  # the registrar's policy while routing locally (short Expires)
 
 
-class Proxy:
+class Proxy(SiteRouting):
     def __init__(self, config, now, location=None):
         self.config = config
         self.now = now
@@ -71,6 +76,7 @@ class Proxy:
         self.events = []  # ("binding", Binding) ... for the runtime: persistence and logs
         self._me = set()
         self.relay = None
+        self.survival = None
         self.set_config(config)
 
     def set_config(self, config):
@@ -93,6 +99,12 @@ class Proxy:
             self.relay = Relay(config.relay, config.secret, MediaAlg(config.relay.wan_address, PortPool(low, high), max_calls))
         else:
             self.relay.set_config(config.relay)
+        if config.relay is None or config.survival is None:
+            self.survival = None
+        elif self.survival is None:
+            self.survival = Survival(config.survival, self.now)
+        else:
+            self.survival.config = config.survival  # a reload keeps the state and its history
 
     # -- sans-I/O surface ----------------------------------------------------------
 
@@ -103,9 +115,9 @@ class Proxy:
 
     def next_deadline(self):
         t = self.txns.next_deadline()
-        e = self.location.next_expiry()
-        if e is not None and (t is None or e < t):
-            t = e
+        for e in (self.location.next_expiry(), self.survival.next_deadline() if self.survival is not None else None):
+            if e is not None and (t is None or e < t):
+                t = e
         return t
 
     def handle_timer(self, now):
@@ -117,6 +129,8 @@ class Proxy:
             self.relay.media.now = now
             for cid in self.relay.media.expire(now, self.config.media[3]):
                 self.events.append(("call_limit", cid))
+        if self.survival is not None:
+            self.probe(now)
 
     def receive(self, data, source, now):
         self.now = now
@@ -143,6 +157,8 @@ class Proxy:
             txn = self.txns.match_client(msg)
             if txn is not None:
                 self.txns.client_response(txn, msg, now)
+            elif self.survival is not None:
+                self.probe_answered(msg, now)
             # Unmatched responses are dropped (RFC 6026 §8.2: stray).
 
     # -- helpers used by forward.ResponseContext -----------------------------------------
@@ -242,8 +258,11 @@ class Proxy:
             routes = routes[:-1]
             for_us = False
             ours = True
-        if self.relay is not None and self.relay.up and not (for_us and req.method != "REGISTER"):
-            return self._relay_route(req, txn, source, routes, ours, now)
+        if self.relay is not None:
+            if self.relaying and not (for_us and req.method != "REGISTER"):
+                return self._relay_route(req, txn, source, routes, ours, now)
+            if self._survival_route(req, txn, source, uri, routes, ours, for_us, now):
+                return None
         if not routes:
             if req.method == "REGISTER" and self._for_domain(uri):
                 if self.config.authenticator is None and not self._trusted(source[1]):
@@ -269,83 +288,6 @@ class Proxy:
         if local:
             return self._to_user(req, txn, uri, now)
         return self._forward(req, txn, [(None, _uri_dest(uri))], now)
-
-    # -- relaying to the upstream server (the ALG role) ----------------------------------
-
-    def _relay_route(self, req, txn, source, routes, ours, now):
-        """Upstream answers: requests from phones go to it, requests from it
-        reach the phone its Request-URI (our WAN contact) stands for."""
-        relay = self.relay
-        side = relay.side(source[1])
-        uri = req.uri
-        if routes:
-            if side == "wan" and not ours:
-                return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
-            return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
-        target = relay.resolve(uri, now) if self.is_me(uri) or uri.has_param("oc") else None
-        if target is not None:
-            return self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
-        if ours:  # in a dialog we record-routed: the Request-URI is the next hop
-            if self.is_me(uri):
-                return self.reply(txn, req, 404, "Not Found", (), now)
-            return self._forward(req, txn, [(None, _uri_dest(uri))], now)
-        if side == "wan":
-            if uri.is_sip and uri.user and (self.is_me(uri) or self._for_domain(uri)):
-                return self._to_user(req, txn, uri, now)  # a server that calls the AOR, not the contact
-            return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
-        if not self._trusted(source[1]) and relay.side(source[1]) != "lan":
-            return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
-        return self._forward(req, txn, [(None, relay.config.upstream)], now)
-
-    def _crossing(self, req, txn, m, dest, ctx, now):
-        """Prepare one forwarded copy `m` for the side it leaves on; returns
-        our address there (for Via and Record-Route)."""
-        relay = self.relay
-        if relay is None:
-            return self._local(dest[0])[1]
-        into, out = relay.side(txn.dest[1]), relay.side(dest[1])
-        if into == out:
-            return relay.address(out)
-        key = relay.key(req)
-        if out == "wan":
-            if ctx.hidden is None:
-                ctx.hidden = m.header_lines("via")  # the phone's Vias stay here
-            m.drop_lines("via")
-            if req.method == "REGISTER":
-                to = req.to.uri
-                ctx.relay = (to.copy(host=self.config.domain if self._for_domain(to) else to.host, port=None, params=[], headers=[]).aor(),
-                             relay.register_out(req, txn.dest, now), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
-            relay.to_wan(m, txn.dest, now, key)
-        else:
-            relay.to_lan(m, key)
-        if req.method == "BYE":
-            relay.media.end(key)
-        return relay.address(out)
-
-    def alg_response(self, ctx, txn, resp, now):
-        """A response forwarded back across the router (ResponseContext)."""
-        relay = self.relay
-        if relay is None:
-            return
-        into, out = relay.side(txn.dest[1]), relay.side(ctx.server.dest[1])
-        if into == out:
-            return
-        key = relay.key(resp)
-        mine = relay.address(out)
-        for rr in resp.record_routes:
-            # Our Record-Route as the side it goes to reaches us (the far side
-            # never learns our address on this one).
-            if self.is_me(rr.uri) and rr.uri.host != mine:
-                resp.set_uri(rr, rr.uri.copy(host=mine))
-        if out == "lan":
-            if ctx.relay is not None and resp.status >= 200:
-                self.events += relay.register_answered(resp, ctx, self.location, now)
-            relay.to_lan(resp, key)
-        else:
-            relay.to_wan(resp, ctx.server.dest, now, key)
-        if resp.status >= 300 and ctx.method == "INVITE" and ctx.initial:
-            if all(b.final is not None or b.txn is txn for b in ctx.branches):
-                relay.media.end(key)  # the call never came to be
 
     def _trusted(self, host):
         n = ipv4_int(host)
@@ -391,7 +333,8 @@ class Proxy:
         return self._forward(req, txn, [(b.uri, _binding_dest(b)) for b in bindings], now)
 
     def _register(self, req, txn, source, now):
-        out = register(req, source, now, self.location, self.config.registrar_policy, self.config.authenticator)
+        policy = self.config.survival_policy if self.survival is not None and self.survival.local else self.config.registrar_policy
+        out = register(req, source, now, self.location, policy, self.config.authenticator)
         for b in out.changed:
             self.events.append(("binding", b))
         self.reply(txn, req, out.status, out.reason, out.headers, now)
@@ -520,35 +463,3 @@ class Proxy:
         ctx.cancel_all(now)
         if self.relay is not None:
             self.relay.media.end(self.relay.key(req))
-
-
-def _binding_dest(b):
-    """Send to the Contact (LAN phones are reachable as they registered);
-    over TCP, on the connection the REGISTER came in on while it is open."""
-    dest = _uri_dest(b.uri)
-    if dest[0] != "udp" and b.source[0] == dest[0]:
-        return dest[:3] + (b.source[3],)
-    return dest
-
-
-def _contact_dest(contact, source):
-    """A phone's contact (text), on the TCP connection it came from when open."""
-    from .uri import parse_uri
-
-    dest = _uri_dest(parse_uri(contact, "Contact"))
-    if dest[0] != "udp" and source is not None and source[0] == dest[0]:
-        return dest[:3] + (source[3],)
-    return dest
-
-
-def _uri_dest(uri):
-    """Where to send a request for `uri` (RFC 3263 without DNS: the runtime
-    resolves a host name)."""
-    if not uri.is_sip:
-        raise RemoteProtocolError(416, "Unsupported URI Scheme")
-    transport = uri.transport or ("tls" if uri.scheme == "sips" else "udp")
-    host = uri.param("maddr") or uri.host
-    if host.startswith("["):
-        host = host[1:-1]
-    port = uri.port or (5061 if transport == "tls" else 5060)
-    return (transport, host, port, None)

@@ -51,7 +51,6 @@ class Relay:
         self.media = media if media is not None else MediaAlg(config.wan_address)
         self.contacts = {}  # token -> [contact text, source, last used ms]
         self.hosts = {}  # token -> LAN host text found in Call-IDs
-        self.up = True  # upstream answers: relay (survival turns this off)
 
     def set_config(self, config):
         self.config = config

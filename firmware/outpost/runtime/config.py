@@ -11,6 +11,7 @@ from ..compat import json
 from ..core.auth import Authenticator, Credentials, Nonces, parse_networks
 from ..core.proxy import ProxyConfig
 from ..core.relay import RelayConfig
+from ..core.survival import SurvivalConfig
 from ..core.registrar import RegistrarPolicy
 from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Port, Record, Str, validate, Invalid
 
@@ -147,6 +148,9 @@ def check(cfg):
             errors.append("interfaces.%s.address: required when method is static" % name)
     if cfg["upstream"]["host"] and not (cfg["interfaces"].get("lan0") or {}).get("address"):
         errors.append("upstream.host: relaying to %s needs interfaces.lan0.address (the phones' network)" % cfg["upstream"]["host"])
+    trunk = cfg["survival"]["fallback_trunk"]
+    if trunk and trunk.count(":") == 1 and not (trunk.split(":")[1].isdigit() and 1 <= int(trunk.split(":")[1]) <= 65535):
+        errors.append("survival.fallback_trunk: %r has no valid port after ':' (1-65535)" % trunk)
     m = cfg["media"]
     if m["port_min"] % 2 or m["port_max"] <= m["port_min"]:
         errors.append("media.port_min: %d must be even and below media.port_max (%d)" % (m["port_min"], m["port_max"]))
@@ -216,4 +220,13 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
                                (up["transport"], up["outbound_proxy"] or up["host"], up["port"], None), udp[0])
         m = cfg["media"]
         pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
+        sv = cfg["survival"]
+        trunk = None
+        if sv["fallback_trunk"]:
+            host, _, port = sv["fallback_trunk"].rpartition(":") if sv["fallback_trunk"].count(":") == 1 else (sv["fallback_trunk"], "", "")
+            trunk = ("udp", host, int(port) if port.isdigit() else 5060, None)
+        pc.survival = SurvivalConfig(sv["probe_interval_s"] * 1000, sv["failure_threshold"], sv["stability_s"] * 1000, sv["expires_s"],
+                                     trunk, sv["fallback_patterns"], sv["emergency_numbers"])
+        short = sv["expires_s"]
+        pc.survival_policy = RegistrarPolicy(sip["domain"], short, min(r["min_expires"], short), short)
     return pc

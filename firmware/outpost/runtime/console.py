@@ -8,7 +8,7 @@ anything else (stored as a PBKDF2-SHA256 hash in the site file, committed at
 once). Then: login, and a prompt `HOSTNAME> ` (`HOSTNAME*> ` while there
 are uncommitted changes; a root shell's prompt ends in '#', this one never
 does). Commands: help, show config [PATH], show registrations, show calls,
-show pinholes, show status,
+show survival, show pinholes, show status,
 set PATH VALUE, delete PATH, load, diff, commit, rollback, revert, shell,
 exit. Every error is one line.
 """
@@ -36,6 +36,7 @@ HELP = """\
 show config [PATH]      the candidate configuration, or one value of it
 show registrations      phones registered with this router
 show calls              calls crossing the router: phone, WAN port, far end
+show survival           upstream health: relaying, or routing locally, and why
 show pinholes           media pinholes open in the firewall (nftables)
 show status             version, uptime, configuration state
 ping-upstream           an OPTIONS to the upstream server, and how long it took
@@ -248,8 +249,10 @@ class Console:
             self._show_status()
         elif what == "calls":
             self._show_calls()
+        elif what == "survival":
+            self._show_survival()
         else:
-            self.say("show what? config [PATH], registrations, calls, pinholes, status")
+            self.say("show what? config [PATH], registrations, calls, pinholes, survival, status")
 
     def _show_registrations(self):
         data = read_json(os.path.join(self.state_dir or "", "bindings.json"), {})
@@ -293,6 +296,28 @@ class Console:
                 wan = (leg.get("wan") or ":-").rsplit(":", 1)[1]
                 self.say("%-16s %4ds %-21s %-5s %-21s %s" % (c["call_id"][:16], c.get("seconds", 0), (leg.get("lan") or "-")[:21],
                                                            wan, (leg.get("remote") or "-")[:21], media))
+
+    def _show_survival(self):
+        path, st = self._daemon_status()
+        sv = (st or {}).get("survival")
+        if st is None:
+            self.say("survival: daemon not running (no %s)" % path)
+            return
+        if sv is None:
+            self.say("survival: not relaying (set upstream.host to watch an upstream server)")
+            return
+        ago = int(time.time() - sv.get("since", time.time()))
+        meaning = {"NORMAL": "relaying to upstream", "SURVIVAL": "upstream lost: routing locally",
+                   "RECOVERING": "upstream answers again: routing locally until it is stable"}.get(sv.get("state"), "")
+        self.say("state           %s (%s), for %dh %02dm %02ds" % (sv.get("state"), meaning, ago // 3600, ago % 3600 // 60, ago % 60))
+        self.say("failures        %s in a row" % sv.get("failures"))
+        self.say("phones known    %s" % st.get("registrations"))
+        self.say("calls           %d in progress" % len(st.get("calls") or []))
+        probes = sv.get("probes") or []
+        if probes:
+            self.say("last probes     %s" % "  ".join(
+                ("%s %dms" % (p["what"], p["rtt_ms"]) if p.get("rtt_ms") is not None else p["what"]) if p.get("ok") else "FAIL(%s)" % p["what"]
+                for p in probes[-5:]))
 
     def _show_status(self):
         from .. import __version__

@@ -132,7 +132,13 @@ class Daemon:
         if p.relay is not None:
             now = now_ms()
             status["upstream"] = {"host": self.cfg["upstream"]["host"], "wan_address": p.relay.config.wan_address,
-                                  "state": "relaying" if p.relay.up else "survival"}
+                                  "state": "relaying" if p.relaying else "local survival"}
+            sv = p.survival
+            if sv is not None:
+                wall = time.time() * 1000 - now
+                status["survival"] = {"state": sv.state, "since": int((sv.since + wall) / 1000), "failures": sv.failures,
+                                      "probes": [{"at": int((t + wall) / 1000), "ok": ok, "rtt_ms": rtt, "what": what}
+                                                 for t, ok, rtt, what in sv.history]}
             status["calls"] = [{"call_id": c.call_id, "seconds": (now - c.created) // 1000,
                                 "legs": [_leg_json(leg) for leg in c.legs.values()]} for c in p.relay.media.sessions.values()]
         try:
@@ -168,6 +174,11 @@ class Daemon:
                 elif kind == "expired":
                     log.info("registration of %s at %s expired", b.aor, b.uri)
                     changed = True
+                elif kind == "survival":
+                    log.warning("upstream %s", b)
+                    self._write_status()
+                elif kind == "trunk":
+                    log.info("survival: %s", b)
                 elif kind == "refused":
                     log.warning("refused with 503: %s", b)
                 elif kind == "call_limit":

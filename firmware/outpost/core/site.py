@@ -1,0 +1,178 @@
+"""The branch site's routing around the proxy core: relaying to the
+upstream server (the ALG role) and local survival when it stops answering
+(sans-I/O). A mixin of core.proxy.Proxy: it uses the proxy's forwarding,
+replies and location table; relay.py rewrites the messages, survival.py
+decides the state.
+
+Routing by state:
+- NORMAL: out-of-dialog requests from the LAN go upstream; requests from
+  upstream reach the phone their Request-URI (our WAN contact) stands for.
+- SURVIVAL and RECOVERING: REGISTER is answered here (local credentials,
+  short Expires); a call goes to an emergency number via the fallback
+  trunk first of all, then to a local phone, then to the trunk when a
+  dial pattern matches; everything else gets 503 with Retry-After.
+- Any state: in-dialog requests follow their Route and Request-URI, so
+  calls established before a switch go on (and so do their pinholes).
+"""
+
+from .survival import dial_match
+from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
+
+PROBE_FROM = "outpost-probe"
+
+
+class SiteRouting:
+    def _relay_route(self, req, txn, source, routes, ours, now):
+        """Upstream answers: requests from phones go to it, requests from it
+        reach the phone its Request-URI (our WAN contact) stands for."""
+        relay = self.relay
+        side = relay.side(source[1])
+        uri = req.uri
+        if routes:
+            if side == "wan" and not ours:
+                return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
+            return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
+        target = relay.resolve(uri, now) if self.is_me(uri) or uri.has_param("oc") else None
+        if target is not None:
+            return self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
+        if ours:  # in a dialog we record-routed: the Request-URI is the next hop
+            if self.is_me(uri):
+                return self.reply(txn, req, 404, "Not Found", (), now)
+            return self._forward(req, txn, [(None, _uri_dest(uri))], now)
+        if side == "wan":
+            if uri.is_sip and uri.user and (self.is_me(uri) or self._for_domain(uri)):
+                return self._to_user(req, txn, uri, now)  # a server that calls the AOR, not the contact
+            return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
+        if not self._trusted(source[1]) and relay.side(source[1]) != "lan":
+            return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
+        return self._forward(req, txn, [(None, relay.config.upstream)], now)
+
+    def _crossing(self, req, txn, m, dest, ctx, now):
+        """Prepare one forwarded copy `m` for the side it leaves on; returns
+        our address there (for Via and Record-Route)."""
+        relay = self.relay
+        if relay is None:
+            return self._local(dest[0])[1]
+        into, out = relay.side(txn.dest[1]), relay.side(dest[1])
+        if into == out:
+            return relay.address(out)
+        key = relay.key(req)
+        if out == "wan":
+            if ctx.hidden is None:
+                ctx.hidden = m.header_lines("via")  # the phone's Vias stay here
+            m.drop_lines("via")
+            if req.method == "REGISTER":
+                to = req.to.uri
+                ctx.relay = (to.copy(host=self.config.domain if self._for_domain(to) else to.host, port=None, params=[], headers=[]).aor(),
+                             relay.register_out(req, txn.dest, now), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
+            relay.to_wan(m, txn.dest, now, key)
+        else:
+            relay.to_lan(m, key)
+        if req.method == "BYE":
+            relay.media.end(key)
+        return relay.address(out)
+
+    def alg_response(self, ctx, txn, resp, now):
+        """A response forwarded back across the router (ResponseContext)."""
+        relay = self.relay
+        if relay is None:
+            return
+        into, out = relay.side(txn.dest[1]), relay.side(ctx.server.dest[1])
+        if into == out:
+            return
+        key = relay.key(resp)
+        mine = relay.address(out)
+        for rr in resp.record_routes:
+            # Our Record-Route as the side it goes to reaches us (the far side
+            # never learns our address on this one).
+            if self.is_me(rr.uri) and rr.uri.host != mine:
+                resp.set_uri(rr, rr.uri.copy(host=mine))
+        if out == "lan":
+            if ctx.relay is not None and resp.status >= 200:
+                self.events += relay.register_answered(resp, ctx, self.location, now)
+            relay.to_lan(resp, key)
+        else:
+            relay.to_wan(resp, ctx.server.dest, now, key)
+        if resp.status >= 300 and ctx.method == "INVITE" and ctx.initial:
+            if all(b.final is not None or b.txn is txn for b in ctx.branches):
+                relay.media.end(key)  # the call never came to be
+
+
+    # -- local survival ------------------------------------------------------------------
+
+    @property
+    def relaying(self):
+        return self.relay is not None and (self.survival is None or not self.survival.local)
+
+    def _survival_route(self, req, txn, source, uri, routes, ours, for_us, now):
+        """Routing while the upstream is not trusted. True: handled here;
+        False: the proxy's own routing goes on (REGISTER, local phones,
+        in-dialog requests)."""
+        target = self.relay.resolve(uri, now) if not routes and uri.has_param("oc") else None
+        if target is not None:  # our WAN contact: a phone, whatever the state
+            self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
+            return True
+        if routes or ours or for_us or req.method in ("REGISTER", "ACK") or req.to.tag is not None:
+            return False
+        if self.relay.side(source[1]) != "lan":
+            self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
+            return True
+        cfg = self.survival.config
+        user = uri.user if uri.is_sip else None
+        if user and user in cfg.emergency and req.method == "INVITE":
+            return self._to_trunk(req, txn, user, now, True)  # first of all: no challenge, no pattern
+        if user and self._for_domain(uri) and self.location.lookup(uri.copy(host=self.config.domain, port=None, params=[], headers=[]).aor(), now):
+            return False  # a local phone: the proxy's own routing
+        if user and cfg.trunk is not None and any(dial_match(p, user) for p in cfg.patterns):
+            return self._to_trunk(req, txn, user, now, False)
+        self.reply(txn, req, 503, "Service Unavailable (upstream unreachable: local calls only)",
+                   (("retry-after", "%d" % max(1, cfg.interval_ms // 1000)),), now)
+        return True
+
+    def _to_trunk(self, req, txn, number, now, emergency):
+        trunk = self.survival.config.trunk
+        if trunk is None:
+            self.reply(txn, req, 503, "Service Unavailable (no fallback trunk for %s)" % number, (("retry-after", "30"),), now)
+            return True
+        if not emergency and self.config.authenticator is not None and not self._authorized(req, txn, now, True):
+            return True  # challenged: toll fraud needs an open trunk
+        ruri = "sip:%s@%s:%d" % (number, trunk[1], trunk[2])
+        self.events.append(("trunk", "%s %s -> %s" % (req.method, "emergency" if emergency else "fallback", ruri)))
+        self._forward(req, txn, [(ruri, trunk)], now)
+        return True
+
+    # -- upstream health -----------------------------------------------------------------
+
+    def probe(self, now):
+        """Send the OPTIONS probe when one is due (from the timer)."""
+        branch = self.survival.probe_due(now)
+        if branch is not None:
+            up = self.relay.config.upstream
+            me = self.relay.config.wan_address
+            port = self.relay.config.port
+            n = branch.rsplit(".", 1)[1]
+            data = ("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/%s %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
+                    "From: <sip:%s@%s>;tag=p%s\r\nTo: <sip:%s:%d>\r\nCall-ID: %s.%s@%s\r\nCSeq: %s OPTIONS\r\n"
+                    "Content-Length: 0\r\n\r\n" % (up[1], up[2], up[0].upper(), me, port, branch, PROBE_FROM, self.config.domain, n,
+                                                   up[1], up[2], branch, self.relay.token(branch, 8), me, n))
+            self.send(data.encode(), up)
+        self._survival_events()
+
+    def probe_answered(self, resp, now):
+        via = resp.top_via
+        if via is not None and via.branch and via.branch.startswith("z9hG4bKop-probe"):
+            self.survival.probe_answered(via.branch, resp.status, now)
+            self._survival_events()
+
+    def upstream_failed(self, txn, what, now):
+        """Real traffic says the upstream failed us (a relayed request timed
+        out, or it answered 503)."""
+        up = self.relay.config.upstream
+        if self.survival is not None and txn.dest[1] == up[1] and txn.dest[2] == up[2]:
+            self.survival.observe(False, now, None, what)
+            self._survival_events()
+
+    def _survival_events(self):
+        for event, old, new, at in self.survival.events:
+            self.events.append(("survival", "%s: %s -> %s" % (event, old, new)))
+        self.survival.events = []
