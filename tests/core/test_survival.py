@@ -46,7 +46,7 @@ def test_failback_after_the_stability_period():
 def test_probe_schedule_and_timeout():
     s = Survival(SurvivalConfig(3000, 2, 5000), 0)
     b1 = s.probe_due(0)
-    assert b1 and s.probe_due(10) is None and s.next_deadline() == PROBE_TIMEOUT_MS
+    assert b1 and s.probe_due(10) is None and s.next_deadline() == PROBE_TIMEOUT_MS == s.timeout_ms
     s.probe_answered(b1, 200, 40)
     assert s.history[-1] == (40, True, 40, "200") and s.next_deadline() == 3000
     b2 = s.probe_due(3000)

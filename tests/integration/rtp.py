@@ -4,7 +4,9 @@
 
 sends one 172-byte RTP packet (PCMA, 20 ms) every 20 ms to the peer for
 SECONDS while counting what arrives, and prints one JSON line:
-{"sent": N, "received": {"ip:port": count}}.
+{"sent": N, "received": {"ip:port": count}, "max_gap_ms": M} where M is
+the longest silence between two packets received (media dropped by a
+failover would show here).
 """
 
 import json
@@ -22,6 +24,7 @@ def main(argv):
     s.settimeout(0.005)
     ssrc = bind_port * 7919
     sent, received = 0, {}
+    last, max_gap = None, 0
     end = time.time() + seconds
     next_send = time.time()
     while time.time() < end:
@@ -40,7 +43,11 @@ def main(argv):
         if len(data) >= 12 and data[0] >> 6 == 2:
             key = "%s:%d" % addr
             received[key] = received.get(key, 0) + 1
-    print(json.dumps({"sent": sent, "received": received}))
+            now = time.time()
+            if last is not None:
+                max_gap = max(max_gap, int((now - last) * 1000))
+            last = now
+    print(json.dumps({"sent": sent, "received": received, "max_gap_ms": max_gap}))
 
 
 if __name__ == "__main__":

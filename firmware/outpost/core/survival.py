@@ -2,7 +2,8 @@
 
 Rules of this file (everything that moves the state lives here):
 - Evidence is a probe's outcome (an OPTIONS to the upstream every
-  `interval_ms`; any answer but 5xx within PROBE_TIMEOUT_MS is "ok") or
+  `interval_ms`; any answer but 5xx within PROBE_TIMEOUT_MS, or half the
+  interval when that is shorter, is "ok") or
   real traffic: a request relayed upstream that timed out, or a 503 from
   it, is a failure.
 - NORMAL -> SURVIVAL after `threshold` failures in a row (one answer
@@ -22,8 +23,11 @@ SURVIVAL = "SURVIVAL"
 RECOVERING = "RECOVERING"
 
 # An OPTIONS round trip to the site's server over a branch WAN is well under
-# a second; slower than this the link is down or too congested for calls.
-PROBE_TIMEOUT_MS = 1000
+# this (a satellite hop is ~600 ms); slower, the link is down or too
+# congested for calls. Under a second, so that an upstream lost right after
+# an answer is declared down within interval x threshold + 1 s; never more
+# than half the interval, so probes do not overlap.
+PROBE_TIMEOUT_MS = 800
 HISTORY = 8  # probe results kept for "show survival"
 
 TABLE = {
@@ -94,7 +98,7 @@ class Survival:
     def probe_due(self, now):
         """A new probe's branch when one is due, else None; a probe still
         unanswered at its deadline counts as a failure first."""
-        if self.probe is not None and now >= self.probe[1] + PROBE_TIMEOUT_MS:
+        if self.probe is not None and now >= self.probe[1] + self.timeout_ms:
             self.probe = None
             self.observe(False, now, None, "timeout")
         if now < self.next_probe:
@@ -114,9 +118,13 @@ class Survival:
 
     def next_deadline(self):
         t = self.next_probe
-        if self.probe is not None and self.probe[1] + PROBE_TIMEOUT_MS < t:
-            t = self.probe[1] + PROBE_TIMEOUT_MS
+        if self.probe is not None and self.probe[1] + self.timeout_ms < t:
+            t = self.probe[1] + self.timeout_ms
         return t
+
+    @property
+    def timeout_ms(self):
+        return min(PROBE_TIMEOUT_MS, self.config.interval_ms // 2)
 
 
 def dial_match(pattern, number):
