@@ -44,7 +44,10 @@ SKIP = {"debconf", "dpkg", "perl-base", "tzdata", "media-types", "mime-support",
         "apparmor", "firmware-linux-free", "busybox", "dracut", "zstd"}
 
 MODULES = ["virtio_mmio", "virtio_net", "virtio_blk", "ext4", "tun", "af_packet", "nf_tables", "nft_ct", "nft_nat",
-           "nft_masq", "nft_chain_nat", "nft_reject_inet", "nft_fib_inet", "nft_limit", "nf_conntrack", "nf_nat"]
+           "nft_masq", "nft_chain_nat", "nft_reject_inet", "nft_fib_inet", "nft_limit", "nf_conntrack", "nf_nat",
+           # ct count (one flow per WAN media port: media.lock first_sender) and
+           # ctnetlink (the daemon forgets a finished call's flows).
+           "nft_connlimit", "nf_conntrack_netlink"]
 APPLETS = ["sh", "ash", "init", "getty", "login", "mount", "umount", "mkdir", "ls", "cat", "echo", "ps", "kill", "sleep",
            "hostname", "ip", "ifconfig", "udhcpc", "syslogd", "klogd", "logger", "start-stop-daemon", "insmod", "modprobe",
            "poweroff", "reboot", "halt", "df", "free", "uptime", "dmesg", "grep", "sed", "awk", "vi", "cp", "mv", "rm",

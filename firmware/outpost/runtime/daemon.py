@@ -52,13 +52,11 @@ class Daemon:
         kept = self._restore(now)
         log.info("outpost: %d registrations restored from %s", kept, self.bindings_path)
         self.pinholes = None
+        self.conntrack = None
         self._pinhole_refresh = 0
         if self.proxy.relay is not None:
             self.proxy.relay.restore(self.proxy.location, now)
-            self.pinholes = NftPinholes(cfg["media"]["idle_timeout_s"], lock=cfg["media"]["lock"])
-            self.conntrack = Conntrack()
-            log.info("relaying to %s:%d from %s (media ports %d-%d)", cfg["upstream"]["host"], cfg["upstream"]["port"],
-                     pc.relay.wan_address, cfg["media"]["port_min"], cfg["media"]["port_max"])
+            self._relay_started(cfg)
         self.snap = Snapshotter(self.bindings_path, self._snapshot, cfg["state"]["write_delay_ms"])
         self.udp = []
         lim = cfg["limits"]
@@ -81,6 +79,14 @@ class Daemon:
                 return getattr(self, "_wan", None)
             host = hit[0]
         return source_address(host, cfg["upstream"]["port"])
+
+    def _relay_started(self, cfg):
+        """Relaying began (at start, or a reload set upstream.host): the
+        pinhole helper takes over the ruleset's media sets, empty."""
+        self.pinholes = NftPinholes(cfg["media"]["idle_timeout_s"], lock=cfg["media"]["lock"])
+        self.conntrack = Conntrack()
+        log.info("relaying to %s:%d from %s (media ports %d-%d)", cfg["upstream"]["host"], cfg["upstream"]["port"],
+                 self.proxy.relay.config.wan_address, cfg["media"]["port_min"], cfg["media"]["port_max"])
 
     # -- persistence ---------------------------------------------------------------
 
@@ -322,10 +328,22 @@ class Daemon:
         self._addresses = local_ipv4()
         self._wan = self._wan_address(cfg)
         pc = configmod.proxy_config(cfg, self.key, self._addresses, self._wan)
-        if (pc.relay is None) != (self.proxy.relay is None) or pc.media != self.proxy.config.media:
-            log.warning("upstream on/off and media ports change only on restart")
-            pc.relay, pc.media = self.proxy.config.relay, self.proxy.config.media
+        was = self.proxy.relay
+        if was is not None and pc.relay is not None and pc.media != self.proxy.config.media:
+            log.warning("media ports and call limits change only on restart (calls are using them)")
+            pc.media = self.proxy.config.media
         self.proxy.set_config(pc)
+        if was is None and self.proxy.relay is not None:
+            self._relay_started(cfg)
+            self.pinholes.flush()
+            self._apply_pinholes()
+        elif was is not None and self.proxy.relay is None:
+            log.info("relaying stopped: closing every pinhole")
+            self.pinholes.flush()
+            self._apply_pinholes()
+            self.pinholes = None
+        elif self.pinholes is not None:
+            self.pinholes.timeout_s, self.pinholes.lock = cfg["media"]["idle_timeout_s"], cfg["media"]["lock"]
         self.proxy.location.max_bindings, self.proxy.location.max_per_aor = pc.max_bindings, pc.max_per_aor
         lim = self.proxy.limiter
         lim.rate, lim.burst, lim.max_sources = pc.rate, pc.burst, pc.max_sources
