@@ -104,6 +104,23 @@ def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):
         assert "*> " in read_until(fd, "*> ")
         os.write(fd, b"commit\n")
         assert "committed" in read_until(fd, "> ")
+        # Tab completion: commands, show's subjects, config paths; twice lists.
+        os.write(fd, b"sho\t")
+        assert read_until(fd, "show ").endswith("show ")
+        os.write(fd, b"su\t")
+        assert read_until(fd, "survival ").endswith("survival ")
+        os.write(fd, b"\x15set sip.ti\t")  # Ctrl-U: a fresh line
+        assert read_until(fd, "timers.").endswith("timers.")
+        os.write(fd, b"t\t")
+        os.write(fd, b"\t")
+        listed = read_until(fd, "t4_ms")
+        assert "t1_ms" in listed and "t2_ms" in listed
+        os.write(fd, b"1\t500\n")
+        read_until(fd, "*> ")
+        os.write(fd, b"show config sip.timers.t1_ms\n")
+        assert "500" in read_until(fd, "*> ").split("t1_ms", 1)[1]
+        os.write(fd, b"revert\n")
+        read_until(fd, "> ")
         os.write(fd, b"exit\n")
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
@@ -186,3 +203,19 @@ def test_show_calls_lists_each_call_in_80_columns(tmp_path):
     assert lines[0].split()[-6:] == ["CALL", "AGE", "PHONE", "WAN", "REMOTE", "MEDIA"]
     assert lines[1].split()[1:] == ["12s", "192.0.2.10:7078", "40000", "203.0.113.20:8078", "out"]  # held by the phone
     assert all(len(l.replace("vm> ", "")) <= 80 for l in lines), [len(l) for l in out.splitlines()]
+
+
+def test_show_survival_and_status_name_the_upstream_state(tmp_path):
+    import json as _json
+    status = tmp_path / "status.json"
+    (tmp_path / "outpost.yaml").write_text(SITE + "state: {status_file: %s}\n" % status)
+    now = int(time.time())
+    status.write_text(_json.dumps({"pid": 1, "started": now - 100, "registrations": 2, "counters": {}, "calls": [],
+                                   "upstream": {"host": "203.0.113.10", "wan_address": "203.0.113.2", "state": "local survival"},
+                                   "survival": {"state": "SURVIVAL", "since": now - 65, "failures": 4, "probes": [
+                                       {"at": now - 70, "ok": True, "rtt_ms": 12, "what": "200"},
+                                       {"at": now - 68, "ok": False, "rtt_ms": None, "what": "timeout"}]}}))
+    rc, out = session(tmp_path, ["show survival", "show status", "exit"], ["branch-17-secret"] * 3)
+    assert "SURVIVAL (upstream lost: routing locally), for 0h 01m 0" in out
+    assert "failures        4 in a row" in out and "phones known    2" in out and "200 12ms  FAIL(timeout)" in out
+    assert "survival        SURVIVAL: local survival" in out and "WAN address 203.0.113.2" in out

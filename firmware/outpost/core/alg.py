@@ -169,8 +169,11 @@ class MediaAlg:
         return st
 
     def _update(self, sess):
+        # Keys in a list as well: MicroPython's dict does not keep insertion
+        # order, and the runtime should see RTP before RTCP, stream by stream.
         want = {}
-        for i in sess.streams:
+        order = []
+        for i in sorted(sess.streams):
             st = sess.streams[i]
             if st.lan is None or st.remote is None:
                 continue  # both ends known, or no pinhole
@@ -182,12 +185,13 @@ class MediaAlg:
                 key = (sess.call_id, i, kind)
                 # RTCP reports flow both ways even on hold (RFC 3264 §5.1).
                 want[key] = Leg(key, lan, (self.wan, port), remote, "udp", inbound or kind == "rtcp", outbound or kind == "rtcp")
+                order.append(key)
         for key in list(sess.legs):
             old = sess.legs[key]
             new = want.get(key)
             if new is None or not old.same(new):
                 self.actions.append(("close", sess.legs.pop(key)))
-        for key in want:
+        for key in order:
             if key not in sess.legs:
                 sess.legs[key] = want[key]
                 self.actions.append(("open", want[key]))

@@ -26,7 +26,8 @@ import subprocess
 import sys
 import time
 
-from .schema import Invalid
+from .lineedit import LineEditor
+from .schema import Invalid, List, Map, Record
 from .store import read_json
 
 PBKDF2_ROUNDS = 100000
@@ -117,12 +118,24 @@ class Console:
         return "%s%s> " % (self.hostname, "*" if self.dirty else "")
 
     def readline(self):
-        self.stdout.write(self.prompt())
-        self.stdout.flush()
-        line = self.stdin.readline()
-        if not line:
-            raise EOFError
-        return line
+        return LineEditor(self.stdin, self.stdout, self.complete).readline(self.prompt())
+
+    # -- tab completion ------------------------------------------------------------------
+
+    SHOW = ("config", "registrations", "calls", "survival", "pinholes", "status")
+
+    def complete(self, line):
+        """(where the last word starts, what it could be)."""
+        start = line.rfind(" ") + 1
+        words = line[:start].split()
+        if not words:
+            return start, sorted(n[4:].replace("_", "-") for n in dir(self) if n.startswith("cmd_"))
+        cmd = words[0].lower()
+        if cmd == "show" and len(words) == 1:
+            return start, list(self.SHOW)
+        if (cmd in ("set", "delete") and len(words) == 1) or (cmd == "show" and words[1:] == ["config"]):
+            return start, config_paths(line[start:], self.site._plain())
+        return start, []
 
     # -- session -----------------------------------------------------------------------
 
@@ -344,7 +357,9 @@ class Console:
         self.say("upstream        %s" % ("%s:%s (ping-upstream to probe it)" % (up["host"], up.get("port", 5060)) if up.get("host") else "none configured"))
         relay = (st or {}).get("upstream")
         if relay:
-            self.say("relaying        %s, from WAN address %s, %d calls" % (relay.get("state"), relay.get("wan_address"), len(st.get("calls") or [])))
+            sv = st.get("survival") or {}
+            self.say("survival        %s: %s (show survival for the probes)" % (sv.get("state", "-"), relay.get("state")))
+            self.say("calls           %d through the router, WAN address %s" % (len(st.get("calls") or []), relay.get("wan_address")))
 
     def _show_pinholes(self):
         try:
@@ -478,3 +493,44 @@ def main(argv=None):
     ap.add_argument("--pidfile", default=PIDFILE)
     args = ap.parse_args(argv)
     return Console(args.site, args.state, pidfile=args.pidfile).run()
+
+
+def config_paths(prefix, data):
+    """Completions of a config path (sip.listen[0].port) from the schema and
+    the site's own values (user names, list entries)."""
+    from .config import SCHEMA
+
+    parent, dot, _ = prefix.rpartition(".")
+    node, value = SCHEMA, data
+    for part in parent.split(".") if dot else ():
+        name, _, index = part.partition("[")
+        if isinstance(node, Record):
+            node, value = node.fields.get(name, (None, None))[0], (value or {}).get(name)
+        elif isinstance(node, Map):
+            node, value = node.value, (value or {}).get(name)
+        else:
+            return []
+        if index:
+            if not isinstance(node, List) or not index.rstrip("]").isdigit():
+                return []
+            i = int(index.rstrip("]"))
+            node, value = node.item, (value[i] if isinstance(value, list) and i < len(value) else None)
+        if node is None:
+            return []
+    base = parent + "." if dot else ""
+    out = []
+    names = list(node.fields) if isinstance(node, Record) else sorted(value or {}) if isinstance(node, Map) and isinstance(value, dict) else []
+    for name in names:
+        sub = node.fields[name][0] if isinstance(node, Record) else node.value
+        sub_value = (value or {}).get(name) if isinstance(value, dict) else None
+        if isinstance(sub, List):
+            n = len(sub_value) if isinstance(sub_value, list) else 0
+            if isinstance(sub.item, (Record, Map)):
+                out += ["%s%s[%d]." % (base, name, i) for i in range(n)] or [base + name + "["]
+            else:
+                out.append(base + name)
+        elif isinstance(sub, (Record, Map)):
+            out.append(base + name + ".")
+        else:
+            out.append(base + name)
+    return out

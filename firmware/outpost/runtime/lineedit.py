@@ -1,0 +1,126 @@
+"""A line editor for the serial console, with tab completion, needing no
+readline (the image has none) and no curses: only the terminal's
+non-canonical mode and four control keys.
+
+  printable  inserted at the end (no cursor movement: dumb terminals
+             and line noise stay simple)
+  BS / DEL   erase one character       Ctrl-U  erase the line
+  TAB        complete the last word; pressed twice, list the choices
+  Enter      the line                  Ctrl-D  on an empty line: EOF
+  Ctrl-C     KeyboardInterrupt (the terminal's ISIG stays on)
+
+Other control bytes and escape sequences (arrow keys, noise) are dropped.
+When stdin is not a terminal, plain readline() is used.
+"""
+
+import os
+
+MAX_LINE = 4096
+
+
+def common_prefix(words):
+    if not words:
+        return ""
+    a, b = min(words), max(words)
+    i = 0
+    while i < len(a) and i < len(b) and a[i] == b[i]:
+        i += 1
+    return a[:i]
+
+
+class LineEditor:
+    def __init__(self, stdin, stdout, complete=None):
+        self.stdin, self.stdout = stdin, stdout
+        self.complete = complete  # line -> (start of the last word, [candidates])
+
+    def readline(self, prompt):
+        self.stdout.write(prompt)
+        self.stdout.flush()
+        try:
+            fd = self.stdin.fileno()
+            interactive = self.complete is not None and os.isatty(fd)
+        except (AttributeError, OSError, ValueError):
+            interactive = False
+        if not interactive:
+            line = self.stdin.readline()
+            if not line:
+                raise EOFError
+            return line
+        import termios
+
+        old = termios.tcgetattr(fd)
+        new = termios.tcgetattr(fd)
+        new[3] &= ~(termios.ICANON | termios.ECHO)
+        new[6][termios.VMIN], new[6][termios.VTIME] = 1, 0
+        termios.tcsetattr(fd, termios.TCSADRAIN, new)
+        try:
+            return self._edit(fd, prompt)
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+    def _edit(self, fd, prompt):
+        buf = ""
+        tabs = 0
+        esc = False
+        while True:
+            b = os.read(fd, 1)
+            if not b:
+                raise EOFError
+            c = b[0]
+            if esc:  # the rest of an escape sequence (arrows): dropped
+                esc = not (0x40 <= c <= 0x7E and c != 0x5B)
+                continue
+            if c != 9:
+                tabs = 0
+            if c in (10, 13):
+                self._out("\r\n")
+                return buf + "\n"
+            if c == 4 and not buf:
+                raise EOFError
+            if c in (8, 127):
+                if buf:
+                    buf = buf[:-1]
+                    self._out("\b \b")
+            elif c == 21:
+                self._out("\b \b" * len(buf))
+                buf = ""
+            elif c == 9:
+                tabs += 1
+                buf = self._tab(buf, tabs, prompt)
+            elif c == 27:
+                esc = True
+            elif 32 <= c < 127 and len(buf) < MAX_LINE:
+                buf += chr(c)
+                self._out(chr(c))
+
+    def _tab(self, buf, tabs, prompt):
+        start, choices = self.complete(buf)
+        word = buf[start:]
+        choices = sorted(set(c for c in choices if c.startswith(word)))
+        if not choices:
+            return buf
+        if len(choices) == 1:
+            done = choices[0]
+            if not done.endswith((".", "[")):
+                done += " "
+        else:
+            done = common_prefix(choices)
+            if done == word and tabs >= 2:
+                self._out("\r\n" + _columns(choices) + prompt + buf)
+                return buf
+        add = done[len(word):]
+        self._out(add)
+        return buf + add
+
+    def _out(self, text):
+        self.stdout.write(text)
+        self.stdout.flush()
+
+
+def _columns(words, width=80):
+    w = max(len(x) for x in words) + 2
+    per = max(1, width // w)
+    rows = []
+    for i in range(0, len(words), per):
+        rows.append("".join(x.ljust(w) for x in words[i:i + per]).rstrip())
+    return "\r\n".join(rows) + "\r\n"
