@@ -131,3 +131,19 @@ def test_failback_relays_again_and_keeps_a_call_set_up_in_survival():
     # And a new call goes upstream again.
     p.receive(invite("carol", "c-new", "n2"), ALICE, t + 200)
     assert [(m.method, d) for m, d in out(p) if m.is_request] == [("INVITE", UPSTREAM)]
+
+
+def test_an_unreachable_upstream_fails_the_probe_at_once():
+    p = make_relay()
+    p.config.survival = SurvivalConfig(1000, 2, 5000)
+    p.survival = Survival(p.config.survival, 0)
+    p.probe_port = 40123  # the runtime's socket connected to the upstream
+    p.handle_timer(0)
+    sent = p.datagrams_to_send()
+    assert [d for _, d in sent] == [("probe", "203.0.113.10", 5060, None)]
+    assert b"Via: SIP/2.0/UDP 203.0.113.2:40123;" in sent[0][0]
+    p.upstream_unreachable(10)  # ICMP port unreachable, 10 ms later
+    assert p.survival.failures == 1 and p.survival.history[-1][3] == "unreachable"
+    p.handle_timer(1000)
+    p.upstream_unreachable(1005)
+    assert p.survival.state == SURVIVAL

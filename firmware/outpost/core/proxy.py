@@ -77,6 +77,7 @@ class Proxy(SiteRouting):
         self._me = set()
         self.relay = None
         self.survival = None
+        self.probe_port = None  # the runtime's own socket for probes (its local port), if any
         self.set_config(config)
 
     def set_config(self, config):

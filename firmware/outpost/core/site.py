@@ -149,19 +149,31 @@ class SiteRouting:
         if branch is not None:
             up = self.relay.config.upstream
             me = self.relay.config.wan_address
-            port = self.relay.config.port
+            # The runtime may give probes their own socket connected to the
+            # upstream, so an ICMP "port unreachable" reaches us at once.
+            port = self.probe_port or self.relay.config.port
+            dest = ("probe",) + tuple(up[1:]) if self.probe_port else up
             n = branch.rsplit(".", 1)[1]
             data = ("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/%s %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
                     "From: <sip:%s@%s>;tag=p%s\r\nTo: <sip:%s:%d>\r\nCall-ID: %s.%s@%s\r\nCSeq: %s OPTIONS\r\n"
                     "Content-Length: 0\r\n\r\n" % (up[1], up[2], up[0].upper(), me, port, branch, PROBE_FROM, self.config.domain, n,
                                                    up[1], up[2], branch, self.relay.token(branch, 8), me, n))
-            self.send(data.encode(), up)
+            self.send(data.encode(), dest)
         self._survival_events()
 
     def probe_answered(self, resp, now):
         via = resp.top_via
         if via is not None and via.branch and via.branch.startswith("z9hG4bKop-probe"):
             self.survival.probe_answered(via.branch, resp.status, now)
+            self._survival_events()
+
+    def upstream_unreachable(self, now):
+        """The network said no (ICMP port or host unreachable on the probe's
+        socket): the probe in flight failed, now rather than at its timeout."""
+        sv = self.survival
+        if sv is not None and sv.probe is not None:
+            sv.probe = None
+            sv.observe(False, now, None, "unreachable")
             self._survival_events()
 
     def upstream_failed(self, txn, what, now):

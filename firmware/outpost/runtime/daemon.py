@@ -53,6 +53,7 @@ class Daemon:
         log.info("outpost: %d registrations restored from %s", kept, self.bindings_path)
         self.pinholes = None
         self.conntrack = None
+        self._probe = None  # ProbeUdp
         self._pinhole_refresh = 0
         if self.proxy.relay is not None:
             self.proxy.relay.restore(self.proxy.location, now)
@@ -123,11 +124,32 @@ class Daemon:
         for sig, handler in ((signal.SIGHUP, self.reload), (signal.SIGTERM, self.stop), (signal.SIGINT, self.stop)):
             loop.add_signal_handler(sig, handler)
         self._started = time.time()
+        self._probe = None
+        await self._open_probe_socket()
         if self.pinholes is not None:
             self.pinholes.flush()  # whatever an earlier run left
             self._apply_pinholes()
         self._write_status()
         self._arm()
+
+    async def _open_probe_socket(self):
+        """Probes leave from a UDP socket connected to the upstream: an ICMP
+        port or host unreachable then comes back to us as an error on it
+        (an unconnected socket never hears of it)."""
+        if self._probe is not None and self._probe.transport is not None:
+            self._probe.transport.close()
+        self._probe, self.proxy.probe_port = None, None
+        up = self.proxy.relay.config.upstream if self.proxy.relay is not None and self.proxy.survival is not None else None
+        if up is None or up[0] != "udp" or not is_ip(up[1]):
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            _, proto = await loop.create_datagram_endpoint(lambda: ProbeUdp(self), remote_addr=(up[1], up[2]))
+        except OSError as e:
+            log.info("probes share the SIP socket (%s)", e)
+            return
+        self._probe = proto
+        self.proxy.probe_port = proto.transport.get_extra_info("sockname")[1]
 
     def _write_status(self):
         """What the console's "show status" shows; on tmpfs, so no flash wear."""
@@ -233,6 +255,9 @@ class Daemon:
                 self.udp[0].send(data, host, port)
             else:
                 self._resolve_then(host, lambda addr: self.udp[0].send(data, addr, port))
+        elif transport == "probe":
+            if self._probe is not None and self._probe.transport is not None:
+                self._probe.transport.sendto(data)
         else:
             log.info("no %s transport: dropping a message to %s:%d", transport, host, port)
 
@@ -332,7 +357,10 @@ class Daemon:
         if was is not None and pc.relay is not None and pc.media != self.proxy.config.media:
             log.warning("media ports and call limits change only on restart (calls are using them)")
             pc.media = self.proxy.config.media
+        old_up = self.proxy.relay.config.upstream if was is not None else None
         self.proxy.set_config(pc)
+        if (self.proxy.relay.config.upstream if self.proxy.relay is not None else None) != old_up:
+            asyncio.ensure_future(self._open_probe_socket())
         if was is None and self.proxy.relay is not None:
             self._relay_started(cfg)
             self.pinholes.flush()
@@ -361,6 +389,8 @@ class Daemon:
         log.info("stopping: saving %d registrations", len(self.proxy.location))
         self.snap.flush(now_ms())
         self.tcp.close()
+        if self._probe is not None and self._probe.transport is not None:
+            self._probe.transport.close()
         for u in self.udp:
             if u.transport is not None:
                 u.transport.close()
@@ -370,3 +400,22 @@ class Daemon:
 def _leg_json(leg):
     return {"kind": leg.key[2], "stream": leg.key[1], "lan": "%s:%d" % leg.lan, "wan": "%s:%d" % leg.wan,
             "remote": "%s:%d" % leg.remote if leg.remote else None, "in": leg.inbound, "out": leg.outbound}
+
+
+class ProbeUdp(asyncio.DatagramProtocol):
+    """The probes' socket, connected to the upstream."""
+
+    def __init__(self, daemon):
+        self.daemon = daemon
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def datagram_received(self, data, addr):
+        self.daemon.receive(data, ("udp", addr[0], addr[1], None))
+
+    def error_received(self, exc):
+        log.debug("upstream unreachable: %s", exc)
+        self.daemon.proxy.upstream_unreachable(now_ms())
+        self.daemon._pump()
