@@ -92,7 +92,7 @@ class SiteRouting:
                 self.events += relay.register_answered(resp, ctx, self.location, now)
             relay.to_lan(resp, key)
         else:
-            relay.to_wan(resp, ctx.server.dest, now, key)
+            relay.to_wan(resp, txn.dest, now, key)  # the phone that answered
         if resp.status >= 300 and ctx.method == "INVITE" and ctx.initial:
             if all(b.final is not None or b.txn is txn for b in ctx.branches):
                 relay.media.end(key)  # the call never came to be

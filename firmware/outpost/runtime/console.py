@@ -27,7 +27,8 @@ import sys
 import time
 
 from .lineedit import LineEditor
-from .schema import Invalid, List, Map, Record
+from .config import config_paths
+from .schema import Invalid
 from .store import read_json
 
 PBKDF2_ROUNDS = 100000
@@ -494,43 +495,3 @@ def main(argv=None):
     args = ap.parse_args(argv)
     return Console(args.site, args.state, pidfile=args.pidfile).run()
 
-
-def config_paths(prefix, data):
-    """Completions of a config path (sip.listen[0].port) from the schema and
-    the site's own values (user names, list entries)."""
-    from .config import SCHEMA
-
-    parent, dot, _ = prefix.rpartition(".")
-    node, value = SCHEMA, data
-    for part in parent.split(".") if dot else ():
-        name, _, index = part.partition("[")
-        if isinstance(node, Record):
-            node, value = node.fields.get(name, (None, None))[0], (value or {}).get(name)
-        elif isinstance(node, Map):
-            node, value = node.value, (value or {}).get(name)
-        else:
-            return []
-        if index:
-            if not isinstance(node, List) or not index.rstrip("]").isdigit():
-                return []
-            i = int(index.rstrip("]"))
-            node, value = node.item, (value[i] if isinstance(value, list) and i < len(value) else None)
-        if node is None:
-            return []
-    base = parent + "." if dot else ""
-    out = []
-    names = list(node.fields) if isinstance(node, Record) else sorted(value or {}) if isinstance(node, Map) and isinstance(value, dict) else []
-    for name in names:
-        sub = node.fields[name][0] if isinstance(node, Record) else node.value
-        sub_value = (value or {}).get(name) if isinstance(value, dict) else None
-        if isinstance(sub, List):
-            n = len(sub_value) if isinstance(sub_value, list) else 0
-            if isinstance(sub.item, (Record, Map)):
-                out += ["%s%s[%d]." % (base, name, i) for i in range(n)] or [base + name + "["]
-            else:
-                out.append(base + name)
-        elif isinstance(sub, (Record, Map)):
-            out.append(base + name + ".")
-        else:
-            out.append(base + name)
-    return out

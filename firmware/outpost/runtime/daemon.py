@@ -62,6 +62,7 @@ class Daemon:
         self.udp = []
         lim = cfg["limits"]
         self.tcp = TcpPool(self.receive, now_ms, lim["max_tcp_connections"], lim["tcp_idle_s"] * 1000)
+        self.tcp.on_connect_failed = self._tcp_failed
         self._timer = None
         self._timer_at = None
         self._housekeeping = now + HOUSEKEEPING_MS
@@ -150,6 +151,13 @@ class Daemon:
             return
         self._probe = proto
         self.proxy.probe_port = proto.transport.get_extra_info("sockname")[1]
+
+    def _tcp_failed(self, host, port):
+        """A TCP upstream refused or could not be reached: evidence for survival."""
+        relay = self.proxy.relay
+        if relay is not None and relay.config.upstream[0] == "tcp" and (host, port) == tuple(relay.config.upstream[1:3]):
+            self.proxy.upstream_unreachable(now_ms())
+            self._pump()
 
     def _write_status(self):
         """What the console's "show status" shows; on tmpfs, so no flash wear."""

@@ -112,6 +112,7 @@ class TcpPool:
         self.by_peer = {}  # (host, port) -> TcpConnection
         self._next_flow = 0
         self.servers = []
+        self.on_connect_failed = None  # (host, port) -> None: a refused or unreachable peer (survival's evidence)
 
     def _new(self):
         self._next_flow += 1
@@ -160,6 +161,8 @@ class TcpPool:
         except OSError as e:
             log.info("tcp connect %s:%d failed: %s", host, port, e)
             self.forget(conn)
+            if self.on_connect_failed is not None:
+                self.on_connect_failed(host, port)
 
     def close_idle(self):
         cutoff = self.now() - self.idle_ms
