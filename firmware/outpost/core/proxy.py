@@ -23,9 +23,7 @@ from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
 from .auth import ipv4_int
-from .relay import Relay
 from .site import SiteRouting
-from .survival import Survival
 from .targets import binding_dest as _binding_dest, contact_dest as _contact_dest, uri_dest as _uri_dest
 
 SUPPORTED = ("path",)
@@ -90,11 +88,14 @@ class Proxy(SiteRouting):
         for host, port in config.aliases:
             me.add((host.lower(), port))
         self._me = me
+        # The ALG's modules load only when there is an upstream to relay to:
+        # a router without one keeps their memory.
         if config.relay is None:
             self.relay = None
         elif self.relay is None:
             from .media import PortPool
             from .alg import MediaAlg
+            from .relay import Relay
 
             low, high, max_calls, _ = config.media
             self.relay = Relay(config.relay, config.secret, MediaAlg(config.relay.wan_address, PortPool(low, high), max_calls))
@@ -103,6 +104,8 @@ class Proxy(SiteRouting):
         if config.relay is None or config.survival is None:
             self.survival = None
         elif self.survival is None:
+            from .survival import Survival
+
             self.survival = Survival(config.survival, self.now)
         else:
             self.survival.config = config.survival  # a reload keeps the state and its history

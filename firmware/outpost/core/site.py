@@ -15,7 +15,6 @@ Routing by state:
   calls established before a switch go on (and so do their pinholes).
 """
 
-from .survival import dial_match
 from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
 
 PROBE_FROM = "outpost-probe"
@@ -117,6 +116,8 @@ class SiteRouting:
         if self.relay.side(source[1]) != "lan":
             self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
             return True
+        from .survival import dial_match
+
         cfg = self.survival.config
         user = uri.user if uri.is_sip else None
         if user and user in cfg.emergency and req.method == "INVITE":

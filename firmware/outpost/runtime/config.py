@@ -10,8 +10,6 @@ import os
 from ..compat import json
 from ..core.auth import Authenticator, Credentials, Nonces, parse_networks
 from ..core.proxy import ProxyConfig
-from ..core.relay import RelayConfig
-from ..core.survival import SurvivalConfig
 from ..core.registrar import RegistrarPolicy
 from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Port, Record, Str, validate, Invalid
 
@@ -213,6 +211,9 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
     pc.trusted = parse_networks(["127.0.0.0/8"] + ([lan] if lan else []) + sip["trusted_networks"])
     up = cfg["upstream"]
     if up["host"] and lan:
+        from ..core.relay import RelayConfig
+        from ..core.survival import SurvivalConfig
+
         wan = (cfg["interfaces"].get("wan0") or {}).get("address")
         wan = wan.split("/")[0] if wan else (wan_address or "0.0.0.0")
         udp = [e["port"] for e in sip["listen"] if e["transport"] == "udp"] or [5060]

@@ -23,8 +23,6 @@ from .. import __version__
 from ..compat import json
 from .transport import Udp, TcpPool, is_ip
 from .netinfo import local_ipv4, source_address
-from .pinhole import NftPinholes
-from .conntrack import Conntrack, leg_tuples
 
 log = logging.getLogger("outpost")
 
@@ -84,7 +82,11 @@ class Daemon:
 
     def _relay_started(self, cfg):
         """Relaying began (at start, or a reload set upstream.host): the
-        pinhole helper takes over the ruleset's media sets, empty."""
+        pinhole helper takes over the ruleset's media sets, empty. (Loaded
+        only then: a router without an upstream keeps their memory.)"""
+        from .conntrack import Conntrack
+        from .pinhole import NftPinholes
+
         self.pinholes = NftPinholes(cfg["media"]["idle_timeout_s"], lock=cfg["media"]["lock"])
         self.conntrack = Conntrack()
         log.info("relaying to %s:%d from %s (media ports %d-%d)", cfg["upstream"]["host"], cfg["upstream"]["port"],
@@ -224,6 +226,8 @@ class Daemon:
         relay = self.proxy.relay
         if relay is not None and relay.media.actions:
             actions, relay.media.actions = relay.media.actions, []
+            from .conntrack import leg_tuples
+
             stale = []
             for kind, leg in actions:
                 if kind == "open":
