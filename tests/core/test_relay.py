@@ -154,3 +154,20 @@ def test_no_media_ports_left_is_503_and_said_so():
     assert answers == [(503, "full2@192.0.2.10")]
     assert [e for e in p.events if e[0] == "refused"] == [("refused", "INVITE full2@192.0.2.10: No media ports left")]
     assert len(p.relay.media) == 2 and len(p.relay.media.ports) == 2
+
+
+def test_a_new_call_from_the_wan_must_come_through_the_upstream():
+    """Scanners on the internet call sip:100@<public address>; the phones
+    ring only for the site's server (in-dialog requests in our dialogs
+    still pass, whoever the far end is)."""
+    p = make_relay()
+    p.relay.config.peers = {"203.0.113.10"}
+    p.receive(register(), ALICE, 0)
+    up = to(p, UPSTREAM)
+    p.receive(respond(up, 200, "OK", extra=["Contact: <%s>;expires=300" % up.contacts[0].uri]), UPSTREAM, 10)
+    out(p)
+    scanner = ("udp", "198.51.100.66", 5060, None)
+    for ruri in (str(up.contacts[0].uri), "sip:alice@203.0.113.2", "sip:100@203.0.113.2"):
+        p.receive(sip("INVITE %s SIP/2.0" % ruri, "Via: SIP/2.0/UDP 198.51.100.66;branch=z9hG4bKscan%d" % len(ruri), "Max-Forwards: 70",
+                      "From: <sip:100@198.51.100.66>;tag=s", "To: <%s>" % ruri, "Call-ID: scan%d" % len(ruri), "CSeq: 1 INVITE"), scanner, 20)
+        assert [(m.status, d[1]) for m, d in out(p)] == [(403, "198.51.100.66")]

@@ -42,6 +42,9 @@ class RelayConfig:
         self.wan_address = wan_address  # ours on wan0: what upstream sees
         self.upstream = upstream  # (transport, host, port, None): where relayed requests go
         self.port = port
+        # Addresses on the WAN that may start dialogs with the phones: the
+        # upstream (the runtime adds what a host name resolves to).
+        self.peers = set(h for h in (upstream[1],) if ipv4_int(h) is not None)
 
 
 class Relay:
@@ -65,6 +68,9 @@ class Relay:
                 if n & mask == net:
                     return "lan"
         return "wan"
+
+    def is_peer(self, host):
+        return host in self.config.peers
 
     def address(self, side):
         return self.config.wan_address if side == "wan" else self.config.lan_address

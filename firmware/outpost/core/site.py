@@ -31,6 +31,10 @@ class SiteRouting:
             if side == "wan" and not ours:
                 return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
             return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
+        if not ours and side == "wan" and not relay.is_peer(source[1]):
+            # Scanners try INVITE sip:100@<public address> all day: a new call
+            # from the WAN comes through the site's server or not at all.
+            return self.reply(txn, req, 403, "Forbidden (calls come through the upstream server)", (), now)
         target = relay.resolve(uri, now) if self.is_me(uri) or uri.has_param("oc") else None
         if target is not None:
             return self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
@@ -41,9 +45,7 @@ class SiteRouting:
         if side == "wan":
             if uri.is_sip and uri.user and (self.is_me(uri) or self._for_domain(uri)):
                 return self._to_user(req, txn, uri, now)  # a server that calls the AOR, not the contact
-            return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
-        if not self._trusted(source[1]) and relay.side(source[1]) != "lan":
-            return self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
+            return self.reply(txn, req, 404, "Not Found", (), now)
         return self._forward(req, txn, [(None, relay.config.upstream)], now)
 
     def _crossing(self, req, txn, m, dest, ctx, now):
@@ -96,7 +98,6 @@ class SiteRouting:
             if all(b.final is not None or b.txn is txn for b in ctx.branches):
                 relay.media.end(key)  # the call never came to be
 
-
     # -- local survival ------------------------------------------------------------------
 
     @property
@@ -107,13 +108,17 @@ class SiteRouting:
         """Routing while the upstream is not trusted. True: handled here;
         False: the proxy's own routing goes on (REGISTER, local phones,
         in-dialog requests)."""
+        wan = self.relay.side(source[1]) == "wan"
+        if wan and not ours and not self.relay.is_peer(source[1]):
+            self.reply(txn, req, 403, "Forbidden (calls come through the upstream server)", (), now)
+            return True
         target = self.relay.resolve(uri, now) if not routes and uri.has_param("oc") else None
         if target is not None:  # our WAN contact: a phone, whatever the state
             self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
             return True
         if routes or ours or for_us or req.method in ("REGISTER", "ACK") or req.to.tag is not None:
             return False
-        if self.relay.side(source[1]) != "lan":
+        if wan:
             self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
             return True
         from .survival import dial_match

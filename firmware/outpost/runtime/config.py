@@ -8,7 +8,7 @@ values per digest algorithm (`outpost ha1 USER REALM` prints them).
 import os
 
 from ..compat import json
-from ..core.auth import Authenticator, Credentials, Nonces, parse_networks
+from ..core.auth import Authenticator, Credentials, Nonces, ipv4_int, parse_networks
 from ..core.proxy import ProxyConfig
 from ..core.registrar import RegistrarPolicy
 from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Port, Record, Str, validate, Invalid
@@ -219,6 +219,7 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
         udp = [e["port"] for e in sip["listen"] if e["transport"] == "udp"] or [5060]
         pc.relay = RelayConfig(parse_networks([lan]), lan.split("/")[0], wan,
                                (up["transport"], up["outbound_proxy"] or up["host"], up["port"], None), udp[0])
+        pc.relay.peers.update(h for h in (up["host"], up["outbound_proxy"]) if h and ipv4_int(h) is not None)
         m = cfg["media"]
         pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
         sv = cfg["survival"]

@@ -161,6 +161,16 @@ class Daemon:
             self.proxy.upstream_unreachable(now_ms())
             self._pump()
 
+    def _add_peers(self):
+        """The upstream by name: what it resolves to may start calls too."""
+        relay = self.proxy.relay
+        if relay is None:
+            return
+        for name in (self.cfg["upstream"]["host"], self.cfg["upstream"]["outbound_proxy"]):
+            hit = self._dns.get(name) if name else None
+            if hit is not None:
+                relay.config.peers.add(hit[0])
+
     def _write_status(self):
         """What the console's "show status" shows; on tmpfs, so no flash wear."""
         p = self.proxy
@@ -287,6 +297,7 @@ class Daemon:
                 return
             addr = info[0][4][0]
             self._dns[host] = (addr, now_ms() + DNS_TTL_MS)
+            self._add_peers()
             fn(addr)
 
         asyncio.ensure_future(resolve())
@@ -351,6 +362,7 @@ class Daemon:
             log.info("local addresses now %s%s", ", ".join(addresses) or "none", " (WAN %s)" % wan if wan else "")
             self._addresses, self._wan = addresses, wan
             self.proxy.set_config(configmod.proxy_config(self.cfg, self.key, addresses, wan))
+            self._add_peers()
 
     # -- signals ----------------------------------------------------------------
 
@@ -371,6 +383,7 @@ class Daemon:
             pc.media = self.proxy.config.media
         old_up = self.proxy.relay.config.upstream if was is not None else None
         self.proxy.set_config(pc)
+        self._add_peers()
         if (self.proxy.relay.config.upstream if self.proxy.relay is not None else None) != old_up:
             asyncio.ensure_future(self._open_probe_socket())
         if was is None and self.proxy.relay is not None:
