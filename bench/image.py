@@ -2,6 +2,11 @@
 answering OPTIONS, and the daemon's memory in the guest idle and with 200
 registered phones. Prints one line.
 
+The peer, booted in the same run with the same QEMU line and the same
+kernel: an initramfs holding nothing but Debian's static busybox, whose
+/init prints a marker on the console. What outpost adds to the boot is the
+difference between the two.
+
     .venv/bin/python bench/image.py    (builds the image first if needed)
 """
 
@@ -54,6 +59,49 @@ def trust_the_host(vm, work):
         raise SystemExit("could not apply the bench's site file")
 
 
+def bare_boot(work):
+    """Seconds from QEMU's start to the bare busybox initramfs's marker, and
+    that initramfs's size (MB)."""
+    import gzip
+    import shutil
+    import subprocess
+
+    sys.path.insert(0, os.path.join(ROOT, "board", "debian"))
+    sys.path.insert(0, os.path.join(ROOT, "qemu"))
+    import boot as qemu_boot
+    import cpio
+
+    tree = os.path.join(work, "bare")
+    os.makedirs(os.path.join(tree, "bin"))
+    shutil.copy(os.path.join(ROOT, "output", "build", "rootfs", "bin", "busybox"), os.path.join(tree, "bin", "busybox"))
+    with open(os.path.join(tree, "init"), "w") as f:
+        f.write("#!/bin/busybox sh\n/bin/busybox echo BARE-BUSYBOX-READY\nexec /bin/busybox sleep 600\n")
+    os.chmod(os.path.join(tree, "init"), 0o755)
+    images = os.path.join(work, "bare-images")
+    os.makedirs(images)
+    os.symlink(os.path.join(IMAGES, "Image"), os.path.join(images, "Image"))
+    with gzip.open(os.path.join(images, "rootfs.cpio.gz"), "wb") as f:
+        f.write(cpio.archive(tree, 0, [("dev/console", 0o600, 5, 1)]))
+    shutil.copy(os.path.join(IMAGES, "data.img"), os.path.join(images, "data.img"))
+    cmd = qemu_boot.command(images, None, "stdio")
+    t0 = time.time()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    buf = b""
+    try:
+        while b"BARE-BUSYBOX-READY" not in buf and time.time() - t0 < 60:
+            chunk = p.stdout.read1(4096)
+            if not chunk:
+                break
+            buf += chunk
+        took = time.time() - t0
+    finally:
+        p.kill()
+        p.wait()
+    if b"BARE-BUSYBOX-READY" not in buf:
+        raise SystemExit("the bare initramfs did not boot: " + buf[-500:].decode(errors="replace"))
+    return took, os.path.getsize(os.path.join(images, "rootfs.cpio.gz")) / 1e6
+
+
 def main():
     import serial
 
@@ -88,12 +136,15 @@ def main():
     finally:
         s.close()
         vm.kill()
+    bare_s, bare_mb = bare_boot(work)
     size = lambda f: os.path.getsize(os.path.join(IMAGES, f)) / 1e6  # noqa: E731
     import gzip
     unpacked = len(gzip.open(os.path.join(IMAGES, "rootfs.cpio.gz")).read()) / 1e6
     print("image: kernel Image %.1f MB, initramfs %.1f MB (%.1f MB unpacked), data.img %.0f MB | boot to login %.1f s, to OPTIONS answered %.1f s "
-          "| daemon RSS %.1f MB idle, %.1f MB with %d registered phones (%d of %d REGISTERs 200) | qemu -M virt -cpu cortex-a53, TCG"
-          % (size("Image"), size("rootfs.cpio.gz"), unpacked, size("data.img"), t_login, t_sip, idle / 1024, busy / 1024, ok, ok, PHONES))
+          "| daemon RSS %.1f MB idle, %.1f MB with %d registered phones (%d of %d REGISTERs 200) | bare busybox initramfs on the same kernel: "
+          "%.1f MB, boot to its shell %.1f s (outpost's userland adds %.1f s to the login prompt) | qemu -M virt -cpu cortex-a53, TCG"
+          % (size("Image"), size("rootfs.cpio.gz"), unpacked, size("data.img"), t_login, t_sip, idle / 1024, busy / 1024, ok, ok, PHONES,
+             bare_mb, bare_s, t_login - bare_s))
 
 
 if __name__ == "__main__":
