@@ -55,8 +55,14 @@ def trust_the_host(vm, work):
         f.write(site)
     with open(os.path.join(work, "pw"), "w") as f:
         f.write(PASSWORD + "\n")
-    if console(["--port", "socket://127.0.0.1:%d" % vm.port, "--password-file", os.path.join(work, "pw"), "--quiet", "apply", path]) != 0:
-        raise SystemExit("could not apply the bench's site file")
+    import contextlib
+    import io
+
+    said = io.StringIO()  # the diff it applied: not this bench's one line
+    with contextlib.redirect_stdout(said):
+        rc = console(["--port", "socket://127.0.0.1:%d" % vm.port, "--password-file", os.path.join(work, "pw"), "--quiet", "apply", path])
+    if rc != 0:
+        raise SystemExit("could not apply the bench's site file:\n" + said.getvalue())
 
 
 def bare_boot(work):
