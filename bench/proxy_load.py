@@ -99,7 +99,8 @@ class Outpost:
         with open(path, "w") as f:
             json.dump(cfg, f)
         env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware"))
-        self.proc = subprocess.Popen([sys.executable, "-m", "outpost", "run", "--config", path],
+        # -OO: as on the router, whose .pyc are compiled that way (no docstrings).
+        self.proc = subprocess.Popen([sys.executable, "-OO", "-m", "outpost", "run", "--config", path],
                                      stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "outpost.log"), "wb"), env=env)
         time.sleep(1.0)
 
