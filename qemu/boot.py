@@ -99,7 +99,8 @@ def main(argv=None):
     netns = Netns().create() if args.net == "netns" else None
     cmd = command(args.images, args.data, args.serial, args.net, args.hostfwd, netns=netns)
     if args.serial == "stdio":
-        print("Outpost in QEMU: the serial console is this terminal; log in as root. Quit with Ctrl-A then X.", file=sys.stderr)
+        print("Outpost in QEMU: the serial console is this terminal (first boot: choose the console password; `shell` gives root). "
+              "Quit with Ctrl-A then X.", file=sys.stderr)
     if netns is None:
         os.execvp(cmd[0], cmd)
     proc = subprocess.Popen(cmd)
