@@ -171,3 +171,50 @@ def test_a_new_call_from_the_wan_must_come_through_the_upstream():
         p.receive(sip("INVITE %s SIP/2.0" % ruri, "Via: SIP/2.0/UDP 198.51.100.66;branch=z9hG4bKscan%d" % len(ruri), "Max-Forwards: 70",
                       "From: <sip:100@198.51.100.66>;tag=s", "To: <%s>" % ruri, "Call-ID: scan%d" % len(ruri), "CSeq: 1 INVITE"), scanner, 20)
         assert [(m.status, d[1]) for m, d in out(p)] == [(403, "198.51.100.66")]
+
+
+def test_two_phones_of_the_site_through_a_proxy_upstream_talk_on_the_lan():
+    """alice calls bob; the upstream is a proxy (Kamailio) that sends the
+    INVITE back to this router unchanged, media not anchored: the SDP bob
+    gets names the router's WAN port of alice's stream. The router puts
+    alice's LAN address there (and bob's in the answer): RTP stays on the
+    LAN, no pinhole, one Call-ID for two legs kept apart."""
+    p = make_relay()
+    bob = ("udp", "192.0.2.11", 5064, None)
+    p.receive(sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.11:5064;branch=z9hG4bKrb;rport", "Max-Forwards: 70",
+                  "From: <sip:bob@hq.example.com>;tag=rb", "To: <sip:bob@hq.example.com>", "Call-ID: regb", "CSeq: 1 REGISTER",
+                  "Contact: <sip:bob@192.0.2.11:5064>", "Expires: 600"), bob, 0)
+    up = to(p, UPSTREAM)
+    bob_wan = up.contacts[0].uri
+    p.receive(respond(up, 200, "OK", extra=["Contact: <%s>;expires=600" % bob_wan]), UPSTREAM, 1)
+    out(p)
+    p.receive(sip("INVITE sip:bob@hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKhp1;rport",
+                  "Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=a1", "To: <sip:bob@hq.example.com>",
+                  "Call-ID: hair@192.0.2.10", "CSeq: 1 INVITE", "Contact: <sip:alice@192.0.2.10:5062>",
+                  "Content-Type: application/sdp", body=PHONE_SDP), ALICE, 10)
+    inv = no_lan(to(p, UPSTREAM))
+    assert inv.sdp().media[0].port == 40000
+    # The proxy upstream sends it back to bob's contact: its own Via on top.
+    raw = inv.serialise().decode()
+    head, body = raw.split("\r\n\r\n", 1)
+    lines = head.split("\r\n")
+    lines[0] = "INVITE %s SIP/2.0" % bob_wan
+    lines.insert(1, "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKkam1")
+    p.receive(("\r\n".join(lines) + "\r\n\r\n" + body).encode(), UPSTREAM, 20)
+    to_bob = to(p, bob)
+    sdp = to_bob.sdp()
+    assert (sdp.connection.address, sdp.media[0].port) == ("192.0.2.10", 7078)
+    assert to_bob.call_id == "hair@192.0.2.10"
+    # bob answers; upstream relays the 200 back to alice's leg.
+    p.receive(sip("SIP/2.0 200 OK", *["Via: " + v.text for v in to_bob.vias], "From: " + to_bob.get("from"),
+                  "To: " + to_bob.get("to") + ";tag=b1", "Call-ID: " + to_bob.call_id, "CSeq: 1 INVITE",
+                  "Contact: <sip:bob@192.0.2.11:5064>", "Content-Type: application/sdp",
+                  body=PHONE_SDP.replace("192.0.2.10", "192.0.2.11").replace("7078", "7090")), bob, 30)
+    ok_up = no_lan(to(p, UPSTREAM))
+    assert ok_up.sdp().media[0].port == 40002
+    p.receive(respond(inv, 200, "OK", ok_up.body.decode(), to_tag="b1", extra=["Contact: <%s>" % ok_up.contacts[0].uri]), UPSTREAM, 40)
+    to_alice = to(p, ALICE)
+    sdp = to_alice.sdp()
+    assert (sdp.connection.address, sdp.media[0].port) == ("192.0.2.11", 7090)
+    assert [a for a in p.relay.media.actions if a[0] == "open"] == []  # the router is not in the media path
+    assert len(p.relay.media) == 2  # alice's leg and bob's leg, one Call-ID

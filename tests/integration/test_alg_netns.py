@@ -9,8 +9,11 @@ Media is real RTP (tests/integration/rtp.py) through the kernel's NAT.
 Every process is killed by PID; the namespaces are deleted.
 """
 
+import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -18,6 +21,7 @@ import pytest
 from netns import ROUTER_WAN, sh
 from routersite import ALICE, ALICE_RTP, ALICE_RTP2, BOB, BOB_RTP, DOMAIN, KAMAILIO, Site, stop
 
+DAVE = "192.0.2.12"  # a second phone of the site
 IDLE_S = 10  # media.idle_timeout_s (routersite's default): what a kill -9 leaves lives this long
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for network namespaces")
@@ -25,7 +29,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for networ
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    s = Site(tmp_path_factory.mktemp("alg"))
+    s = Site(tmp_path_factory.mktemp("alg"), lan_hosts=(ALICE, DAVE))
     try:
         s.start_capture()
         s.start_kamailio()
@@ -130,6 +134,40 @@ def test_a_busy_answer_after_early_media_closes_the_pinholes(site):
     site.done(alice)
     site.done(bob)
     assert site.wait_no_pinholes(), site.tuples()
+
+
+def test_two_phones_of_the_site_call_through_the_upstream_proxy_with_media_on_the_lan(site):
+    """Kamailio proxies alice's INVITE back to dave through the router
+    without anchoring media: each phone must get the other's LAN address
+    in its SDP, and RTP flows on the LAN with no pinhole."""
+    reg = site.sipp(site.topo.lan, DAVE, "register.xml", "192.0.2.1:5060", "-key", "user", "dave", "-key", "contact_port", "5080",
+                    "-au", "dave", "-ap", "dave-secret", port=5070, name="reg_dave")
+    site.done(reg)
+    dave = site.sipp(site.topo.lan, DAVE, "uas_answer.xml", None, "-key", "rtp_port", "7100", "-trace_msg", port=5080, name="dave_uas")
+    time.sleep(0.5)
+    alice = site.sipp(site.topo.lan, ALICE, "uac_call.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "dave",
+                      "-key", "rtp_port", str(ALICE_RTP), "-au", "alice", "-ap", "alice-secret", "-d", "4000", "-trace_msg",
+                      port=5090, name="alice_to_dave")
+    deadline = time.time() + 10
+    while time.time() < deadline and not site.log().count("recv udp 192.0.2.12:5080 b'SIP/2.0 200 OK'"):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    assert not any(site.tuples().values()), site.tuples()  # the router is not in the media path
+    cmd = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "rtp.py")]
+    a = subprocess.Popen(["ip", "netns", "exec", site.topo.lan] + cmd + [ALICE, str(ALICE_RTP), DAVE, "7100", "1.5"], stdout=subprocess.PIPE, text=True)
+    d = subprocess.Popen(["ip", "netns", "exec", site.topo.lan] + cmd + [DAVE, "7100", ALICE, str(ALICE_RTP), "1.5"], stdout=subprocess.PIPE, text=True)
+    got_a, got_d = (json.loads(x.communicate(timeout=30)[0])["received"] for x in (a, d))
+    assert got_a.get("%s:7100" % DAVE, 0) > 50 and got_d.get("%s:%d" % (ALICE, ALICE_RTP), 0) > 50, (got_a, got_d)
+    site.done(alice)
+    site.done(dave)
+    logs = {}
+    for f in os.listdir(site.work):
+        if f.endswith("_messages.log"):
+            logs[f] = open(os.path.join(site.work, f), errors="replace").read()
+    dave_log = "".join(v for k, v in logs.items() if k.startswith("uas_answer"))
+    alice_log = "".join(v for k, v in logs.items() if k.startswith("uac_call"))
+    assert "c=IN IP4 %s" % ALICE in dave_log.split("INVITE sip:", 1)[1] and "m=audio %d " % ALICE_RTP in dave_log, dave_log[-1500:]
+    assert "c=IN IP4 %s" % DAVE in alice_log and "m=audio 7100 " in alice_log, alice_log[-1500:]
 
 
 def test_no_lan_address_leaves_on_the_wan(site):

@@ -66,6 +66,7 @@ class MediaAlg:
         self.ports = ports if ports is not None else PortPool()  # an empty pool is falsy (len 0)
         self.max_calls = max_calls
         self.sessions = {}
+        self.by_port = {}  # WAN RTP port -> (session key, stream index)
         self.actions = []
         self.now = 0
 
@@ -110,6 +111,7 @@ class MediaAlg:
         if sdp is None:
             return
         sess = self._session(key or msg.call_id)
+        session_c = False
         for i in range(len(sdp.media)):
             m = sdp.media[i]
             if m.rejected and i not in sess.streams:
@@ -119,6 +121,21 @@ class MediaAlg:
                 st.remote = st.remote_rtcp = None  # declined: nothing may pass
                 continue
             addr, st.remote_dir = _held(m)
+            peer = self._hairpin(addr, m.port, sess)
+            if peer is not None:
+                # Another phone of this site, through a proxy upstream that
+                # does not anchor media: the two talk on the LAN directly.
+                lan, lan_rtcp = peer
+                if m.connection is not None:
+                    sdp.set_connection(m.connection, lan[0], "IP4")
+                elif sdp.connection is not None and not session_c:
+                    sdp.set_connection(sdp.connection, lan[0], "IP4")
+                    session_c = True
+                sdp.set_port(m, lan[1])
+                if m.rtcp is not None:
+                    sdp.set_rtcp(m, lan_rtcp[1], lan_rtcp[0] if m.rtcp.address else None)
+                st.remote = st.remote_rtcp = None  # no pinhole: the router is not in the path
+                continue
             if addr is not None:
                 st.remote = (addr, m.port)
                 st.remote_rtcp = (m.rtcp.address or addr, m.rtcp.port) if m.rtcp else (addr, m.port + 1)
@@ -133,6 +150,7 @@ class MediaAlg:
             self.actions.append(("close", sess.legs.pop(key)))
         for st in sess.streams.values():
             self.ports.release(st.wan_port)
+            self.by_port.pop(st.wan_port, None)
 
     def expire(self, now, max_ms):
         """End the calls older than `max_ms` (the maximum call duration)."""
@@ -140,6 +158,18 @@ class MediaAlg:
         for cid in old:
             self.end(cid)
         return old
+
+    def _hairpin(self, addr, port, sess):
+        """(lan, lan_rtcp) of our own stream behind WAN port `port`, when an
+        SDP from the WAN names it: the far end is one of our phones."""
+        if addr != self.wan:
+            return None
+        hit = self.by_port.get(port)
+        other = self.sessions.get(hit[0]) if hit is not None else None
+        st = other.streams.get(hit[1]) if other is not None and other is not sess else None
+        if st is None or st.lan is None:
+            return None
+        return st.lan, st.lan_rtcp
 
     def legs(self):
         for sess in self.sessions.values():
@@ -166,6 +196,7 @@ class MediaAlg:
                     self.sessions.pop(sess.call_id, None)  # nothing of it is live: no leak
                 raise RemoteProtocolError(503, "No media ports left")
             st = sess.streams[i] = Stream(port)
+            self.by_port[port] = (sess.call_id, i)
         return st
 
     def _update(self, sess):

@@ -43,6 +43,7 @@ class ResponseContext:
         self.initial = req.to.tag is None
         self.hidden = None  # the phone's Via lines, when the request left on the WAN without them
         self.relay = None  # a relayed REGISTER: what the binding needs once upstream says 2xx
+        self.rr_below = None  # Record-Routes below ours in the forwarded request (a crossing dialog)
         server_txn.owner = self
 
     def add_branch(self, txn):

@@ -451,9 +451,9 @@ class Proxy(SiteRouting):
             host = relay.address(out)
             if into != out and out == "wan":
                 req.drop_lines("via")  # an ACK gets no response: the phone's Vias need not come back
-                relay.to_wan(req, source, now, relay.key(req))
+                relay.to_wan(req, source, now, relay.key(req, source))
             elif into != out:
-                relay.to_lan(req, relay.key(req))
+                relay.to_lan(req, relay.key(req, dest))
         req.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s.a;rport" % (transport.upper(), host, port, self._branch_prefix(req)))
         self.send(req.serialise(), dest)
 
@@ -465,5 +465,6 @@ class Proxy(SiteRouting):
             return self.reply(txn, req, 481, "Call/Transaction Does Not Exist", (), now)
         self.reply(txn, req, 200, "OK", (), now)
         ctx.cancel_all(now)
-        if self.relay is not None:
-            self.relay.media.end(self.relay.key(req))
+        if self.relay is not None:  # the caller's leg, and the legs it rang
+            for phone in [txn.dest] + [b.txn.dest for b in ctx.branches]:
+                self.relay.media.end(self.relay.key(req, phone))

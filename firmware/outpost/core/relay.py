@@ -146,13 +146,17 @@ class Relay:
     def to_lan(self, msg, key):
         """A request or response from the WAN about to leave on the LAN."""
         cid = msg.call_id
-        if cid != key:
-            msg.replace_field(msg.fields("call-id")[0], key)
+        lan = self.call_id_in(cid)
+        if cid != lan:
+            msg.replace_field(msg.fields("call-id")[0], lan)
         self.media.from_wan(msg, key)
 
-    def key(self, msg):
-        """The call's key for the media table: its Call-ID as the phone knows it."""
-        return self.call_id_in(msg.call_id)
+    def key(self, msg, phone):
+        """The media table's key for this call leg: the Call-ID as the phone
+        knows it, and the phone (transport, host, port, flow). Two phones of
+        this site calling each other through a proxy upstream share one
+        Call-ID: each is a leg of its own here."""
+        return "%s|%s:%d" % (self.call_id_in(msg.call_id), phone[1], phone[2])
 
     # -- registrations ---------------------------------------------------------------
 

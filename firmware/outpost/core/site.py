@@ -57,7 +57,9 @@ class SiteRouting:
         into, out = relay.side(txn.dest[1]), relay.side(dest[1])
         if into == out:
             return relay.address(out)
-        key = relay.key(req)
+        key = relay.key(req, txn.dest if out == "wan" else dest)
+        if req.to.tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
+            ctx.rr_below = len(req.record_routes)  # our Record-Route goes right above these
         if out == "wan":
             if ctx.hidden is None:
                 ctx.hidden = m.header_lines("via")  # the phone's Vias stay here
@@ -81,11 +83,14 @@ class SiteRouting:
         into, out = relay.side(txn.dest[1]), relay.side(ctx.server.dest[1])
         if into == out:
             return
-        key = relay.key(resp)
+        key = relay.key(resp, txn.dest if out == "wan" else ctx.server.dest)
         mine = relay.address(out)
-        for rr in resp.record_routes:
-            # Our Record-Route as the side it goes to reaches us (the far side
-            # never learns our address on this one).
+        rrs = resp.record_routes
+        if ctx.rr_below is not None and len(rrs) > ctx.rr_below:
+            # The Record-Route we put in for this leg (others may be ours
+            # too: a call between two of our phones through a proxy passes
+            # twice) names us as the side the response goes to reaches us.
+            rr = rrs[len(rrs) - 1 - ctx.rr_below]
             if self.is_me(rr.uri) and rr.uri.host != mine:
                 resp.set_uri(rr, rr.uri.copy(host=mine))
         if out == "lan":

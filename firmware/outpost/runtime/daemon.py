@@ -187,7 +187,7 @@ class Daemon:
                 status["survival"] = {"state": sv.state, "since": int((sv.since + wall) / 1000), "failures": sv.failures,
                                       "probes": [{"at": int((t + wall) / 1000), "ok": ok, "rtt_ms": rtt, "what": what}
                                                  for t, ok, rtt, what in sv.history]}
-            status["calls"] = [{"call_id": c.call_id, "seconds": (now - c.created) // 1000,
+            status["calls"] = [{"call_id": c.call_id.split("|")[0], "seconds": (now - c.created) // 1000,
                                 "legs": [_leg_json(leg) for leg in c.legs.values()]} for c in p.relay.media.sessions.values()]
         try:
             write_atomic(self.cfg["state"]["status_file"], json.dumps(status).encode(), sync=False)
