@@ -144,3 +144,59 @@ def test_proxy_never_raises_on_peer_input(batch, later):
         t = p.next_deadline()
     for data, dest in p.datagrams_to_send():
         parse_message(data)  # everything we send parses
+
+
+RELAY_SEEDS = []
+
+
+def _relay_seeds():
+    """Messages a relaying router meets: its own traffic towards upstream and
+    back, plus SDP-bearing requests from both sides."""
+    if not RELAY_SEEDS:
+        from test_relay import PHONE_SDP, FAR_SDP, register
+        from support import sip
+        RELAY_SEEDS.append(register())
+        RELAY_SEEDS.append(sip("INVITE sip:bob@hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKf1;rport",
+                               "Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=a1", "To: <sip:bob@hq.example.com>",
+                               "Call-ID: fz@192.0.2.10", "CSeq: 1 INVITE", "Contact: <sip:alice@192.0.2.10:5062>",
+                               "Record-Route: <sip:192.0.2.1;lr>, <sip:203.0.113.2;lr>", "Content-Type: application/sdp", body=PHONE_SDP))
+        RELAY_SEEDS.append(sip("INVITE sip:alice@203.0.113.2:5060;oc=0123456789 SIP/2.0", "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKf2",
+                               "Max-Forwards: 70", "From: <sip:bob@hq.example.com>;tag=b1", "To: <sip:alice@hq.example.com>",
+                               "Call-ID: in@opx12345678", "CSeq: 1 INVITE", "Route: <sip:203.0.113.2;lr>",
+                               "Content-Type: application/sdp", body=FAR_SDP.replace("203.0.113.20", "203.0.113.2").replace("8078", "40000")))
+    return RELAY_SEEDS
+
+
+@settings(max_examples=int(__import__("os").environ.get("FUZZ_EXAMPLES", "200")), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.data(), st.integers(0, 40000))
+def test_relaying_proxy_never_raises_on_input_from_either_side(data, later):
+    """The ALG path (relay, SDP rewriting, media table, survival probes) under
+    mutated input from the LAN, from the upstream and from strangers."""
+    from test_relay import make_relay, ALICE, UPSTREAM
+    from outpost.core.survival import Survival, SurvivalConfig
+    p = make_relay()
+    p.config.survival = SurvivalConfig(1000, 2, 3000)
+    p.survival = Survival(p.config.survival, 0)
+    from test_relay import respond, FAR_SDP
+    seeds = list(_relay_seeds())
+    p.receive(seeds[1], ALICE, 0)  # a call on its way upstream: its answers are seeds too
+    for sent, dest in p.datagrams_to_send():
+        m = parse_message(sent)
+        if m.is_request and m.method == "INVITE":
+            seeds.append(respond(m, 183, "Session Progress", FAR_SDP))
+            seeds.append(respond(m, 200, "OK", FAR_SDP, extra=["Contact: <sip:bob@203.0.113.20>", "Record-Route: <sip:203.0.113.2;lr>"]))
+            seeds.append(respond(m, 486, "Busy Here"))
+    for _ in range(data.draw(st.integers(1, 5))):
+        raw = bytearray(data.draw(st.sampled_from(seeds)))
+        for _ in range(data.draw(st.integers(0, 4))):
+            i = data.draw(st.integers(0, len(raw)))
+            raw[i:i] = data.draw(st.sampled_from(TOKENS))
+        source = data.draw(st.sampled_from([ALICE, UPSTREAM, ("udp", "198.51.100.66", 5060, None)]))
+        p.receive(bytes(raw), source, data.draw(st.integers(0, 5000)))
+    t = p.next_deadline()
+    while t is not None and t <= later:
+        p.handle_timer(t)
+        t = p.next_deadline()
+    for sent, dest in p.datagrams_to_send():
+        parse_message(sent)  # everything we send parses
