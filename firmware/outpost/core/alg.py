@@ -60,6 +60,11 @@ def _held(m):
     return addr, m.direction
 
 
+def _rtcp(m, addr):
+    """Where a stream's RTCP goes: a=rtcp, else the RTP port + 1 (RFC 3605)."""
+    return (m.rtcp.address or addr, m.rtcp.port) if m.rtcp else (addr, m.port + 1)
+
+
 class MediaAlg:
     def __init__(self, wan_address, ports=None, max_calls=MAX_CALLS):
         self.wan = wan_address
@@ -97,7 +102,7 @@ class MediaAlg:
             addr, st.lan_dir = _held(m)
             if addr is not None:
                 st.lan = (addr, m.port)
-                st.lan_rtcp = (m.rtcp.address or addr, m.rtcp.port) if m.rtcp else (addr, m.port + 1)
+                st.lan_rtcp = _rtcp(m, addr)
             if m.connection is not None and not m.connection.is_hold:
                 sdp.set_connection(m.connection, wan, "IP4")
             sdp.set_port(m, st.wan_port)
@@ -138,7 +143,7 @@ class MediaAlg:
                 continue
             if addr is not None:
                 st.remote = (addr, m.port)
-                st.remote_rtcp = (m.rtcp.address or addr, m.rtcp.port) if m.rtcp else (addr, m.port + 1)
+                st.remote_rtcp = _rtcp(m, addr)
         self._update(sess)
 
     def end(self, call_id):

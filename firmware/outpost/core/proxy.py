@@ -243,15 +243,8 @@ class Proxy(SiteRouting):
         for_us = not uri.user and (self.is_me(uri) or (uri.is_sip and uri.host.lower() == self.config.domain)) and not uri.has_param("oc")
         check_request(req, SUPPORTED, for_us)
         self._loop_check(req)
-        routes = req.routes
-        ours = False  # a dialog we record-routed (or a request routed to us)
-        n = 0
-        while n < len(routes) and self.is_me(routes[n].uri):
-            n += 1  # ours, twice when the dialog crosses LAN and WAN (RFC 5658)
-        if n:
-            req.remove_leading("route", n)
-            routes = routes[n:]
-            ours = True
+        # ours: a dialog we record-routed (or a request routed to us)
+        routes, ours = self._pop_our_routes(req)
         if not ours and routes and for_us and uri.has_param("lr"):
             # The previous hop was a strict router (§16.4): the Request-URI is
             # our Record-Route and the real target is the last Route.
@@ -292,6 +285,17 @@ class Proxy(SiteRouting):
         if local:
             return self._to_user(req, txn, uri, now)
         return self._forward(req, txn, [(None, _uri_dest(uri))], now)
+
+    def _pop_our_routes(self, req):
+        """Remove the leading Routes that are us (two when a call between two
+        of our phones passes a proxy upstream); (routes left, any removed)."""
+        routes = req.routes
+        n = 0
+        while n < len(routes) and self.is_me(routes[n].uri):
+            n += 1
+        if n:
+            req.remove_leading("route", n)
+        return routes[n:], n > 0
 
     def _trusted(self, host):
         n = ipv4_int(host)
@@ -418,14 +422,7 @@ class Proxy(SiteRouting):
 
     def _forward_ack(self, req, now, source):
         """ACK for a 2xx: its own transaction-less request, routed by Route (§16.11)."""
-        routes = req.routes
-        n = 0
-        while n < len(routes) and self.is_me(routes[n].uri):
-            n += 1
-        if n:
-            req.remove_leading("route", n)
-            routes = routes[n:]
-        ours = n > 0
+        routes, ours = self._pop_our_routes(req)
         relay = self.relay
         target = relay.resolve(req.uri, now) if relay is not None and not routes else None
         if target is not None:

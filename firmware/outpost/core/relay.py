@@ -137,18 +137,12 @@ class Relay:
         for c in msg.contacts:
             if not c.star and c.uri.is_sip and self.side(c.uri.host.strip("[]")) == "lan":
                 msg.set_uri(c, self.wan_contact(c.uri, self.remember(str(c.uri), source, now)))
-        cid = msg.call_id
-        out = self.call_id_out(cid)
-        if out != cid:
-            msg.replace_field(msg.fields("call-id")[0], out)
+        _set_call_id(msg, self.call_id_out(msg.call_id))
         self.media.from_lan(msg, key)
 
     def to_lan(self, msg, key):
         """A request or response from the WAN about to leave on the LAN."""
-        cid = msg.call_id
-        lan = self.call_id_in(cid)
-        if cid != lan:
-            msg.replace_field(msg.fields("call-id")[0], lan)
+        _set_call_id(msg, self.call_id_in(msg.call_id))
         self.media.from_wan(msg, key)
 
     def key(self, msg, phone):
@@ -160,7 +154,7 @@ class Relay:
 
     # -- registrations ---------------------------------------------------------------
 
-    def register_out(self, msg, source, now):
+    def register_out(self, msg):
         """A phone's REGISTER leaving for upstream: {token: contact} it asks for."""
         asked = {}
         for c in msg.contacts:
@@ -209,6 +203,11 @@ class Relay:
         for b in location.all():
             if self.side(b.source[1]) == "lan":
                 self.remember(b.contact, b.source, now)
+
+
+def _set_call_id(msg, cid):
+    if cid != msg.call_id:
+        msg.replace_field(msg.fields("call-id")[0], cid)
 
 
 def _evict(table, at):

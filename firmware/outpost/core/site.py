@@ -31,13 +31,8 @@ class SiteRouting:
             if side == "wan" and not ours:
                 return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
             return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
-        if not ours and side == "wan" and not relay.is_peer(source[1]):
-            # Scanners try INVITE sip:100@<public address> all day: a new call
-            # from the WAN comes through the site's server or not at all.
-            return self.reply(txn, req, 403, "Forbidden (calls come through the upstream server)", (), now)
-        target = relay.resolve(uri, now) if self.is_me(uri) or uri.has_param("oc") else None
-        if target is not None:
-            return self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
+        if self._stranger_or_phone(req, txn, source, uri, routes, ours, now):
+            return None
         if ours:  # in a dialog we record-routed: the Request-URI is the next hop
             if self.is_me(uri):
                 return self.reply(txn, req, 404, "Not Found", (), now)
@@ -47,6 +42,20 @@ class SiteRouting:
                 return self._to_user(req, txn, uri, now)  # a server that calls the AOR, not the contact
             return self.reply(txn, req, 404, "Not Found", (), now)
         return self._forward(req, txn, [(None, relay.config.upstream)], now)
+
+    def _stranger_or_phone(self, req, txn, source, uri, routes, ours, now):
+        """What every state does first. True: answered or forwarded here."""
+        relay = self.relay
+        if not ours and relay.side(source[1]) == "wan" and not relay.is_peer(source[1]):
+            # Scanners try INVITE sip:100@<public address> all day: a new call
+            # from the WAN comes through the site's server or not at all.
+            self.reply(txn, req, 403, "Forbidden (calls come through the upstream server)", (), now)
+            return True
+        target = relay.resolve(uri, now) if not routes else None
+        if target is not None:  # our WAN contact: the phone it stands for
+            self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
+            return True
+        return False
 
     def _crossing(self, req, txn, m, dest, ctx, now):
         """Prepare one forwarded copy `m` for the side it leaves on; returns
@@ -67,7 +76,7 @@ class SiteRouting:
             if req.method == "REGISTER":
                 to = req.to.uri
                 ctx.relay = (to.copy(host=self.config.domain if self._for_domain(to) else to.host, port=None, params=[], headers=[]).aor(),
-                             relay.register_out(req, txn.dest, now), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
+                             relay.register_out(req), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
             relay.to_wan(m, txn.dest, now, key)
         else:
             relay.to_lan(m, key)
@@ -113,14 +122,9 @@ class SiteRouting:
         """Routing while the upstream is not trusted. True: handled here;
         False: the proxy's own routing goes on (REGISTER, local phones,
         in-dialog requests)."""
+        if self._stranger_or_phone(req, txn, source, uri, routes, ours, now):
+            return True
         wan = self.relay.side(source[1]) == "wan"
-        if wan and not ours and not self.relay.is_peer(source[1]):
-            self.reply(txn, req, 403, "Forbidden (calls come through the upstream server)", (), now)
-            return True
-        target = self.relay.resolve(uri, now) if not routes and uri.has_param("oc") else None
-        if target is not None:  # our WAN contact: a phone, whatever the state
-            self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
-            return True
         if routes or ours or for_us or req.method in ("REGISTER", "ACK") or req.to.tag is not None:
             return False
         if wan:

@@ -147,7 +147,7 @@ def check(cfg):
     if cfg["upstream"]["host"] and not (cfg["interfaces"].get("lan0") or {}).get("address"):
         errors.append("upstream.host: relaying to %s needs interfaces.lan0.address (the phones' network)" % cfg["upstream"]["host"])
     trunk = cfg["survival"]["fallback_trunk"]
-    if trunk and trunk.count(":") == 1 and not (trunk.split(":")[1].isdigit() and 1 <= int(trunk.split(":")[1]) <= 65535):
+    if trunk and split_trunk(trunk) is None:
         errors.append("survival.fallback_trunk: %r has no valid port after ':' (1-65535)" % trunk)
     m = cfg["media"]
     if m["port_min"] % 2 or m["port_max"] <= m["port_min"]:
@@ -159,6 +159,15 @@ def check(cfg):
         raise Invalid(errors)
     cfg["auth"]["realm"] = realm
     return cfg
+
+
+def split_trunk(text):
+    """'host' or 'host:port' -> ("udp", host, port, None); None when the port
+    is not 1-65535."""
+    host, _, port = text.rpartition(":") if text.count(":") == 1 else (text, "", "5060")
+    if not (port.isdigit() and 1 <= int(port) <= 65535):
+        return None
+    return ("udp", host, int(port), None)
 
 
 def secret(state_dir):
@@ -223,10 +232,7 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
         m = cfg["media"]
         pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
         sv = cfg["survival"]
-        trunk = None
-        if sv["fallback_trunk"]:
-            host, _, port = sv["fallback_trunk"].rpartition(":") if sv["fallback_trunk"].count(":") == 1 else (sv["fallback_trunk"], "", "")
-            trunk = ("udp", host, int(port) if port.isdigit() else 5060, None)
+        trunk = split_trunk(sv["fallback_trunk"]) if sv["fallback_trunk"] else None
         pc.survival = SurvivalConfig(sv["probe_interval_s"] * 1000, sv["failure_threshold"], sv["stability_s"] * 1000, sv["expires_s"],
                                      trunk, sv["fallback_patterns"], sv["emergency_numbers"])
         short = sv["expires_s"]

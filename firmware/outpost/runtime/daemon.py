@@ -51,7 +51,7 @@ class Daemon:
         log.info("outpost: %d registrations restored from %s", kept, self.bindings_path)
         self.pinholes = None
         self.conntrack = None
-        self._probe = None  # ProbeUdp
+        self._probe = None  # Udp connected to the upstream
         self._pinhole_refresh = 0
         if self.proxy.relay is not None:
             self.proxy.relay.restore(self.proxy.location, now)
@@ -147,12 +147,18 @@ class Daemon:
             return
         loop = asyncio.get_running_loop()
         try:
-            _, proto = await loop.create_datagram_endpoint(lambda: ProbeUdp(self), remote_addr=(up[1], up[2]))
+            _, proto = await loop.create_datagram_endpoint(lambda: Udp(self.receive, self._upstream_unreachable), remote_addr=(up[1], up[2]))
         except OSError as e:
             log.info("probes share the SIP socket (%s)", e)
             return
         self._probe = proto
         self.proxy.probe_port = proto.transport.get_extra_info("sockname")[1]
+
+    def _upstream_unreachable(self, exc):
+        """ICMP unreachable on the probes' socket: the probe failed, now."""
+        log.debug("upstream unreachable: %s", exc)
+        self.proxy.upstream_unreachable(now_ms())
+        self._pump()
 
     def _tcp_failed(self, host, port):
         """A TCP upstream refused or could not be reached: evidence for survival."""
@@ -278,8 +284,8 @@ class Daemon:
             else:
                 self._resolve_then(host, lambda addr: self.udp[0].send(data, addr, port))
         elif transport == "probe":
-            if self._probe is not None and self._probe.transport is not None:
-                self._probe.transport.sendto(data)
+            if self._probe is not None:
+                self._probe.send(data)
         else:
             log.info("no %s transport: dropping a message to %s:%d", transport, host, port)
 
@@ -426,21 +432,3 @@ def _leg_json(leg):
     return {"kind": leg.key[2], "stream": leg.key[1], "lan": "%s:%d" % leg.lan, "wan": "%s:%d" % leg.wan,
             "remote": "%s:%d" % leg.remote if leg.remote else None, "in": leg.inbound, "out": leg.outbound}
 
-
-class ProbeUdp(asyncio.DatagramProtocol):
-    """The probes' socket, connected to the upstream."""
-
-    def __init__(self, daemon):
-        self.daemon = daemon
-        self.transport = None
-
-    def connection_made(self, transport):
-        self.transport = transport
-
-    def datagram_received(self, data, addr):
-        self.daemon.receive(data, ("udp", addr[0], addr[1], None))
-
-    def error_received(self, exc):
-        log.debug("upstream unreachable: %s", exc)
-        self.daemon.proxy.upstream_unreachable(now_ms())
-        self.daemon._pump()

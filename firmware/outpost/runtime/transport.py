@@ -30,8 +30,9 @@ def is_ip(host):
 
 
 class Udp(asyncio.DatagramProtocol):
-    def __init__(self, deliver):
+    def __init__(self, deliver, on_error=None):
         self.deliver = deliver
+        self.on_error = on_error  # exc -> None (a connected socket hears of ICMP errors)
         self.transport = None
 
     def connection_made(self, transport):
@@ -42,10 +43,13 @@ class Udp(asyncio.DatagramProtocol):
 
     def error_received(self, exc):  # ICMP port unreachable and the like
         log.debug("udp error: %s", exc)
+        if self.on_error is not None:
+            self.on_error(exc)
 
-    def send(self, data, host, port):
+    def send(self, data, host=None, port=None):
+        """To (host, port); on a connected socket to its peer (no address)."""
         if self.transport is not None:
-            self.transport.sendto(data, (host, port))
+            self.transport.sendto(data, None if host is None else (host, port))
 
 
 class TcpConnection(asyncio.Protocol):
