@@ -91,11 +91,6 @@ def until(fn, timeout, step=0.02):
     raise RuntimeError("timed out")
 
 
-def register(site, user, ip):
-    site.done(site.sipp(site.topo.lan, ip, "register.xml", "192.0.2.1:5060", "-key", "user", user, "-key", "contact_port", "5080",
-                        "-au", user, "-ap", user + "-secret", port=5070, name="reg_%s_%d" % (user, time.time() * 1000)))
-
-
 def main():
     users = {u: {"ha1": {"MD5": digest.ha1("MD5", u, DOMAIN, u + "-secret")}} for u in ("alice", "bob")}
     site = Site(tempfile.mkdtemp(prefix="outpost-survival-"), prefix="b", lan_hosts=(ALICE, BOB), wan_hosts=(KAMAILIO, CAROL),
@@ -106,20 +101,17 @@ def main():
         site.start_outpost()
         peer = Peer(site)
         until(lambda: state(site) == "NORMAL" and peer.active(), 15)
-        register(site, "alice", ALICE)
-        register(site, "bob", BOB)
+        site.register("alice", ALICE)
+        site.register("bob", BOB)
         far, calls, media = [], [], []
         for i in range(CALLS):  # carol0..2 at HQ, each its own phone
             user, sip_port, rtp = "carol%d" % i, 5160 + i, CAROL_RTP + 10 * i
-            site.done(site.sipp(site.topo.wan, CAROL, "register.xml", KAMAILIO + ":5060", "-key", "user", user, "-key", "contact_port",
-                                str(sip_port), "-au", user, "-ap", user + "-secret", port=5070, name="reg_" + user))
-            far.append(site.sipp(site.topo.wan, CAROL, "uas_answer.xml", None, "-key", "rtp_port", str(rtp), port=sip_port, name=user))
+            site.register(user, CAROL, sip_port, name="reg_" + user)
+            far.append(site.answer(CAROL, rtp, user, port=sip_port))
         time.sleep(0.5)
         for i in range(CALLS):
             port = ALICE_RTP + 10 * i
-            calls.append(site.sipp(site.topo.lan, ALICE, "uac_call.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "carol%d" % i,
-                                   "-key", "rtp_port", str(port), "-au", "alice", "-ap", "alice-secret", "-d", str(26000 - 500 * i),
-                                   port=5090 + i, name="call%d" % i))
+            calls.append(site.call("alice", ALICE, "carol%d" % i, port, "call%d" % i, port=5090 + i, extra=("-d", str(26000 - 500 * i))))
             media.append(site.rtp_start(22 - 0.5 * i, (ALICE, port), (CAROL, CAROL_RTP + 10 * i)))
         time.sleep(1.5)
 
@@ -127,10 +119,9 @@ def main():
         stop(site.kamailio)
         t_outpost = until(lambda: state(site) == "SURVIVAL", 10)
         t_peer = until(lambda: peer.active() is False, 15)
-        bob = site.sipp(site.topo.lan, BOB, "uas_answer.xml", None, "-key", "rtp_port", "7290", port=5080, name="bob_uas")
+        bob = site.answer(BOB, 7290, "bob_uas", port=5080)
         time.sleep(0.2)
-        local = site.sipp(site.topo.lan, ALICE, "uac_call.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "bob",
-                          "-key", "rtp_port", "7282", "-au", "alice", "-ap", "alice-secret", "-d", "200", port=5099, name="local")
+        local = site.call("alice", ALICE, "bob", 7282, "local", port=5099, extra=("-d", "200"))
         site.done(local)
         t_local = time.time()
         site.done(bob)

@@ -159,15 +159,28 @@ class Site:
                     pass
             raise AssertionError("%s exited %r:\n%s\n--- outpost:\n%s" % (p.name, rc, "\n".join(texts), self.log()[-3000:]))
 
-    def register_alice(self, contact_port):
-        p = self.sipp(self.topo.lan, ALICE, "register.xml", "192.0.2.1:5060", "-key", "user", "alice", "-key", "contact_port",
-                      str(contact_port), "-au", "alice", "-ap", "alice-secret", port=5070, name="reg_alice")
-        self.done(p)
+    def _phone(self, ip):
+        """A phone's namespace and where it sends: LAN phones through the
+        router, WAN phones to Kamailio."""
+        if ip.startswith("192.0.2."):
+            return self.topo.lan, "192.0.2.1:5060"
+        return self.topo.wan, KAMAILIO + ":5060"
 
-    def register_bob(self):
-        p = self.sipp(self.topo.wan, BOB, "register.xml", KAMAILIO + ":5060", "-key", "user", "bob", "-key", "contact_port", "5060",
-                      "-au", "bob", "-ap", "bob-secret", port=5070, name="reg_bob")
-        self.done(p)
+    def register(self, user, ip, contact_port=5080, name=None):
+        """user registers (password user-secret) and the test waits for it."""
+        ns, target = self._phone(ip)
+        self.done(self.sipp(ns, ip, "register.xml", target, "-key", "user", user, "-key", "contact_port", str(contact_port),
+                            "-au", user, "-ap", user + "-secret", port=5070, name=name or "reg_%s_%d" % (user, time.time() * 1000)))
+
+    def call(self, user, ip, callee, rtp_port, name, scenario="uac_call.xml", port=5090, extra=()):
+        """user at ip calls callee (a sipp UAC, running): media on rtp_port."""
+        ns, target = self._phone(ip)
+        return self.sipp(ns, ip, scenario, target, "-key", "user", user, "-s", callee, "-key", "rtp_port", str(rtp_port),
+                         "-au", user, "-ap", user + "-secret", *extra, port=port, name=name)
+
+    def answer(self, ip, rtp_port, name, scenario="uas_answer.xml", port=5060, extra=()):
+        """A phone at ip that answers (a sipp UAS, running): media on rtp_port."""
+        return self.sipp(self._phone(ip)[0], ip, scenario, None, "-key", "rtp_port", str(rtp_port), *extra, port=port, name=name)
 
     def rtp_start(self, seconds, lan=(ALICE, ALICE_RTP), far=(BOB, BOB_RTP), wan_port=None):
         """RTP both ways: the phone to the far end's SDP address, the far end

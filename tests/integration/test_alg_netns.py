@@ -40,8 +40,8 @@ def site(tmp_path_factory):
 
 
 def test_phone_registers_upstream_through_the_router(site):
-    site.register_alice(5080)
-    site.register_bob()
+    site.register("alice", ALICE, 5080, name="reg_alice")
+    site.register("bob", BOB, 5060, name="reg_bob")
     assert site.wait_log("registered sip:alice@%s at sip:alice@%s:5080" % (DOMAIN, ALICE))
     # Upstream holds alice at the router's WAN address, never at her LAN one.
     out = sh("ip", "netns", "exec", site.topo.wan, "kamcmd", "-s", "unix:" + site.ctl, "ul.lookup", "location",
@@ -50,10 +50,9 @@ def test_phone_registers_upstream_through_the_router(site):
 
 
 def test_outgoing_call_carries_rtp_both_ways_through_exact_pinholes(site):
-    bob = site.sipp(site.topo.wan, BOB, "uas_answer.xml", None, "-key", "rtp_port", str(BOB_RTP), name="bob_uas")
+    bob = site.answer(BOB, BOB_RTP, "bob_uas")
     time.sleep(0.5)
-    alice = site.sipp(site.topo.lan, ALICE, "uac_call.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "bob",
-                      "-key", "rtp_port", str(ALICE_RTP), "-au", "alice", "-ap", "alice-secret", "-d", "6000", port=5090, name="alice_uac")
+    alice = site.call("alice", ALICE, "bob", ALICE_RTP, "alice_uac", extra=("-d", "6000"))
     wan = site.wan_port(ALICE_RTP)
     t = site.tuples()
     # Exactly the negotiated RTP and RTCP tuples, nothing else.
@@ -74,10 +73,9 @@ def test_outgoing_call_carries_rtp_both_ways_through_exact_pinholes(site):
 
 
 def test_incoming_call_reaches_the_phone_and_media_flows(site):
-    alice = site.sipp(site.topo.lan, ALICE, "uas_answer.xml", None, "-key", "rtp_port", str(ALICE_RTP), port=5080, name="alice_uas")
+    alice = site.answer(ALICE, ALICE_RTP, "alice_uas", port=5080)
     time.sleep(0.5)
-    bob = site.sipp(site.topo.wan, BOB, "uac_call.xml", KAMAILIO + ":5060", "-key", "user", "bob", "-s", "alice",
-                    "-key", "rtp_port", str(BOB_RTP), "-au", "bob", "-ap", "bob-secret", "-d", "5000", port=5090, name="bob_uac")
+    bob = site.call("bob", BOB, "alice", BOB_RTP, "bob_uac", extra=("-d", "5000"))
     wan = site.wan_port(ALICE_RTP)
     assert site.tuples()["media_in"] == {(BOB, BOB_RTP, ALICE, ALICE_RTP), (BOB, BOB_RTP + 1, ALICE, ALICE_RTP + 1)}
     got_alice, got_bob = site.rtp(2.0, wan_port=wan)
@@ -88,11 +86,9 @@ def test_incoming_call_reaches_the_phone_and_media_flows(site):
 
 
 def test_reinvite_moves_the_pinhole_and_hold_closes_inbound_media(site):
-    bob = site.sipp(site.topo.wan, BOB, "uas_answer.xml", None, "-key", "rtp_port", str(BOB_RTP), name="bob_uas2")
+    bob = site.answer(BOB, BOB_RTP, "bob_uas2")
     time.sleep(0.5)
-    alice = site.sipp(site.topo.lan, ALICE, "uac_reinvite.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "bob",
-                      "-key", "rtp_port", str(ALICE_RTP), "-key", "rtp_port2", str(ALICE_RTP2), "-au", "alice", "-ap", "alice-secret",
-                      port=5090, name="alice_reinvite")
+    alice = site.call("alice", ALICE, "bob", ALICE_RTP, "alice_reinvite", "uac_reinvite.xml", extra=("-key", "rtp_port2", str(ALICE_RTP2)))
     wan = site.wan_port(ALICE_RTP)
     # The re-INVITE moves the phone to another port: same WAN port, new tuple.
     assert site.wan_port(ALICE_RTP2, timeout=8) == wan
@@ -113,10 +109,9 @@ def test_reinvite_moves_the_pinhole_and_hold_closes_inbound_media(site):
 
 
 def test_early_media_opens_on_183_and_cancel_closes(site):
-    bob = site.sipp(site.topo.wan, BOB, "uas_early.xml", None, "-key", "rtp_port", str(BOB_RTP), name="bob_early")
+    bob = site.answer(BOB, BOB_RTP, "bob_early", "uas_early.xml")
     time.sleep(0.5)
-    alice = site.sipp(site.topo.lan, ALICE, "uac_cancel.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "bob",
-                      "-key", "rtp_port", str(ALICE_RTP), "-au", "alice", "-ap", "alice-secret", port=5090, name="alice_cancel")
+    alice = site.call("alice", ALICE, "bob", ALICE_RTP, "alice_cancel", "uac_cancel.xml")
     wan = site.wan_port(ALICE_RTP)
     got_alice, _ = site.rtp(1.0, wan_port=wan)
     assert got_alice.get("%s:%d" % (BOB, BOB_RTP), 0) > 20, got_alice  # the ringback tone reaches the phone
@@ -126,10 +121,9 @@ def test_early_media_opens_on_183_and_cancel_closes(site):
 
 
 def test_a_busy_answer_after_early_media_closes_the_pinholes(site):
-    bob = site.sipp(site.topo.wan, BOB, "uas_early_busy.xml", None, "-key", "rtp_port", str(BOB_RTP), name="bob_busy")
+    bob = site.answer(BOB, BOB_RTP, "bob_busy", "uas_early_busy.xml")
     time.sleep(0.5)
-    alice = site.sipp(site.topo.lan, ALICE, "uac_busy.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "bob",
-                      "-key", "rtp_port", str(ALICE_RTP), "-au", "alice", "-ap", "alice-secret", port=5090, name="alice_busy")
+    alice = site.call("alice", ALICE, "bob", ALICE_RTP, "alice_busy", "uac_busy.xml")
     site.wan_port(ALICE_RTP)
     site.done(alice)
     site.done(bob)
@@ -140,14 +134,10 @@ def test_two_phones_of_the_site_call_through_the_upstream_proxy_with_media_on_th
     """Kamailio proxies alice's INVITE back to dave through the router
     without anchoring media: each phone must get the other's LAN address
     in its SDP, and RTP flows on the LAN with no pinhole."""
-    reg = site.sipp(site.topo.lan, DAVE, "register.xml", "192.0.2.1:5060", "-key", "user", "dave", "-key", "contact_port", "5080",
-                    "-au", "dave", "-ap", "dave-secret", port=5070, name="reg_dave")
-    site.done(reg)
-    dave = site.sipp(site.topo.lan, DAVE, "uas_answer.xml", None, "-key", "rtp_port", "7100", "-trace_msg", port=5080, name="dave_uas")
+    site.register("dave", DAVE, name="reg_dave")
+    dave = site.answer(DAVE, 7100, "dave_uas", port=5080, extra=("-trace_msg",))
     time.sleep(0.5)
-    alice = site.sipp(site.topo.lan, ALICE, "uac_call.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "dave",
-                      "-key", "rtp_port", str(ALICE_RTP), "-au", "alice", "-ap", "alice-secret", "-d", "4000", "-trace_msg",
-                      port=5090, name="alice_to_dave")
+    alice = site.call("alice", ALICE, "dave", ALICE_RTP, "alice_to_dave", extra=("-d", "4000", "-trace_msg"))
     deadline = time.time() + 10
     while time.time() < deadline and not site.log().count("recv udp 192.0.2.12:5080 b'SIP/2.0 200 OK'"):
         time.sleep(0.1)
@@ -184,10 +174,9 @@ def test_no_lan_address_leaves_on_the_wan(site):
 
 
 def test_pinholes_of_a_killed_daemon_expire_by_themselves(site):
-    bob = site.sipp(site.topo.wan, BOB, "uas_answer.xml", None, "-key", "rtp_port", str(BOB_RTP), name="bob_uas3")
+    bob = site.answer(BOB, BOB_RTP, "bob_uas3")
     time.sleep(0.5)
-    alice = site.sipp(site.topo.lan, ALICE, "uac_call.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "bob",
-                      "-key", "rtp_port", str(ALICE_RTP), "-au", "alice", "-ap", "alice-secret", "-d", "30000", port=5090, name="alice_long")
+    alice = site.call("alice", ALICE, "bob", ALICE_RTP, "alice_long", extra=("-d", "30000"))
     site.wan_port(ALICE_RTP)
     stop(site.outpost, signal.SIGKILL)
     killed = time.time()

@@ -56,31 +56,18 @@ def wait_state(site, want, timeout):
     raise AssertionError("still %s after %.1f s, not %s\n%s" % (state(site), timeout, want, site.log()[-3000:]))
 
 
-def register(site, user, ip, port=5080):
-    p = site.sipp(site.topo.lan, ip, "register.xml", "192.0.2.1:5060", "-key", "user", user, "-key", "contact_port", str(port),
-                  "-au", user, "-ap", user + "-secret", port=5070, name="reg_%s_%d" % (user, int(time.time() * 1000)))
-    site.done(p)
-
-
 def call(site, callee, rtp_port, hold_ms, port, name):
-    return site.sipp(site.topo.lan, ALICE, "uac_call.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", callee,
-                     "-key", "rtp_port", str(rtp_port), "-au", "alice", "-ap", "alice-secret", "-d", str(hold_ms), port=port, name=name)
-
-
-def answer(site, ns, ip, rtp_port, name, port=5080):
-    return site.sipp(ns, ip, "uas_answer.xml", None, "-key", "rtp_port", str(rtp_port), port=port, name=name)
+    return site.call("alice", ALICE, callee, rtp_port, name, port=port, extra=("-d", str(hold_ms)))
 
 
 def test_failover_local_calls_trunk_and_failback_with_no_call_dropped(site):
     wait_state(site, "NORMAL", 5)
-    register(site, "alice", ALICE)
-    register(site, "bob", BOB)
+    site.register("alice", ALICE)
+    site.register("bob", BOB)
     assert site.kamailio_has("alice") and site.kamailio_has("bob")
     # carol at HQ, and a call alice -> carol established before the failure.
-    p = site.sipp(site.topo.wan, CAROL, "register.xml", KAMAILIO + ":5060", "-key", "user", "carol", "-key", "contact_port", "5060",
-                  "-au", "carol", "-ap", "carol-secret", port=5070, name="reg_carol")
-    site.done(p)
-    carol = site.sipp(site.topo.wan, CAROL, "uas_answer.xml", None, "-key", "rtp_port", str(CAROL_RTP), name="carol_uas")
+    site.register("carol", CAROL, 5060, name="reg_carol")
+    carol = site.answer(CAROL, CAROL_RTP, "carol_uas")
     time.sleep(0.5)
     established = call(site, "carol", ALICE_RTP, 30000, 5090, "alice_long")
     media = site.rtp_start(24)
@@ -92,18 +79,18 @@ def test_failover_local_calls_trunk_and_failback_with_no_call_dropped(site):
     assert detect <= INTERVAL_S * THRESHOLD + 1, detect
     # A call between two local phones, and one to the fallback trunk.
     t0 = time.time()
-    bob = answer(site, site.topo.lan, BOB, 7090, "bob_uas")
+    bob = site.answer(BOB, 7090, "bob_uas", port=5080)
     time.sleep(0.3)
     site.done(call(site, "bob", 7082, 500, 5091, "alice_to_bob"))
     first_local = time.time() - t0
     site.done(bob)
-    trunk = answer(site, site.topo.lan, TRUNK, 7092, "trunk_uas", port=5060)
+    trunk = site.answer(TRUNK, 7092, "trunk_uas")
     time.sleep(0.3)
     site.done(call(site, "0123456789", 7084, 500, 5092, "alice_to_trunk"))
     site.done(trunk)
     assert "survival: INVITE fallback -> sip:0123456789@%s:5060" % TRUNK in site.log()
     # Phones refresh their registrations: answered here, with the short Expires.
-    register(site, "alice", ALICE)
+    site.register("alice", ALICE)
     assert "expires in 30s" in site.log().rsplit("registered sip:alice", 1)[1]
 
     # Upstream returns: back to NORMAL only after the stability period.
@@ -111,8 +98,8 @@ def test_failover_local_calls_trunk_and_failback_with_no_call_dropped(site):
     back = wait_state(site, "NORMAL", STABILITY_S + 5)
     assert back >= STABILITY_S - 0.5, back
     # The phones' next refresh (within the 30 s) goes upstream again.
-    register(site, "alice", ALICE)
-    register(site, "bob", BOB)
+    site.register("alice", ALICE)
+    site.register("bob", BOB)
     assert site.kamailio_has("alice") and site.kamailio_has("bob")
 
     # The call from before the failure ends with its own BYE, media unbroken.
@@ -131,7 +118,7 @@ def test_wan_link_cut_and_restored(site):
     try:
         detect = wait_state(site, "SURVIVAL", INTERVAL_S * THRESHOLD + 3)
         assert detect <= INTERVAL_S * THRESHOLD + 1, detect
-        bob = answer(site, site.topo.lan, BOB, 7090, "bob_uas2")
+        bob = site.answer(BOB, 7090, "bob_uas2", port=5080)
         time.sleep(0.3)
         site.done(call(site, "bob", 7082, 500, 5091, "alice_to_bob2"))
         site.done(bob)
