@@ -189,7 +189,7 @@ def steady_pss(proxy, work, wait=34):
 def measure(proxy, work, seconds):
     pss = steady_pss(proxy, work)
     uas_port = free_port()
-    uas = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "uas_load.xml"), "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin", "-bg"],
+    subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "uas_load.xml"), "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin", "-bg"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
     time.sleep(0.5)
     try:

@@ -17,7 +17,6 @@ import gzip
 import os
 import py_compile
 import shutil
-import stat
 import subprocess
 import sys
 import time

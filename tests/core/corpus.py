@@ -1,7 +1,7 @@
 """Representative messages: what phones, PBXs and ITSPs send. Seeds for the
 round-trip tests and for the property tests' mutations."""
 
-from support import sip, invite, register, SDP_OFFER
+from support import sip, invite, register
 
 SDP_ANSWER = (
     "v=0\r\no=bob 2808844564 2808844564 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\n"

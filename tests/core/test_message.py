@@ -1,6 +1,6 @@
 """Message framing, lazy header access, lump edits and serialisation."""
 
-from support import sip, raises, remote_status, invite, register, SDP_OFFER
+from support import sip, raises, remote_status, invite, register
 from corpus import VALID, INVALID
 from outpost.core.message import parse_message, is_keepalive
 from outpost.core.errors import RemoteProtocolError, LocalProtocolError

@@ -2,7 +2,6 @@
 and the proxy routing locally while the upstream does not answer."""
 
 from support import sip
-from outpost.core.message import parse_message
 from outpost.core.registrar import RegistrarPolicy
 from outpost.core.survival import NORMAL, RECOVERING, SURVIVAL, Survival, SurvivalConfig, dial_match, PROBE_TIMEOUT_MS
 from test_relay import make_relay, out, ALICE, UPSTREAM, PHONE_SDP

@@ -1,8 +1,7 @@
 """URIs: sip/sips/tel/opaque parsing, escaping, comparison (RFC 3261 §19.1.4)."""
 
-from support import raises, remote_status
+from support import remote_status
 from outpost.core.uri import parse_uri, unescape, unescape_text, is_ipv4, is_ipv6
-from outpost.core.errors import RemoteProtocolError
 
 
 def test_sip_uri_components():

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from netns import ROUTER_WAN, sh
-from routersite import ALICE, ALICE_RTP, ALICE_RTP2, BOB, BOB_RTP, DOMAIN, KAMAILIO, Site, stop
+from routersite import ALICE, ALICE_RTP, ALICE_RTP2, BOB, BOB_RTP, DOMAIN, Site, stop
 
 DAVE = "192.0.2.12"  # a second phone of the site
 IDLE_S = 10  # media.idle_timeout_s (routersite's default): what a kill -9 leaves lives this long

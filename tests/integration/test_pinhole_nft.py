@@ -6,9 +6,7 @@ wan (the far end, 203.0.113.10), joined by veth pairs. Nothing routes out
 of them; they are deleted afterwards.
 """
 
-import json
 import os
-import socket
 import subprocess
 import sys
 import time

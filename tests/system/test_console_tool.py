@@ -1,8 +1,6 @@
 """outpost-console against the booted image's serial console, as an admin
 would run it from a laptop: a fresh router configured by one command."""
 
-import os
-import sys
 import time
 
 from vm import VM, free_port

@@ -3,7 +3,6 @@ local TCP socket, driven through pyserial's socket:// URL, as an admin's
 host tool would drive /dev/ttyUSB0."""
 
 import os
-import re
 import shutil
 import subprocess
 import sys

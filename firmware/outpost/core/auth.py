@@ -9,7 +9,7 @@ seen first goes, and its next use is answered stale=true (the phone
 re-auths).
 """
 
-from .compat import md5, sha256
+from .compat import sha256
 import binascii
 
 from . import digest

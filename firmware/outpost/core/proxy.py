@@ -10,7 +10,7 @@ connection id for TCP (None for UDP), so a response or a request to a
 phone registered over TCP goes back on the connection it came in on.
 """
 
-from .compat import md5, sha256
+from .compat import md5
 import binascii
 
 from .errors import RemoteProtocolError

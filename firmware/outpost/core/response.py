@@ -7,7 +7,7 @@ response to a response, to an ACK, or to a message without Via is
 impossible: those get None, and the caller drops the message.
 """
 
-from .compat import md5, sha256
+from .compat import md5
 import binascii
 
 from .errors import RemoteProtocolError
