@@ -1,0 +1,87 @@
+"""Typed network addresses: what crosses from a packet into a decision.
+
+Rules of this file:
+- An address from SIP or SDP becomes an `IPv4` here or nowhere: a dotted
+  quad of four decimal numbers 0-255, nothing else (no host names, no
+  leading '+', no spaces, no tabs, no brackets, no IPv6). Anything else
+  parses to None, and the caller refuses what named it (488 for SDP).
+- Ports are ints 1-65535 (`port()`); 0 means "declined" only where SDP says
+  so, and the caller checks that before asking for a port.
+- What leaves the core for the kernel (pinhole legs, conntrack tuples)
+  carries these objects, never text: the runtime can check the type at its
+  door, and a string from the network cannot reach a ruleset.
+"""
+
+
+class IPv4:
+    __slots__ = ("n",)
+
+    def __init__(self, n):
+        if not isinstance(n, int) or n < 0 or n > 0xFFFFFFFF:
+            raise TypeError("IPv4 takes an int 0..2**32-1")
+        self.n = n
+
+    def __str__(self):
+        n = self.n
+        return "%d.%d.%d.%d" % (n >> 24, (n >> 16) & 255, (n >> 8) & 255, n & 255)
+
+    def __repr__(self):
+        return "IPv4(%s)" % self
+
+    def __eq__(self, other):
+        return isinstance(other, IPv4) and other.n == self.n
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return self.n
+
+    def packed(self):
+        n = self.n
+        return bytes(((n >> 24) & 255, (n >> 16) & 255, (n >> 8) & 255, n & 255))
+
+    def within(self, networks):
+        """In any of [(network, mask)]?"""
+        n = self.n
+        for net, mask in networks:
+            if n & mask == net:
+                return True
+        return False
+
+    @property
+    def unspecified(self):
+        return self.n == 0
+
+
+def ipv4(text):
+    """'192.0.2.1' -> IPv4, or None for anything that is not exactly that."""
+    if not isinstance(text, str) or len(text) > 15:
+        return None
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    n = 0
+    for p in parts:
+        # isdigit() alone admits non-ASCII digits on CPython: check bytes.
+        if not p or len(p) > 3 or not _ascii_digits(p):
+            return None
+        v = int(p)
+        if v > 255:
+            return None
+        n = n * 256 + v
+    return IPv4(n)
+
+
+def port(value):
+    """An int port 1-65535 from an int, or None."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536:
+        return value
+    return None
+
+
+def _ascii_digits(s):
+    for ch in s:
+        if ch < "0" or ch > "9":
+            return False
+    return True
