@@ -72,3 +72,8 @@ def register(extra=()):
         "Expires: 3600",
         *extra,
     )
+
+
+def plain(pair):
+    """A leg's (IPv4, port) as ("a.b.c.d", port), for comparing with text."""
+    return None if pair is None else (str(pair[0]), pair[1])

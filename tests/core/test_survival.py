@@ -44,15 +44,15 @@ def test_failback_after_the_stability_period():
 
 def test_probe_schedule_and_timeout():
     s = Survival(SurvivalConfig(3000, 2, 5000), 0)
-    b1 = s.probe_due(0)
-    assert b1 and s.probe_due(10) is None and s.next_deadline() == PROBE_TIMEOUT_MS == s.timeout_ms
+    b1 = s.probe_due(0, "salt1")
+    assert b1 and s.probe_due(10, "salt2") is None and s.next_deadline() == PROBE_TIMEOUT_MS == s.timeout_ms
     s.probe_answered(b1, 200, 40)
     assert s.history[-1] == (40, True, 40, "200") and s.next_deadline() == 3000
-    b2 = s.probe_due(3000)
-    assert s.probe_due(3000 + PROBE_TIMEOUT_MS) is None and s.failures == 1  # timed out
+    b2 = s.probe_due(3000, "salt3")
+    assert s.probe_due(3000 + PROBE_TIMEOUT_MS, "salt4") is None and s.failures == 1  # timed out
     s.probe_answered(b2, 200, 3000 + PROBE_TIMEOUT_MS + 5)  # too late: already counted
     assert s.failures == 1
-    b3 = s.probe_due(6000)
+    b3 = s.probe_due(6000, "salt5")
     s.probe_answered(b3, 503, 6010)  # an overloaded server is no server
     assert s.state == SURVIVAL
 

@@ -64,7 +64,8 @@ def ipv4(text):
     n = 0
     for p in parts:
         # isdigit() alone admits non-ASCII digits on CPython: check bytes.
-        if not p or len(p) > 3 or not _ascii_digits(p):
+        # No leading zeros: "010" is 8 to some parsers and 10 to others.
+        if not p or len(p) > 3 or not _ascii_digits(p) or (len(p) > 1 and p[0] == "0"):
             return None
         v = int(p)
         if v > 255:
@@ -85,3 +86,67 @@ def _ascii_digits(s):
         if ch < "0" or ch > "9":
             return False
     return True
+
+
+# Where media may never be sent or accepted from, whatever an SDP says:
+# "this network" 0/8, loopback 127/8, link-local 169.254/16, multicast
+# 224/4 and the reserved 240/4 (with the broadcast address).
+_NOT_UNICAST = ((0x00000000, 0xFF000000), (0x7F000000, 0xFF000000), (0xA9FE0000, 0xFFFF0000), (0xE0000000, 0xE0000000))
+
+
+def is_unicast(ip):
+    """A host one may exchange media with (not loopback, multicast, ...)."""
+    return not ip.within(_NOT_UNICAST)
+
+
+def ipv4_literals(text):
+    """Every IPv4 literal in `text` (a header or SDP line), as IPv4 values.
+    Digits glued to letters count too ("host192.0.2.10" still names it)."""
+    out = []
+    n = len(text)
+    i = 0
+    while i < n:
+        if "0" <= text[i] <= "9":
+            j = i
+            while j < n and ("0" <= text[j] <= "9" or text[j] == "."):
+                j += 1
+            out += _quads(text[i:j])
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def runs_naming(text, networks):
+    """[(start, end)] of the runs of digits and dots in `text` that hold an
+    address inside `networks`, with a ":port" after one: what must not
+    leave the LAN (a Call-ID "x@192.0.2.10:5060")."""
+    out = []
+    n = len(text)
+    i = 0
+    while i < n:
+        if "0" <= text[i] <= "9":
+            j = i
+            while j < n and ("0" <= text[j] <= "9" or text[j] == "."):
+                j += 1
+            if any(a.within(networks) for a in _quads(text[i:j])):
+                k = j + 1
+                while k < n and "0" <= text[k] <= "9":
+                    k += 1
+                out.append((i, k if j < n and text[j] == ":" and k > j + 1 else j))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def _quads(run):
+    """IPv4 values in a run of digits and dots: the whole run, or any four
+    consecutive numbers of it ("1.192.0.2.10" hides 192.0.2.10)."""
+    parts = [p for p in run.split(".")]
+    out = []
+    for k in range(len(parts) - 3):
+        a = ipv4(".".join(parts[k:k + 4]))
+        if a is not None:
+            out.append(a)
+    return out

@@ -4,28 +4,49 @@ the pinholes it implies (sans-I/O).
 Rules of this file:
 - SDP leaving on the WAN side names the router: o=, c= (session and media
   level), m= ports and a=rtcp are rewritten to the WAN address and a WAN
-  port pair allocated per stream (RTP even, RTCP + 1). SDP going to a phone
-  is left as it is: phones send to public addresses through the router.
+  port pair allocated per stream (RTP even, RTCP + 1); any other line that
+  names a LAN address (a=candidate, a=remote-candidates ...) is dropped.
+  SDP going to a phone is left as it is: phones send to public addresses
+  through the router.
+- Every address an SDP names is parsed into an `addr.IPv4` before anything
+  is allocated: a phone's must be inside the LAN and not the router, a far
+  end's a unicast address outside the LAN. Anything else (a host name,
+  IPv6, tabs, `}`, multicast, a LAN host named from the WAN) refuses the
+  message with 488, and nothing is left behind. Legs carry only IPv4
+  values and int ports.
 - A stream gets its pinholes when both ends are known: the phone's address
   and port from its own SDP, the remote's from the other side's SDP. A
   stream on hold (c= 0.0.0.0) or with no remote yet has no accept element.
 - A new offer or answer for a stream (re-INVITE, UPDATE, 183 then 200)
   replaces its legs: the old ones close, the new ones open.
-- BYE, CANCEL, a final error to the INVITE, or the session's end close every
-  leg of the call and free its ports.
+- Only an INVITE or a response to one creates a session (`create`): an ACK,
+  UPDATE or BYE for a call the table does not know changes nothing.
+- BYE, CANCEL, a final error to the INVITE, a timeout, or the session's end
+  close every leg of the call and free its ports.
 Actions come out as ("open", Leg) and ("close", Leg) for the runtime's
-pinhole helper. Bounds: `max_calls` sessions; the media port pool; at
-either an offer is refused (the caller answers 503) and nothing leaks.
+pinhole helper. Bounds: `max_calls` sessions, MAX_CALLS_PER_SOURCE of them
+per source address (the configured peers excepted: their calls are the
+site's), the media port pool; at any of them an offer is refused (the
+caller answers 503) and nothing leaks.
 """
 
+from .addr import ipv4, ipv4_literals, is_unicast
 from .errors import RemoteProtocolError
 from .media import Leg, PortPool
 
 MAX_CALLS = 500
+# Concurrent calls one LAN host may hold through the router: a desk phone
+# has a few lines, an attendant console a dozen; more is a host filling the
+# port pool for everyone else.
+MAX_CALLS_PER_SOURCE = 16
 
 
 RECEIVES = ("sendrecv", "recvonly")  # a direction that takes media in
 SENDS = ("sendrecv", "sendonly")
+
+
+def refused(why):
+    return RemoteProtocolError(488, "Not Acceptable Here (%s)" % why)
 
 
 class Stream:
@@ -42,51 +63,108 @@ class Stream:
 
 
 class Session:
-    __slots__ = ("call_id", "streams", "legs", "created")
+    __slots__ = ("call_id", "streams", "legs", "created", "owner")
 
-    def __init__(self, call_id, now):
+    def __init__(self, call_id, now, owner=None):
         self.call_id = call_id
         self.streams = {}  # m= index -> Stream
         self.legs = {}  # key -> Leg currently open
         self.created = now
+        self.owner = owner  # the source host whose share it counts against, or None
 
 
 def _held(m):
-    """A stream's address, or None when the side asked for no media (RFC
-    2543 hold: c= 0.0.0.0); and its direction, hold counting as sendonly."""
-    addr = m.address
-    if addr in (None, "0.0.0.0"):
+    """A stream's address as IPv4, or None when the side asked for no media
+    (RFC 2543 hold: c= 0.0.0.0); and its direction, hold counting as
+    sendonly. Anything but an IPv4 literal is refused (488)."""
+    text = m.address
+    if text in (None, "0.0.0.0"):
         return None, "inactive" if m.direction == "inactive" else "sendonly"
+    addr = ipv4(text)
+    if addr is None or (m.connection or m.session.connection).addrtype != "IP4":
+        raise refused("SDP address is not an IPv4 address")
     return addr, m.direction
 
 
 def _rtcp(m, addr):
     """Where a stream's RTCP goes: a=rtcp, else the RTP port + 1 (RFC 3605)."""
-    return (m.rtcp.address or addr, m.rtcp.port) if m.rtcp else (addr, m.port + 1)
+    if m.rtcp is None:
+        if m.port >= 65535:
+            raise refused("no port for RTCP")
+        return addr, m.port + 1
+    raddr = addr if m.rtcp.address is None else ipv4(m.rtcp.address)
+    if raddr is None or not m.rtcp.port:
+        raise refused("SDP a=rtcp is not an IPv4 address and port")
+    return raddr, m.rtcp.port
 
 
 class MediaAlg:
     def __init__(self, wan_address, ports=None, max_calls=MAX_CALLS):
-        self.wan = wan_address
         self.ports = ports if ports is not None else PortPool()  # an empty pool is falsy (len 0)
         self.max_calls = max_calls
         self.sessions = {}
         self.by_port = {}  # WAN RTP port -> (session key, stream index)
+        self.by_owner = {}  # source host -> sessions it holds
         self.actions = []
         self.now = 0
+        self.lan_networks = None  # [(network, mask)] the phones live in (None: not checked)
+        self.own = ()  # the router's own IPv4 addresses: never a media end
+        self.exempt = ()  # hosts without a per-source share (the upstream, the trunk)
+        self.set_wan(wan_address)
+
+    def set_wan(self, wan_address):
+        self.wan = wan_address
+        self.wan_ip = ipv4(wan_address) if wan_address else None
 
     def __len__(self):
         return len(self.sessions)
 
     # -- SDP crossing the router -------------------------------------------------
 
-    def from_lan(self, msg, key=None):
+    def from_lan(self, msg, key=None, create=True, owner=None):
         """A message with SDP going out on the WAN side (an offer or an answer
         from a phone): rewrite it and learn the phone's media addresses."""
         sdp = msg.sdp()
         if sdp is None:
             return
-        sess = self._session(key or msg.call_id)
+        ends = [self._phone_end(m) for m in sdp.media]  # 488 before anything is allocated
+        sess = self._session(key or msg.call_id, create, owner)
+        if sess is None:
+            return self._rewrite(sdp, None)
+        try:
+            ports = [None if ends[i] is None else self._stream(sess, i).wan_port for i in range(len(ends))]
+        except RemoteProtocolError:
+            self._forget_if_empty(sess)
+            raise
+        for i in range(len(ends)):
+            if ends[i] is None:
+                if i in sess.streams:
+                    sess.streams[i].lan = None  # declined now: its pinholes close
+                continue
+            st = sess.streams[i]
+            addr, rtcp, st.lan_dir = ends[i]
+            st.lan = (addr, sdp.media[i].port) if addr is not None else st.lan
+            st.lan_rtcp = rtcp if addr is not None else st.lan_rtcp
+        self._rewrite(sdp, ports)
+        self._update(sess)
+
+    def _phone_end(self, m):
+        """(address, rtcp, direction) of a phone's stream, None for a declined
+        or TCP one; 488 for an address that is no phone of the LAN."""
+        if m.rejected or m.proto.upper().startswith("TCP"):
+            return None
+        addr, direction = _held(m)
+        if addr is None:
+            return None, None, direction
+        rtcp = _rtcp(m, addr)
+        for a in (addr, rtcp[0]):
+            if a in self.own or not is_unicast(a) or (self.lan_networks is not None and not a.within(self.lan_networks)):
+                raise refused("media address is not a phone on the LAN")
+        return addr, rtcp, direction
+
+    def _rewrite(self, sdp, ports):
+        """The phone's SDP as the WAN sees it: the router's address and ports,
+        and no line that names a LAN address."""
         wan = self.wan
         if sdp.origin is not None:
             sdp.set_origin_address(wan, "IP4")
@@ -94,63 +172,94 @@ class MediaAlg:
             sdp.set_connection(sdp.connection, wan, "IP4")
         for i in range(len(sdp.media)):
             m = sdp.media[i]
-            if m.rejected or m.proto.upper().startswith("TCP"):
-                if i in sess.streams:
-                    sess.streams[i].lan = None  # declined now: its pinholes close
-                continue
-            st = self._stream(sess, i)
-            addr, st.lan_dir = _held(m)
-            if addr is not None:
-                st.lan = (addr, m.port)
-                st.lan_rtcp = _rtcp(m, addr)
+            port = ports[i] if ports is not None else None
             if m.connection is not None and not m.connection.is_hold:
                 sdp.set_connection(m.connection, wan, "IP4")
-            sdp.set_port(m, st.wan_port)
-            if m.rtcp is not None:
-                sdp.set_rtcp(m, st.wan_port + 1, wan if m.rtcp.address else None)
-        self._update(sess)
+            if port is not None:
+                sdp.set_port(m, port)
+                if m.rtcp is not None:
+                    sdp.set_rtcp(m, port + 1, wan if m.rtcp.address else None)
+        if self.lan_networks is not None:
+            sdp.drop_lines(self._names_lan, ("o=", "c=", "m=", "a=rtcp:"))
 
-    def from_wan(self, msg, key=None):
+    def _names_lan(self, text):
+        for a in ipv4_literals(text):
+            if a.within(self.lan_networks):
+                return True
+        return False
+
+    def from_wan(self, msg, key=None, create=True, owner=None):
         """A message with SDP coming in from the WAN side: learn the remote ends."""
         sdp = msg.sdp()
         if sdp is None:
             return
-        sess = self._session(key or msg.call_id)
+        sess = self.sessions.get(key or msg.call_id)
+        ends = [self._far_end(m, sess) for m in sdp.media]  # 488 before anything is allocated
+        sess = self._session(key or msg.call_id, create, owner)
+        if sess is None:
+            return
+        try:
+            for i in range(len(ends)):
+                if ends[i] is not None or i in sess.streams:
+                    self._stream(sess, i)
+        except RemoteProtocolError:
+            self._forget_if_empty(sess)
+            raise
         session_c = False
-        for i in range(len(sdp.media)):
-            m = sdp.media[i]
-            if m.rejected and i not in sess.streams:
+        for i in range(len(ends)):
+            if i not in sess.streams:
                 continue
-            st = self._stream(sess, i)
-            if m.rejected:
+            st, m = sess.streams[i], sdp.media[i]
+            if ends[i] is None:
                 st.remote = st.remote_rtcp = None  # declined: nothing may pass
                 continue
-            addr, st.remote_dir = _held(m)
-            peer = self._hairpin(addr, m.port, sess)
+            addr, rtcp, st.remote_dir, peer = ends[i]
             if peer is not None:
-                # Another phone of this site, through a proxy upstream that
-                # does not anchor media: the two talk on the LAN directly.
-                lan, lan_rtcp = peer
-                if m.connection is not None:
-                    sdp.set_connection(m.connection, lan[0], "IP4")
-                elif sdp.connection is not None and not session_c:
-                    sdp.set_connection(sdp.connection, lan[0], "IP4")
-                    session_c = True
-                sdp.set_port(m, lan[1])
-                if m.rtcp is not None:
-                    sdp.set_rtcp(m, lan_rtcp[1], lan_rtcp[0] if m.rtcp.address else None)
+                session_c = self._to_peer(sdp, m, peer, session_c)
                 st.remote = st.remote_rtcp = None  # no pinhole: the router is not in the path
-                continue
-            if addr is not None:
-                st.remote = (addr, m.port)
-                st.remote_rtcp = _rtcp(m, addr)
+            elif addr is not None:
+                st.remote, st.remote_rtcp = (addr, m.port), rtcp
         self._update(sess)
+
+    def _far_end(self, m, sess):
+        """(address, rtcp, direction, hairpin peer) of a far end's stream,
+        None when declined; 488 for an address media may not go to."""
+        if m.rejected:
+            return None
+        addr, direction = _held(m)
+        if addr is None:
+            return None, None, direction, None
+        if addr == self.wan_ip:
+            peer = self._hairpin(m.port, sess)
+            if peer is None:
+                raise refused("SDP names the router")
+            return None, None, direction, peer
+        rtcp = _rtcp(m, addr)
+        for a in (addr, rtcp[0]):
+            if a in self.own or not is_unicast(a) or (self.lan_networks is not None and a.within(self.lan_networks)):
+                raise refused("media address is not a far end on the WAN")
+        return addr, rtcp, direction, None
+
+    def _to_peer(self, sdp, m, peer, session_c):
+        """Another phone of this site, through a proxy upstream that does not
+        anchor media: the two talk on the LAN directly."""
+        lan, lan_rtcp = peer
+        if m.connection is not None:
+            sdp.set_connection(m.connection, str(lan[0]), "IP4")
+        elif sdp.connection is not None and not session_c:
+            sdp.set_connection(sdp.connection, str(lan[0]), "IP4")
+            session_c = True
+        sdp.set_port(m, lan[1])
+        if m.rtcp is not None:
+            sdp.set_rtcp(m, lan_rtcp[1], str(lan_rtcp[0]) if m.rtcp.address else None)
+        return session_c
 
     def end(self, call_id):
         """BYE, CANCEL, a final error or a timeout: every leg closes, ports go back."""
         sess = self.sessions.pop(call_id, None)
         if sess is None:
             return
+        self._release_owner(sess)
         for key in list(sess.legs):
             self.actions.append(("close", sess.legs.pop(key)))
         for st in sess.streams.values():
@@ -164,11 +273,9 @@ class MediaAlg:
             self.end(cid)
         return old
 
-    def _hairpin(self, addr, port, sess):
+    def _hairpin(self, port, sess):
         """(lan, lan_rtcp) of our own stream behind WAN port `port`, when an
         SDP from the WAN names it: the far end is one of our phones."""
-        if addr != self.wan:
-            return None
         hit = self.by_port.get(port)
         other = self.sessions.get(hit[0]) if hit is not None else None
         st = other.streams.get(hit[1]) if other is not None and other is not sess else None
@@ -183,13 +290,34 @@ class MediaAlg:
 
     # -- legs ---------------------------------------------------------------------
 
-    def _session(self, call_id):
+    def _session(self, call_id, create=True, owner=None):
+        """The call's session; a new one only when `create` (an INVITE or its
+        answer), within the total and the owner's share; else None."""
         sess = self.sessions.get(call_id)
-        if sess is None:
-            if len(self.sessions) >= self.max_calls:
-                raise RemoteProtocolError(503, "Too many calls")
-            sess = self.sessions[call_id] = Session(call_id, self.now)
+        if sess is not None or not create:
+            return sess
+        if len(self.sessions) >= self.max_calls:
+            raise RemoteProtocolError(503, "Too many calls")
+        if owner in self.exempt:
+            owner = None
+        if owner is not None and self.by_owner.get(owner, 0) >= MAX_CALLS_PER_SOURCE:
+            raise RemoteProtocolError(503, "Too many calls from %s" % owner)
+        sess = self.sessions[call_id] = Session(call_id, self.now, owner)
+        if owner is not None:
+            self.by_owner[owner] = self.by_owner.get(owner, 0) + 1
         return sess
+
+    def _release_owner(self, sess):
+        n = self.by_owner.get(sess.owner, 0) - 1
+        if n > 0:
+            self.by_owner[sess.owner] = n
+        else:
+            self.by_owner.pop(sess.owner, None)
+
+    def _forget_if_empty(self, sess):
+        """A refused offer leaves nothing: a session with no stream goes."""
+        if not sess.streams and self.sessions.get(sess.call_id) is sess:
+            self.end(sess.call_id)
 
     def _stream(self, sess, i):
         """Stream i of the call, with its WAN port pair allocated on first sight."""
@@ -197,8 +325,6 @@ class MediaAlg:
         if st is None:
             port = self.ports.allocate()
             if port is None:
-                if not sess.streams:
-                    self.sessions.pop(sess.call_id, None)  # nothing of it is live: no leak
                 raise RemoteProtocolError(503, "No media ports left")
             st = sess.streams[i] = Stream(port)
             self.by_port[port] = (sess.call_id, i)
@@ -220,7 +346,7 @@ class MediaAlg:
             for kind, lan, remote, port in (("rtp", st.lan, st.remote, st.wan_port), ("rtcp", st.lan_rtcp, st.remote_rtcp, st.wan_port + 1)):
                 key = (sess.call_id, i, kind)
                 # RTCP reports flow both ways even on hold (RFC 3264 §5.1).
-                want[key] = Leg(key, lan, (self.wan, port), remote, "udp", inbound or kind == "rtcp", outbound or kind == "rtcp")
+                want[key] = Leg(key, lan, (self.wan_ip, port), remote, "udp", inbound or kind == "rtcp", outbound or kind == "rtcp")
                 order.append(key)
         for key in list(sess.legs):
             old = sess.legs[key]

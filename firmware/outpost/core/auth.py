@@ -5,14 +5,20 @@ issue and to verify, so a restart does not invalidate challenges that are
 still fresh. Replays are refused by tracking the highest nonce-count seen per
 nonce (RFC 7616 §3.3); a nonce used without qop (RFC 2069 clients) is spent
 by its first use. The tracking table is bounded: at the bound the entry
-seen first goes, and its next use is answered stale=true (the phone
-re-auths).
+seen first goes, and so that its next use is answered stale=true (the
+phone re-auths) rather than taken for a fresh nonce (a sniffed
+credential replayed after a flood of other nonces), every nonce issued
+no later than the last one evicted and not in the table is stale. For
+the same reason nonces issued before this table existed (a restart) are
+stale on their first use here: the table that knew their counts is gone.
 """
 
 from .compat import sha256
 import binascii
 
 from . import digest
+from .errors import RemoteProtocolError
+from .uri import parse_uri
 
 # A nonce is good for this long after it was issued; then stale=true.
 NONCE_TTL_MS = 300000
@@ -49,6 +55,8 @@ class Nonces:
         self._order = []  # nonces in the order first seen: eviction is O(1)
         self._head = 0
         self._counter = 0
+        self.evicted_upto = 0  # issue counter of the newest nonce evicted from _seen
+        self.not_before = None  # ms: nonces issued earlier are unknown to this table
 
     def _mac(self, body):
         return binascii.hexlify(self.hmac.digest(body.encode())).decode()[:24]
@@ -61,16 +69,17 @@ class Nonces:
     def check(self, nonce, nc, now):
         """OK, STALE (expired or forgotten: challenge again with stale=true),
         INVALID (not ours) or REPLAY (a nonce-count not above the last)."""
-        body, dot, mac = nonce.partition(".")
+        body, dot, mac = (nonce or "").partition(".")
         if not dot or not digest.equal(self._mac(body), mac):
             return INVALID
-        try:
-            issued = int(body.split("-")[0], 16)
-        except ValueError:
+        issued, counter = _issue(body)
+        if issued is None:
             return INVALID
         if now - issued > self.ttl_ms or issued > now:
             return STALE
         seen = self._seen.get(nonce)
+        if seen is None and (counter <= self.evicted_upto or (self.not_before is not None and issued < self.not_before)):
+            return STALE  # its count was forgotten: never taken for a fresh nonce
         if nc is None:
             if seen is not None:
                 return STALE  # a qop-less nonce is good once
@@ -99,6 +108,7 @@ class Nonces:
             self._head += 1
             if n in self._seen:
                 del self._seen[n]
+                self.evicted_upto = max(self.evicted_upto, _issue(n.partition(".")[0])[1] or 0)
                 break
         if self._head > 1024 and self._head * 2 > len(order):
             del order[:self._head]
@@ -116,6 +126,15 @@ class Nonces:
         if self._head > 1024 and self._head * 2 > len(order):
             del order[:self._head]
             self._head = 0
+
+
+def _issue(body):
+    """(issued ms, counter) of a nonce's body "<ms hex>-<counter hex>", or (None, None)."""
+    ms, dash, counter = body.partition("-")
+    try:
+        return int(ms, 16), int(counter, 16)
+    except ValueError:
+        return None, None
 
 
 def ipv4_int(addr):
@@ -180,10 +199,14 @@ class Authenticator:
         return [digest.challenge(self.realm, nonce, a, stale=stale) for a in self.algorithms]
 
     def check(self, req, header, now):
-        """(username or None, stale): the authenticated user, or why not."""
+        """(username or None, stale): the authenticated user, or why not. A
+        credential for another Request-URI is refused with 400 (RFC 3261
+        §22.4): a response sniffed on one request cannot serve another."""
         for cred in req.auth(header):
             if cred.scheme.lower() != "digest" or cred.get("realm") != self.realm:
                 continue
+            if not _same_uri(cred.get("uri"), req.uri):
+                raise RemoteProtocolError(400, "Bad Request (digest uri does not match the Request-URI)")
             alg = cred.get("algorithm", "MD5")
             user = self.users.get(cred.get("username"))
             if user is None or alg not in self.algorithms or alg not in user.ha1:
@@ -195,3 +218,14 @@ class Authenticator:
                 return user.username, False
             return None, verdict == STALE
         return None, False
+
+
+def _same_uri(text, uri):
+    if not text:
+        return False
+    if text == str(uri):
+        return True
+    try:
+        return parse_uri(text, "digest uri") == uri
+    except RemoteProtocolError:
+        return False

@@ -163,6 +163,7 @@ class ResponseContext:
             # Our own 408, or 503 which a proxy turns into 500 (§16.7 step 6).
             status, reason = (408, "Request Timeout") if status == 408 else (500, "Server Internal Error")
             data = make_response(self.req, status, reason, to_tag=self.proxy.to_tag(self.req))
+        self.proxy.call_failed(self)  # a timeout or an error: the call's media sessions end
         self.proxy.respond(self.server, status, data, now)
         self._release()
 

@@ -24,6 +24,7 @@ from .forward import ResponseContext
 from .ratelimit import RateLimiter
 from .auth import ipv4_int
 from .site import SiteRouting
+from .dialogtoken import DialogTokens, PARAM as RR_TOKEN
 from .targets import binding_dest as _binding_dest, contact_dest as _contact_dest, uri_dest as _uri_dest
 
 SUPPORTED = ("path",)
@@ -60,6 +61,11 @@ class ProxyConfig:
         self.media = None  # (port_min, port_max, max_calls, max_call_ms) for the ALG
         self.survival = None  # a survival.SurvivalConfig: watch the upstream, take over when it fails
         self.survival_policy = None  # the registrar's policy while routing locally (short Expires)
+        # Without an upstream: ([(network, mask)] of lan0, our WAN address or
+        # None). A request leaving for an address outside lan0 names the WAN
+        # address in Via and Record-Route, never the LAN one it advertises
+        # to phones (and is refused while the WAN address is unknown).
+        self.outside = None
 
 
 class Proxy(SiteRouting):
@@ -76,6 +82,7 @@ class Proxy(SiteRouting):
         self.relay = None
         self.survival = None
         self.probe_port = None  # the runtime's own socket for probes (its local port), if any
+        self.tokens = DialogTokens(config.secret)
         self.set_config(config)
 
     def set_config(self, config):
@@ -88,6 +95,7 @@ class Proxy(SiteRouting):
         for host, port in config.aliases:
             me.add((host.lower(), port))
         self._me = me
+        self._keep_nonces(config.authenticator)
         # The ALG's modules load only when there is an upstream to relay to:
         # a router without one keeps their memory.
         if config.relay is None:
@@ -109,6 +117,19 @@ class Proxy(SiteRouting):
             self.survival = Survival(config.survival, self.now)
         else:
             self.survival.config = config.survival  # a reload keeps the state and its history
+
+    def _keep_nonces(self, auth):
+        """A reload brings a new Authenticator: it keeps the nonce-count
+        table, or every credential seen before the reload would replay."""
+        if auth is None:
+            return
+        prev = getattr(self, "_nonces", None)
+        if prev is None:
+            auth.nonces.not_before = self.now  # nothing of an earlier run is known here
+        elif auth.nonces is not prev:
+            prev.ttl_ms = auth.nonces.ttl_ms
+            auth.nonces = prev
+        self._nonces = auth.nonces
 
     # -- sans-I/O surface ----------------------------------------------------------
 
@@ -142,7 +163,7 @@ class Proxy(SiteRouting):
             self.relay.media.now = now
         if is_keepalive(data):
             return
-        if not self.limiter.allow(source[1], now):
+        if not self.limiter.allow(source[1], now, len(data)):
             self.counters["rate_limited"] += 1
             return
         try:
@@ -162,7 +183,7 @@ class Proxy(SiteRouting):
             if txn is not None:
                 self.txns.client_response(txn, msg, now)
             elif self.survival is not None:
-                self.probe_answered(msg, now)
+                self.probe_answered(msg, source, now)
             # Unmatched responses are dropped (RFC 6026 §8.2: stray).
 
     # -- helpers used by forward.ResponseContext -----------------------------------------
@@ -184,7 +205,21 @@ class Proxy(SiteRouting):
 
     def reply(self, txn, req, status, reason, headers=(), now=None):
         tag = self.to_tag(req) if req.to.tag is None else None
-        self.txns.respond(txn, status, make_response(req, status, reason, to_tag=tag, headers=headers), self.now if now is None else now)
+        data = make_response(req, status, reason, to_tag=tag, headers=headers)
+        now = self.now if now is None else now
+        if status >= 300 and txn.kind == "ServerInvite" and not txn.reliable and self.stranger(txn.dest[1]):
+            # Timer G would send this up to 11 times to an address anyone can
+            # forge: a stranger gets one answer per request it sends.
+            self.txns.respond_once(txn, data, now)
+        else:
+            self.txns.respond(txn, status, data, now)
+
+    def stranger(self, host):
+        """Someone the router owes nothing but one answer: on the WAN and not
+        a configured peer (with an upstream), or outside the trusted networks."""
+        if self.relay is not None:
+            return self.relay.side(host) == "wan" and not self.relay.is_peer(host)
+        return not self._trusted(host)
 
     # -- requests ---------------------------------------------------------------------
 
@@ -213,8 +248,10 @@ class Proxy(SiteRouting):
             else:
                 self._route(req, txn, source, now)
         except RemoteProtocolError as e:
-            if e.status == 503:
-                self.events.append(("refused", "%s %s: %s" % (req.method, req.call_id, e.reason)))
+            if e.status in (488, 503):
+                self.events.append(("refused", "%s %s: %d %s" % (req.method, req.call_id, e.status, e.reason)))
+            if req.method == "INVITE" and req.to.tag is None and self.relay is not None:
+                self.media_end(req, [source])  # whatever the refused offer had allocated
             if txn.state in ("Proceeding", "Trying"):
                 self.reply(txn, req, e.status, e.reason, e.headers, now)
 
@@ -248,13 +285,13 @@ class Proxy(SiteRouting):
         if not ours and routes and for_us and uri.has_param("lr"):
             # The previous hop was a strict router (§16.4): the Request-URI is
             # our Record-Route and the real target is the last Route.
+            ours = self._proves(uri, req) and req.to.tag is not None
             last = routes[-1]
             req.set_request_uri(last.uri)
             req.remove_field(last)
             uri = last.uri
             routes = routes[:-1]
             for_us = False
-            ours = True
         if self.relay is not None:
             if self.relaying and not (for_us and req.method != "REGISTER"):
                 return self._relay_route(req, txn, source, routes, ours, now)
@@ -288,14 +325,36 @@ class Proxy(SiteRouting):
 
     def _pop_our_routes(self, req):
         """Remove the leading Routes that are us (two when a call between two
-        of our phones passes a proxy upstream); (routes left, any removed)."""
+        of our phones passes a proxy upstream); (routes left, in one of our
+        dialogs): only when every one of them carries our token for this
+        request's dialog (dialogtoken.py). A Route naming us is not proof."""
         routes = req.routes
         n = 0
+        proven = True
         while n < len(routes) and self.is_me(routes[n].uri):
+            proven = proven and self._proves(routes[n].uri, req)
             n += 1
         if n:
             req.remove_leading("route", n)
-        return routes[n:], n > 0
+        return routes[n:], n > 0 and proven and req.to.tag is not None
+
+    def _proves(self, uri, req):
+        cid = self._dialog_call_id(req.call_id)
+        return self.tokens.verify(uri.param(RR_TOKEN), self._rr_side(uri.host), cid, (req.from_.tag, req.to.tag))
+
+    def _rr_side(self, host):
+        return "any" if self.relay is None else self.relay.side(host.strip("[]"))
+
+    def _dialog_call_id(self, cid):
+        """The Call-ID a token is made with: as the WAN side sees it, so both
+        sides of a crossing dialog prove the same token."""
+        return cid if self.relay is None else self.relay.call_id_wan(cid)[0]
+
+    def record_route(self, host, port, transport, call_id, tag):
+        """Our Record-Route URI for the side `host` is on, with the dialog's token."""
+        tp = "" if transport == "udp" else ";transport=" + transport
+        tok = self.tokens.make(self._rr_side(host), self._dialog_call_id(call_id), tag)
+        return "sip:%s:%d;lr%s;%s=%s" % (host, port, tp, RR_TOKEN, tok)
 
     def _trusted(self, host):
         n = ipv4_int(host)
@@ -391,10 +450,9 @@ class Proxy(SiteRouting):
             transport, host, port = self._local(dest[0])
             host = self._crossing(req, txn, m, dest, ctx, now)
             if req.method in DIALOG_METHODS and req.to.tag is None:
-                tp = "" if transport == "udp" else ";transport=" + transport
                 # The side it leaves on reaches us at our address there; the
                 # response shows the other side its own (alg_response).
-                m.insert_field("record-route", "<sip:%s:%d;lr%s>" % (host, port, tp))
+                m.insert_field("record-route", "<%s>" % self.record_route(host, port, transport, req.call_id, req.from_.tag))
             branch = "%s.%d" % (prefix, i)
             m.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport.upper(), host, port, branch))
             client = self.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)
@@ -407,6 +465,7 @@ class Proxy(SiteRouting):
                 client.timer_c_ms = TIMER_C_MS
         if not ctx.branches:
             self.contexts.pop(txn.key, None)
+            self.call_failed(ctx)
             self.reply(txn, req, 503, "Service Unavailable", (("retry-after", "5"),), now)
 
     def _local(self, transport):
@@ -432,9 +491,9 @@ class Proxy(SiteRouting):
             dest = _uri_dest(routes[0].uri if routes else req.uri)
             if self.is_me(req.uri) and not routes:
                 return  # an ACK to us: nothing to do
-        if not ours and self._restricted() and (routes or not self._for_domain(req.uri)):
+        if not ours and (self._restricted() or source is None or not self._trusted(source[1])):
             self.counters["malformed"] += 1
-            return  # not a dialog of ours: no relaying for strangers
+            return  # not a proven dialog of ours: an ACK never makes us send elsewhere
         mf = req.max_forwards
         if mf == 0:
             return
@@ -448,9 +507,9 @@ class Proxy(SiteRouting):
             host = relay.address(out)
             if into != out and out == "wan":
                 req.drop_lines("via")  # an ACK gets no response: the phone's Vias need not come back
-                relay.to_wan(req, source, now, relay.key(req, source))
+                relay.to_wan(req, source, now, relay.key(req, source), False)
             elif into != out:
-                relay.to_lan(req, relay.key(req, dest))
+                relay.to_lan(req, relay.key(req, dest), False)
         req.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s.a;rport" % (transport.upper(), host, port, self._branch_prefix(req)))
         self.send(req.serialise(), dest)
 
@@ -462,6 +521,4 @@ class Proxy(SiteRouting):
             return self.reply(txn, req, 481, "Call/Transaction Does Not Exist", (), now)
         self.reply(txn, req, 200, "OK", (), now)
         ctx.cancel_all(now)
-        if self.relay is not None:  # the caller's leg, and the legs it rang
-            for phone in [txn.dest] + [b.txn.dest for b in ctx.branches]:
-                self.relay.media.end(self.relay.key(req, phone))
+        self.media_end(req, [txn.dest] + [b.txn.dest for b in ctx.branches])  # the caller's leg, and the legs it rang

@@ -1,7 +1,10 @@
 """Per-source request rate limit: a token bucket per source address.
 
 A flood from one address costs a dict lookup per datagram and is dropped
-before parsing. The table of sources is bounded (`max_sources`): at the
+before parsing. A datagram costs one token plus one per KiB beyond its
+first: parsing is linear in bytes, so a source sending 64 KB messages at
+the datagram rate would burn a core; this way its allowance is in bytes
+as well (200 tokens/s is 200 small messages or about 200 KiB). The table of sources is bounded (`max_sources`): at the
 bound the source seen longest ago is forgotten, so spoofed-address floods
 cannot grow it.
 """
@@ -22,21 +25,21 @@ class RateLimiter:
         self.exempt = set(exempt)
         self._buckets = {}  # host -> [tokens*1000, last_ms]
 
-    def allow(self, host, now):
+    def allow(self, host, now, nbytes=0):
         if host in self.exempt or not self.rate:
             return True
+        cost = (1 + (nbytes - 1) // 1024 if nbytes > 1024 else 1) * 1000
         b = self._buckets.get(host)
         if b is None:
             if len(self._buckets) >= self.max_sources:
                 self._forget_oldest()
-            self._buckets[host] = [(self.burst - 1) * 1000, now]
-            return True
+            b = self._buckets[host] = [self.burst * 1000, now]
         tokens = min(self.burst * 1000, b[0] + (now - b[1]) * self.rate)
         b[1] = now
-        if tokens < 1000:
+        if tokens < cost:
             b[0] = tokens
             return False
-        b[0] = tokens - 1000
+        b[0] = tokens - cost
         return True
 
     def _forget_oldest(self):

@@ -7,11 +7,13 @@ Rules of this file:
   it arrives on one side and leaves on the other.
 - Nothing that leaves on the WAN names a LAN address: the phones' Vias are
   kept here and put back on the responses (only the router's Via goes
-  upstream), their Contacts become the router's WAN address with a token
-  (`;oc=`), a LAN address inside a Call-ID becomes a token too, and the
-  SDP is rewritten by MediaAlg, and the router's Record-Route names its
-  address on the side the message goes to. Messages coming in are
-  mapped back.
+  upstream), their Contacts (and a Refer-To naming a phone) become the
+  router's WAN address with a token (`;oc=`), a LAN address anywhere in a
+  Call-ID (with its port) becomes a token too, a LAN host in From or To
+  becomes the WAN address, the SDP is rewritten by MediaAlg, and the
+  router's Record-Route names its address on the side the message goes
+  to. Any other header field that still names a LAN address is dropped.
+  Messages coming in are mapped back.
 - Tokens are a keyed hash of what they stand for, so they are the same
   after a restart (bindings are restored from disk) and need no counter.
 - A REGISTER is relayed upstream; the router learns the binding only from
@@ -25,14 +27,20 @@ import binascii
 
 from .compat import sha256
 from .alg import MediaAlg
+from .addr import ipv4, ipv4_literals, runs_naming
 from .auth import ipv4_int
+from .errors import RemoteProtocolError
 from .location import Binding
 from .uri import URI, parse_uri
 
 MAX_CONTACTS = 4096
 MAX_HOSTS = 1024
 CONTACT_PARAM = "oc"
-CALLID_MARK = "opx"  # "opx" + 8 hex digits stands for a LAN host in a Call-ID
+CALLID_MARK = "opx"  # "opx" + 8 hex digits stands for a LAN host[:port] in a Call-ID
+# Fields the crossing rewrites itself (or that are the router's own); every
+# other field is swept for LAN addresses and dropped if it names one.
+REWRITTEN = ("via", "contact", "from", "to", "call-id", "refer-to", "route", "record-route",
+             "content-length", "content-type", "authorization", "proxy-authorization")
 
 
 class RelayConfig:
@@ -54,10 +62,23 @@ class Relay:
         self.media = media if media is not None else MediaAlg(config.wan_address)
         self.contacts = {}  # token -> [contact text, source, last used ms]
         self.hosts = {}  # token -> LAN host text found in Call-IDs
+        self.set_config(config)
 
     def set_config(self, config):
         self.config = config
-        self.media.wan = config.wan_address
+        m = self.media
+        m.set_wan(config.wan_address)
+        m.lan_networks = config.lan_networks
+        m.own = set(a for a in (ipv4(config.lan_address or ""), ipv4(config.wan_address or "")) if a is not None)
+        m.exempt = config.peers
+
+    def names_lan(self, text):
+        """Does `text` name a LAN address, percent-encoded or not?"""
+        for t in (text, _unescape(text)) if "%" in text else (text,):
+            for a in ipv4_literals(t):
+                if a.within(self.config.lan_networks):
+                    return True
+        return False
 
     # -- sides -----------------------------------------------------------------
 
@@ -109,41 +130,106 @@ class Relay:
 
     # -- Call-IDs -------------------------------------------------------------------
 
+    def call_id_wan(self, cid):
+        """The Call-ID as upstream sees it: every LAN address in it (with its
+        port) a token. The same text always gives the same Call-ID."""
+        runs = runs_naming(cid, self.config.lan_networks)
+        if not runs:
+            return cid, ()
+        out, last, hidden = [], 0, []
+        for a, b in runs:
+            tok = self.token(cid[a:b], 8)
+            hidden.append((tok, cid[a:b]))
+            out.append(cid[last:a] + CALLID_MARK + tok)
+            last = b
+        return "".join(out) + cid[last:], hidden
+
     def call_id_out(self, cid):
-        """A Call-ID as upstream may see it: LAN addresses in it replaced."""
-        at = cid.rfind("@")
-        host = cid[at + 1:] if at >= 0 else ""
-        if not host or self.side(host) != "lan" or ipv4_int(host) is None:
-            return cid
-        tok = self.token(host, 8)
-        if tok not in self.hosts:
-            if len(self.hosts) >= MAX_HOSTS:
-                self.hosts.pop(next(iter(self.hosts)))
-            self.hosts[tok] = host
-        return cid[:at + 1] + CALLID_MARK + tok
+        """A Call-ID as upstream may see it, remembering how to map it back."""
+        out, hidden = self.call_id_wan(cid)
+        for tok, text in hidden:
+            if tok not in self.hosts:
+                if len(self.hosts) >= MAX_HOSTS:
+                    self.hosts.pop(next(iter(self.hosts)))
+                self.hosts[tok] = text
+        return out
 
     def call_id_in(self, cid):
         """A Call-ID as the phone knows it (the inverse of call_id_out)."""
-        i = cid.rfind("@" + CALLID_MARK)
+        i = cid.find(CALLID_MARK)
         if i < 0:
             return cid
-        host = self.hosts.get(cid[i + 1 + len(CALLID_MARK):])
-        return cid if host is None else cid[:i + 1] + host
+        out, last = [], 0
+        while i >= 0:
+            text = self.hosts.get(cid[i + 3:i + 11])
+            if text is not None:
+                out.append(cid[last:i] + text)
+                last = i + 11
+            i = cid.find(CALLID_MARK, i + 3)
+        return "".join(out) + cid[last:]
 
     # -- messages crossing ---------------------------------------------------------------
 
-    def to_wan(self, msg, source, now, key):
-        """A request or response from the LAN about to leave on the WAN."""
+    def to_wan(self, msg, source, now, key, create=True):
+        """A request or response from the LAN about to leave on the WAN.
+        `create`: it may start a media session (an INVITE or its answer)."""
         for c in msg.contacts:
             if not c.star and c.uri.is_sip and self.side(c.uri.host.strip("[]")) == "lan":
                 msg.set_uri(c, self.wan_contact(c.uri, self.remember(str(c.uri), source, now)))
+        for addr in (msg.from_, msg.to):
+            if addr.uri.is_sip and self.side(addr.uri.host.strip("[]")) == "lan":
+                msg.set_uri(addr, addr.uri.copy(host=self.config.wan_address, port=None))
+        for f in msg.fields("refer-to"):
+            self._refer_to_wan(msg, f, source, now)
         _set_call_id(msg, self.call_id_out(msg.call_id))
-        self.media.from_lan(msg, key)
+        self._sweep(msg)
+        self.media.from_lan(msg, key, create, source[1])
 
-    def to_lan(self, msg, key):
+    def _refer_to_wan(self, msg, f, source, now):
+        """A transfer target that is a phone of the site becomes our WAN
+        contact for it; one still naming the LAN after that is dropped."""
+        text = f.text
+        lt, gt = text.find("<"), text.rfind(">")
+        new = None
+        if 0 <= lt < gt:
+            try:
+                uri = parse_uri(text[lt + 1:gt], "Refer-To")
+            except RemoteProtocolError:
+                uri = None
+            if uri is not None and uri.is_sip and self.side(uri.host.strip("[]")) == "lan":
+                plain = uri.copy(params=[p for p in uri.params if p.name.lower() != "maddr"], headers=[])
+                tok = self.remember(str(plain), source, now)
+                headers = [(n, self._replaces_wan(v) if n.lower() == "replaces" else v) for n, v in uri.headers]
+                uri = uri.copy(host=self.config.wan_address, port=self.config.port, headers=headers).with_params(add=[(CONTACT_PARAM, tok)])
+                new = text[:lt + 1] + str(uri) + text[gt:]
+        if self.names_lan(new or text):
+            msg.remove_field(f)
+        elif new is not None:
+            msg.replace_field(f, new)
+
+    def _replaces_wan(self, value):
+        """Replaces=<call-id>;to-tag=..;from-tag=.. (RFC 3891, escaped in a
+        URI): the dialog named as upstream knows it, by its WAN Call-ID."""
+        text = _unescape(value)
+        cid, semi, rest = text.partition(";")
+        return _escape(self.call_id_out(cid) + semi + rest)
+
+    def _sweep(self, msg):
+        """Any header field we do not rewrite that names a LAN address
+        (Warning, P-Asserted-Identity, Diversion, a vendor's X- header)."""
+        names = []
+        for n in msg.names():
+            if n not in REWRITTEN and n not in names:
+                names.append(n)
+        for n in names:
+            for f in msg.fields(n):
+                if self.names_lan(f.text):
+                    msg.remove_field(f)
+
+    def to_lan(self, msg, key, create=True):
         """A request or response from the WAN about to leave on the LAN."""
         _set_call_id(msg, self.call_id_in(msg.call_id))
-        self.media.from_wan(msg, key)
+        self.media.from_wan(msg, key, create, None)
 
     def key(self, msg, phone):
         """The media table's key for this call leg: the Call-ID as the phone
@@ -218,3 +304,38 @@ def _evict(table, at):
             oldest = k
     if oldest is not None:
         del table[oldest]
+
+
+def _unescape(text):
+    """%XX sequences decoded (RFC 3986); malformed ones kept as they are."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "%" and i + 2 < n and _is_hex(text[i + 1:i + 3]):
+            out.append(chr(int(text[i + 1:i + 3], 16)))
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _is_hex(s):
+    if len(s) != 2:
+        return False
+    for ch in s:
+        if not ("0" <= ch <= "9" or "a" <= ch.lower() <= "f"):
+            return False
+    return True
+
+
+def _escape(text):
+    """What may stand in a URI header value as it is; the rest %XX."""
+    out = []
+    for c in text:
+        if "a" <= c.lower() <= "z" or "0" <= c <= "9" or c in "-_.!~*'()[]/:+$":
+            out.append(c)
+        else:
+            out.append("%%%02X" % ord(c))
+    return "".join(out)

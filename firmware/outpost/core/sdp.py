@@ -6,11 +6,14 @@ so an ALG changing an address and a port leaves every other byte of the
 body as received, and Content-Length follows by itself.
 """
 
-from .errors import bad, LocalProtocolError
+from .errors import bad, LocalProtocolError, RemoteProtocolError
 from .limits import MAX_SDP_LINES, MAX_SDP_MEDIA
 from .syntax import parse_uint
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+# Separate runs of lines drop_lines() may delete from one body: a phone's
+# ICE candidates are one run; many runs is a body built to exhaust edits.
+MAX_DROPPED_RUNS = 16
 
 
 class Connection:
@@ -154,6 +157,30 @@ class Sdp:
             self._edit(media.end, media.end, ("a=" + direction).encode() + eol)
 
 
+    def drop_lines(self, pred, keep=()):
+        """Delete the lines for which pred(text) is true, but those starting
+        with a prefix in `keep` (their values are rewritten, not dropped).
+        Adjacent lines go in one edit; a body needing more than
+        MAX_DROPPED_RUNS edits is refused (488), not half-cleaned."""
+        body = self.body
+        runs = []
+        pos, n = 0, len(body)
+        while pos < n:
+            nl = body.find(b"\n", pos)
+            end = n if nl < 0 else nl + 1
+            text = body[pos:end].decode()
+            if not _starts(text, keep) and pred(text):
+                if runs and runs[-1][1] == pos:
+                    runs[-1][1] = end
+                else:
+                    runs.append([pos, end])
+            pos = end
+        if len(runs) > MAX_DROPPED_RUNS:
+            raise RemoteProtocolError(488, "Not Acceptable Here (SDP names LAN addresses in too many places)")
+        for a, b in runs:
+            self._edit(a, b, b"")
+
+
 def _find_attr_span(body, start, end, names):
     for name in names:
         key = b"a=" + name.encode()
@@ -284,3 +311,10 @@ def _rtcp(rest, start, line_end):
     elif len(parts) != 1:
         raise bad("Malformed SDP a=rtcp")
     return Rtcp(port, address, port_span, addr_span, line_end)
+
+
+def _starts(text, prefixes):
+    for p in prefixes:
+        if text.startswith(p):
+            return True
+    return False

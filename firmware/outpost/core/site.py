@@ -15,6 +15,8 @@ Routing by state:
   calls established before a switch go on (and so do their pinholes).
 """
 
+from .auth import ipv4_int
+from .errors import RemoteProtocolError
 from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
 
 PROBE_FROM = "outpost-probe"
@@ -28,13 +30,15 @@ class SiteRouting:
         side = relay.side(source[1])
         uri = req.uri
         if routes:
-            if side == "wan" and not ours:
-                return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
+            if not ours and (side == "wan" or not self._lan_may_route(req, txn, source, now)):
+                return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now) if side == "wan" else None
             return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
         if self._stranger_or_phone(req, txn, source, uri, routes, ours, now):
             return None
         if ours:  # in a dialog we record-routed: the Request-URI is the next hop
-            if self.is_me(uri):
+            if self.is_me(uri) or side == "wan":
+                # From the WAN, a dialog's requests reach a phone through our
+                # contact token (resolved above), never another WAN address.
                 return self.reply(txn, req, 404, "Not Found", (), now)
             return self._forward(req, txn, [(None, _uri_dest(uri))], now)
         if side == "wan":
@@ -42,6 +46,18 @@ class SiteRouting:
                 return self._to_user(req, txn, uri, now)  # a server that calls the AOR, not the contact
             return self.reply(txn, req, 404, "Not Found", (), now)
         return self._forward(req, txn, [(None, relay.config.upstream)], now)
+
+    def _lan_may_route(self, req, txn, source, now):
+        """A LAN host naming its own next hop (a Route set not proven ours)
+        chooses where the router sends: one of our users must prove who
+        they are (407), or without users it must be on a trusted network.
+        True: go on; False: answered."""
+        if self.config.authenticator is None:
+            if self._trusted(source[1]):
+                return True
+            self.reply(txn, req, 403, "Forbidden (relaying only for trusted networks)", (), now)
+            return False
+        return self._authorized(req, txn, now, True)
 
     def _stranger_or_phone(self, req, txn, source, uri, routes, ours, now):
         """What every state does first. True: answered or forwarded here."""
@@ -62,11 +78,12 @@ class SiteRouting:
         our address there (for Via and Record-Route)."""
         relay = self.relay
         if relay is None:
-            return self._local(dest[0])[1]
+            return self._outside_address(dest)
         into, out = relay.side(txn.dest[1]), relay.side(dest[1])
         if into == out:
             return relay.address(out)
         key = relay.key(req, txn.dest if out == "wan" else dest)
+        create = req.method == "INVITE"  # only an INVITE starts a media session
         if req.to.tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
             ctx.rr_below = len(req.record_routes)  # our Record-Route goes right above these
         if out == "wan":
@@ -77,12 +94,26 @@ class SiteRouting:
                 to = req.to.uri
                 ctx.relay = (to.copy(host=self.config.domain if self._for_domain(to) else to.host, port=None, params=[], headers=[]).aor(),
                              relay.register_out(req), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
-            relay.to_wan(m, txn.dest, now, key)
+            relay.to_wan(m, txn.dest, now, key, create)
         else:
-            relay.to_lan(m, key)
+            relay.to_lan(m, key, create)
         if req.method == "BYE":
             relay.media.end(key)
         return relay.address(out)
+
+    def _outside_address(self, dest):
+        """Our address as `dest` sees it, without an upstream: the LAN one
+        (advertised) inside lan0, the WAN one anywhere else."""
+        host = self._local(dest[0])[1]
+        outside = self.config.outside
+        if outside is None or ipv4_int(dest[1]) is None:
+            return host
+        n = ipv4_int(dest[1])
+        if any(n & mask == net for net, mask in outside[0]):
+            return host
+        if not outside[1]:
+            raise RemoteProtocolError(503, "Service Unavailable (no WAN address yet)")
+        return outside[1]
 
     def alg_response(self, ctx, txn, resp, now):
         """A response forwarded back across the router (ResponseContext)."""
@@ -101,16 +132,31 @@ class SiteRouting:
             # twice) names us as the side the response goes to reaches us.
             rr = rrs[len(rrs) - 1 - ctx.rr_below]
             if self.is_me(rr.uri) and rr.uri.host != mine:
-                resp.set_uri(rr, rr.uri.copy(host=mine))
+                # Named for the other side, so proven with that side's token.
+                u = rr.uri
+                resp.set_uri(rr, self.record_route(mine, u.port or 5060, u.transport or "udp", resp.call_id, resp.from_.tag))
+        create = ctx.method == "INVITE"
         if out == "lan":
             if ctx.relay is not None and resp.status >= 200:
                 self.events += relay.register_answered(resp, ctx, self.location, now)
-            relay.to_lan(resp, key)
+            relay.to_lan(resp, key, create)
         else:
-            relay.to_wan(resp, txn.dest, now, key)  # the phone that answered
+            relay.to_wan(resp, txn.dest, now, key, create)  # the phone that answered
         if resp.status >= 300 and ctx.method == "INVITE" and ctx.initial:
             if all(b.final is not None or b.txn is txn for b in ctx.branches):
                 relay.media.end(key)  # the call never came to be
+
+    def media_end(self, req, phones):
+        """Free the media sessions of a call's legs (one per phone)."""
+        if self.relay is not None:
+            for phone in phones:
+                self.relay.media.end(self.relay.key(req, phone))
+
+    def call_failed(self, ctx):
+        """An initial INVITE ended without a call (a final error, a timeout,
+        no branch left): every leg's session and ports go back."""
+        if ctx.method == "INVITE" and ctx.initial and ctx.req is not None:
+            self.media_end(ctx.req, [ctx.server.dest] + [b.txn.dest for b in ctx.branches])
 
     # -- local survival ------------------------------------------------------------------
 
@@ -160,7 +206,7 @@ class SiteRouting:
 
     def probe(self, now):
         """Send the OPTIONS probe when one is due (from the timer)."""
-        branch = self.survival.probe_due(now)
+        branch = self.survival.probe_due(now, self.relay.token("probe|%d|%d" % (now, self.survival.sent), 16))
         if branch is not None:
             up = self.relay.config.upstream
             me = self.relay.config.wan_address
@@ -168,16 +214,22 @@ class SiteRouting:
             # upstream, so an ICMP "port unreachable" reaches us at once.
             port = self.probe_port or self.relay.config.port
             dest = ("probe",) + tuple(up[1:]) if self.probe_port else up
-            n = branch.rsplit(".", 1)[1]
+            n = self.survival.sent
             data = ("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/%s %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
-                    "From: <sip:%s@%s>;tag=p%s\r\nTo: <sip:%s:%d>\r\nCall-ID: %s.%s@%s\r\nCSeq: %s OPTIONS\r\n"
+                    "From: <sip:%s@%s>;tag=p%d\r\nTo: <sip:%s:%d>\r\nCall-ID: %s.%s@%s\r\nCSeq: %d OPTIONS\r\n"
                     "Content-Length: 0\r\n\r\n" % (up[1], up[2], up[0].upper(), me, port, branch, PROBE_FROM, self.config.domain, n,
                                                    up[1], up[2], branch, self.relay.token(branch, 8), me, n))
             self.send(data.encode(), dest)
         self._survival_events()
 
-    def probe_answered(self, resp, now):
+    def probe_answered(self, resp, source, now):
+        """An answer to our probe counts only from the upstream's address and
+        with the probe's unguessable branch: forged 503s or 200s from
+        strangers move nothing."""
         via = resp.top_via
+        up = self.relay.config.upstream
+        if source[2] != up[2] or not (source[1] == up[1] or self.relay.is_peer(source[1])):
+            return
         if via is not None and via.branch and via.branch.startswith("z9hG4bKop-probe"):
             self.survival.probe_answered(via.branch, resp.status, now)
             self._survival_events()

@@ -95,16 +95,22 @@ class Survival:
 
     # -- probes ---------------------------------------------------------------------
 
-    def probe_due(self, now):
+    @property
+    def sent(self):
+        return self._n
+
+    def probe_due(self, now, salt):
         """A new probe's branch when one is due, else None; a probe still
-        unanswered at its deadline counts as a failure first."""
+        unanswered at its deadline counts as a failure first. `salt` is the
+        caller's keyed token: a branch nobody outside can guess, so only the
+        upstream's real answer can match it."""
         if self.probe is not None and now >= self.probe[1] + self.timeout_ms:
             self.probe = None
             self.observe(False, now, None, "timeout")
         if now < self.next_probe:
             return None
         self._n += 1
-        branch = "z9hG4bKop-probe.%d" % self._n
+        branch = "z9hG4bKop-probe.%s" % salt
         self.probe = (branch, now)
         self.next_probe = now + self.config.interval_ms
         return branch

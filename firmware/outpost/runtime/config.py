@@ -219,6 +219,9 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
     lan = (cfg["interfaces"].get("lan0") or {}).get("address")
     pc.trusted = parse_networks(["127.0.0.0/8"] + ([lan] if lan else []) + sip["trusted_networks"])
     up = cfg["upstream"]
+    if lan and not up["host"]:
+        wan = (cfg["interfaces"].get("wan0") or {}).get("address")
+        pc.outside = (parse_networks([lan]), wan.split("/")[0] if wan else wan_address)
     if up["host"] and lan:
         from ..core.relay import RelayConfig
         from ..core.survival import SurvivalConfig

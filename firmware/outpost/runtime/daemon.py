@@ -28,6 +28,7 @@ log = logging.getLogger("outpost")
 
 HOUSEKEEPING_MS = 10000  # idle TCP, old nonces
 DNS_TTL_MS = 60000
+WAN_PROBE = "198.51.100.1"  # TEST-NET-2: any off-LAN address finds the default route
 
 
 def now_ms():
@@ -72,7 +73,9 @@ class Daemon:
         """Our address towards the upstream (changes with a DHCP lease)."""
         host = cfg["upstream"]["outbound_proxy"] or cfg["upstream"]["host"]
         if not host:
-            return None
+            # No upstream: where the default route leaves from (a UDP connect
+            # to a documentation address looks the route up, sends nothing).
+            return source_address(WAN_PROBE) if (cfg["interfaces"].get("lan0") or {}).get("address") else None
         if not is_ip(host):
             hit = self._dns.get(host) if hasattr(self, "_dns") else None
             if hit is None:

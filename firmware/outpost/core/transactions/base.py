@@ -8,7 +8,9 @@ LocalProtocolError for input from the transaction user (our own bug).
 
 Events: "request" (a retransmission of the request), "ack", "1xx", "2xx",
 "final" (300-699) for messages from the network; "send_1xx", "send_2xx",
-"send_final" from the transaction user (TU); "timer_A" ... "timer_M";
+"send_final" from the transaction user (TU), and "send_final_once" (a
+final answer sent once, no retransmission, no state: for strangers, who
+must not be able to aim our retransmissions at someone); "timer_A" ... "timer_M";
 "transport_error".
 """
 
@@ -21,7 +23,7 @@ T1 = 500
 T2 = 4000
 T4 = 5000
 
-TU_EVENTS = ("send_1xx", "send_2xx", "send_final")
+TU_EVENTS = ("send_1xx", "send_2xx", "send_final", "send_final_once")
 
 # States in which a transaction only absorbs retransmissions until its timer
 # ends it: cheap to keep (the request is dropped), and the first to go when

@@ -120,6 +120,11 @@ class TransactionLayer:
         """The TU sends a response through its server transaction."""
         txn.fire("send_1xx" if status < 200 else "send_2xx" if status < 300 else "send_final", now, data)
 
+    def respond_once(self, txn, data, now):
+        """A final answer sent once, statelessly (RFC 3261 §16.11 allows a
+        stateless answer): the transaction ends with it."""
+        txn.fire("send_final_once", now, data)
+
     def server_request(self, txn, req, now):
         """A retransmission or an ACK for an existing server transaction."""
         txn.fire("ack" if req.method == "ACK" else "request", now, req)

@@ -12,6 +12,7 @@ TABLE = {
     ("Proceeding", "send_1xx"): ("send_response", "Proceeding"),
     ("Proceeding", "send_2xx"): ("accepted", "Accepted"),
     ("Proceeding", "send_final"): ("completed", "Completed"),
+    ("Proceeding", "send_final_once"): ("send_response", TERMINATED),
     ("Proceeding", "transport_error"): ("failed", TERMINATED),
     ("Completed", "request"): ("resend", "Completed"),
     ("Completed", "timer_G"): ("retransmit_final", "Completed"),

@@ -1,0 +1,44 @@
+"""Proof that a request belongs to a dialog this router is in (sans-I/O).
+
+Rules of this file:
+- Every Record-Route the router inserts carries `;ot=<token>`: an HMAC,
+  with the router's secret, of the side of the router the route names
+  ("lan", "wan", or "any" without an upstream), the dialog's Call-ID as the
+  WAN side sees it, and the tag of the side that created the dialog (the
+  initial request's From tag).
+- A request is in one of the router's dialogs only when every Route it
+  popped as "us" carries a token that verifies for that request's Call-ID
+  and one of its two tags, and the request has a To tag. A Route naming the
+  router without a token (a phone's outbound proxy setting) is just us:
+  it proves nothing.
+- So a far end controls requests of its own call only (it knows that
+  call's token and nothing else), and a stranger cannot make up a dialog.
+Tokens are 16 hex digits (64 bits): guessing one takes 2**63 tries.
+"""
+
+import binascii
+
+from .auth import HmacSha256
+from .digest import equal
+
+PARAM = "ot"
+LENGTH = 16
+
+
+class DialogTokens:
+    def __init__(self, secret):
+        self._mac = HmacSha256(b"dialog|" + secret)
+
+    def make(self, side, call_id, tag):
+        text = "%s|%s|%s" % (side, call_id, tag or "")
+        return binascii.hexlify(self._mac.digest(text.encode())).decode()[:LENGTH]
+
+    def verify(self, token, side, call_id, tags):
+        """Does `token` prove (side, call_id, one of tags)?"""
+        if not token or len(token) != LENGTH:
+            return False
+        for tag in tags:
+            if tag is not None and equal(self.make(side, call_id, tag), token):
+                return True
+        return False
+

@@ -1,0 +1,75 @@
+"""Finding 8 of issue #11 (the core's part), as the attacks themselves:
+LAN addresses leaking to the WAN in relay mode and in the default
+config, and a source at its datagram allowance burning a core with 64 KB
+messages."""
+
+from outpost.core.auth import parse_networks
+from attacksite import (ALICE, STRANGER, UPSTREAM, far_sdp, make_site, out, phone_sdp, request, response)
+
+LAN_TEXT = b"192.0.2."
+
+
+def leaves_on_wan(msgs):
+    return [m for m, d in msgs if not d[1].startswith("192.0.2.")]
+
+
+def test_no_lan_address_hides_in_what_the_relay_sends_upstream():
+    p = make_site()
+    candidates = ("a=candidate:1 1 UDP 2130706431 192.0.2.10 7078 typ host\r\n"
+                  "a=candidate:2 1 UDP 1694498815 198.51.100.7 7078 typ srflx raddr 192.0.2.10 rport 7078\r\n"
+                  "a=remote-candidates:1 192.0.2.10 7078\r\n")
+    inv = request("INVITE", "sip:bob@hq.example.com", ALICE, call_id="x1@192.0.2.10:5060", frm="sip:alice@192.0.2.10",
+                  extra=("P-Asserted-Identity: <sip:alice@192.0.2.10>", "Warning: 399 192.0.2.10 \"lan\"",
+                         "X-Debug: host192.0.2.10", "Diversion: <sip:100@192.0.2.10>;reason=unconditional"),
+                  body=phone_sdp(extra=candidates))
+    p.receive(inv, ALICE, 0)
+    up = leaves_on_wan(out(p))
+    assert len(up) == 1 and LAN_TEXT not in up[0].serialise(), up[0].serialise().decode()
+    assert up[0].call_id.startswith("x1@opx") and up[0].sdp().media[0].port == 40000
+    assert b"a=candidate" not in up[0].body  # candidates naming the LAN go; the router anchors the media
+    # What comes back is mapped to what the phone knows.
+    p.receive(response(up[0], 200, "OK", far_sdp(), extra=("Contact: <sip:bob@203.0.113.20>",)), UPSTREAM, 10)
+    back = [m for m, d in out(p) if d == ALICE]
+    assert [m.call_id for m in back] == ["x1@192.0.2.10:5060"]
+
+
+def test_a_transfer_target_on_the_lan_becomes_a_router_contact():
+    p = make_site()
+    p.receive(request("INVITE", "sip:bob@hq.example.com", ALICE, call_id="t1@192.0.2.10", body=phone_sdp()), ALICE, 0)
+    inv = leaves_on_wan(out(p))[0]
+    p.receive(response(inv, 200, "OK", far_sdp(), extra=("Contact: <sip:bob@203.0.113.20>",)), UPSTREAM, 10)
+    ok = [m for m, d in out(p) if d == ALICE][0]
+    refer = request("REFER", "sip:bob@203.0.113.20", ALICE, call_id="t1@192.0.2.10", branch="z9hG4bKref", to_tag="up1", cseq=2,
+                    extra=("Route: " + ok.get("record-route"),
+                           "Refer-To: <sip:carol@192.0.2.11:5060?Replaces=abc%40192.0.2.11%3Bto-tag%3D1>",
+                           "Referred-By: <sip:alice@192.0.2.10>"))
+    p.receive(refer, ALICE, 20)
+    fwd = leaves_on_wan(out(p))
+    assert len(fwd) == 1 and fwd[0].method == "REFER" and LAN_TEXT not in fwd[0].serialise(), fwd[0].serialise().decode()
+    assert "Replaces=abc%40opx" in fwd[0].get("refer-to")  # the dialog as the upstream knows it
+
+
+def test_the_default_config_shows_the_wan_only_its_wan_address():
+    """No upstream: a LAN phone calling another domain used to send Via and
+    Record-Route naming 192.0.2.1 (the advertised LAN address) to the WAN."""
+    p = make_site(users=False, relay=False)
+    p.config.outside = (parse_networks(["192.0.2.0/24"]), "203.0.113.2")
+    p.receive(request("INVITE", "sip:bob@198.51.100.20", ALICE, body=phone_sdp()), ALICE, 0)
+    fwd = [m for m, d in out(p) if m.is_request]
+    assert len(fwd) == 1 and fwd[0].top_via.host == "203.0.113.2" and fwd[0].record_routes[0].uri.host == "203.0.113.2"
+    p.config.outside = (parse_networks(["192.0.2.0/24"]), None)  # no WAN address yet: refused, not leaked
+    p.receive(request("INVITE", "sip:bob@198.51.100.20", ALICE, call_id="c2", branch="z9hG4bKc2", body=phone_sdp()), ALICE, 1)
+    assert [(m.status, d) for m, d in out(p) if m.status != 100] == [(503, ALICE)]
+
+
+def test_large_messages_cost_their_size_against_the_rate_limit():
+    p = make_site()
+    big = request("OPTIONS", "sip:hq.example.com", STRANGER, extra=("X-Pad: " + "a" * 60000,))
+    for i in range(100):
+        p.receive(big.replace(b"z9hG4bKatk1", b"z9hG4bK%05d" % i), STRANGER, 0)
+    parsed_big = p.counters["requests"]
+    small = request("OPTIONS", "sip:hq.example.com", ("udp", "198.51.100.67", 5060, None))
+    for i in range(100):
+        p.receive(small.replace(b"z9hG4bKatk1", b"z9hG4bK%05d" % i), ("udp", "198.51.100.67", 5060, None), 0)
+    assert parsed_big <= 8 and p.counters["requests"] - parsed_big == 100
+    assert p.counters["rate_limited"] >= 92
