@@ -157,7 +157,7 @@ def test_server_invite_failure_retransmits_until_ack():
     ack = parse_message(sip("ACK sip:bob@example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bK74bf9;rport",
                             "From: Alice <sip:alice@example.com>;tag=9fxced76sl", "To: Bob <sip:bob@example.com>;tag=x",
                             "Call-ID: 3848276298220188511@192.0.2.10", "CSeq: 1 ACK"))
-    assert layer.match_server(ack) is txn
+    assert layer.match_server(ack, PEER[1]) is txn
     layer.server_request(txn, ack, 9000)
     assert txn.state == "Confirmed"
     run_until(layer, 9000 + 5000, log)
@@ -218,10 +218,10 @@ def test_matching_rules():
     req = parse_message(invite()).validate()
     txn = layer.new_server(req, PEER, False, 0)
     cancel = parse_message(invite().replace(b"INVITE sip:bob@example.com", b"CANCEL sip:bob@example.com").replace(b"CSeq: 1 INVITE", b"CSeq: 1 CANCEL")).validate()
-    assert layer.match_server(cancel) is None  # CANCEL is a transaction of its own
+    assert layer.match_server(cancel, PEER[1]) is None  # CANCEL is a transaction of its own
     other_host = parse_message(invite().replace(b"192.0.2.10:5060;branch", b"192.0.2.99:5060;branch")).validate()
-    assert layer.match_server(other_host) is None  # same branch, other sent-by
-    assert layer.match_server(parse_message(invite()).validate()) is txn
+    assert layer.match_server(other_host, PEER[1]) is None  # same branch, other sent-by
+    assert layer.match_server(parse_message(invite()).validate(), PEER[1]) is txn
 
 
 def test_rfc2543_matching_without_magic_cookie():
@@ -229,10 +229,10 @@ def test_rfc2543_matching_without_magic_cookie():
     old = invite().replace(b";branch=z9hG4bK74bf9", b"")
     req = parse_message(old).validate()
     txn = layer.new_server(req, PEER, False, 0)
-    assert layer.match_server(parse_message(old).validate()) is txn
+    assert layer.match_server(parse_message(old).validate(), PEER[1]) is txn
     ack = old.replace(b"INVITE sip:bob@example.com", b"ACK sip:bob@example.com").replace(b"CSeq: 1 INVITE", b"CSeq: 1 ACK")
     ack = ack.replace(b"To: Bob <sip:bob@example.com>", b"To: Bob <sip:bob@example.com>;tag=x")
-    assert layer.match_server(parse_message(ack)) is txn
+    assert layer.match_server(parse_message(ack), PEER[1]) is txn
 
 
 def test_transaction_table_is_bounded():

@@ -226,13 +226,13 @@ class Proxy(SiteRouting):
     def _request(self, req, source, now):
         self._mark_source(req, source)
         if req.method == "ACK":
-            txn = self.txns.match_server(req)
+            txn = self.txns.match_server(req, source[1])
             if txn is not None:
                 self.txns.server_request(txn, req, now)
                 return
             self.forward_ack(req, now, source)
             return
-        txn = self.txns.match_server(req)
+        txn = self.txns.match_server(req, source[1])
         if txn is not None:
             self.txns.server_request(txn, req, now)
             return
@@ -514,10 +514,12 @@ class Proxy(SiteRouting):
         self.send(req.serialise(), dest)
 
     def _cancel(self, req, txn, now):
-        key = server_key(req)
+        key = server_key(req, txn.dest[1])
         inv_key = key[:-1] + ("INVITE",)
         ctx = self.contexts.get(inv_key)
-        if ctx is None or ctx.answered:
+        # Only the INVITE's sender may cancel it: a branch that a phone made
+        # predictable is no licence for anyone else to end its calls.
+        if ctx is None or ctx.answered or ctx.server.dest[1] != txn.dest[1]:
             return self.reply(txn, req, 481, "Call/Transaction Does Not Exist", (), now)
         self.reply(txn, req, 200, "OK", (), now)
         ctx.cancel_all(now)

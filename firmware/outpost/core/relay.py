@@ -30,11 +30,16 @@ from .alg import MediaAlg
 from .addr import ipv4, ipv4_literals, runs_naming
 from .auth import ipv4_int
 from .errors import RemoteProtocolError
+from .bounded import SourceTable
 from .location import Binding
 from .uri import URI, parse_uri
 
 MAX_CONTACTS = 4096
 MAX_HOSTS = 1024
+# A phone registers one or two contacts and puts its own address in its
+# Call-IDs; a host needing more is churning the tables for everyone else.
+CONTACTS_PER_SOURCE = 32
+HOSTS_PER_SOURCE = 16
 CONTACT_PARAM = "oc"
 CALLID_MARK = "opx"  # "opx" + 8 hex digits stands for a LAN host[:port] in a Call-ID
 # Fields the crossing rewrites itself (or that are the router's own); every
@@ -60,8 +65,8 @@ class Relay:
         self.config = config
         self.secret = secret
         self.media = media if media is not None else MediaAlg(config.wan_address)
-        self.contacts = {}  # token -> [contact text, source, last used ms]
-        self.hosts = {}  # token -> LAN host text found in Call-IDs
+        self.contacts = SourceTable(MAX_CONTACTS, CONTACTS_PER_SOURCE)  # token -> (contact text, source)
+        self.hosts = SourceTable(MAX_HOSTS, HOSTS_PER_SOURCE)  # token -> LAN host[:port] text found in Call-IDs
         self.set_config(config)
 
     def set_config(self, config):
@@ -103,23 +108,13 @@ class Relay:
 
     def remember(self, contact, source, now):
         tok = self.token(contact)
-        entry = self.contacts.get(tok)
-        if entry is None:
-            if len(self.contacts) >= MAX_CONTACTS:
-                _evict(self.contacts, 2)
-            self.contacts[tok] = [contact, source, now]
-        else:
-            entry[1], entry[2] = source, now
+        self.contacts.put(tok, (contact, source), source[1], now)
         return tok
 
     def resolve(self, uri, now):
         """The phone's (contact text, source) behind a WAN contact of ours, or None."""
         tok = uri.param(CONTACT_PARAM) if uri.is_sip else None
-        entry = self.contacts.get(tok) if tok else None
-        if entry is None:
-            return None
-        entry[2] = now
-        return entry[0], entry[1]
+        return self.contacts.get(tok, now) if tok else None
 
     def wan_contact(self, uri, tok):
         transport = self.config.upstream[0]
@@ -144,14 +139,12 @@ class Relay:
             last = b
         return "".join(out) + cid[last:], hidden
 
-    def call_id_out(self, cid):
-        """A Call-ID as upstream may see it, remembering how to map it back."""
+    def call_id_out(self, cid, source=None, now=0):
+        """A Call-ID as upstream may see it, remembering how to map it back
+        (the entry counts against `source`'s share)."""
         out, hidden = self.call_id_wan(cid)
         for tok, text in hidden:
-            if tok not in self.hosts:
-                if len(self.hosts) >= MAX_HOSTS:
-                    self.hosts.pop(next(iter(self.hosts)))
-                self.hosts[tok] = text
+            self.hosts.put(tok, text, source[1] if source else None, now)
         return out
 
     def call_id_in(self, cid):
@@ -181,7 +174,7 @@ class Relay:
                 msg.set_uri(addr, addr.uri.copy(host=self.config.wan_address, port=None))
         for f in msg.fields("refer-to"):
             self._refer_to_wan(msg, f, source, now)
-        _set_call_id(msg, self.call_id_out(msg.call_id))
+        _set_call_id(msg, self.call_id_out(msg.call_id, source, now))
         self._sweep(msg)
         self.media.from_lan(msg, key, create, source[1])
 
@@ -199,7 +192,7 @@ class Relay:
             if uri is not None and uri.is_sip and self.side(uri.host.strip("[]")) == "lan":
                 plain = uri.copy(params=[p for p in uri.params if p.name.lower() != "maddr"], headers=[])
                 tok = self.remember(str(plain), source, now)
-                headers = [(n, self._replaces_wan(v) if n.lower() == "replaces" else v) for n, v in uri.headers]
+                headers = [(n, self._replaces_wan(v, source, now) if n.lower() == "replaces" else v) for n, v in uri.headers]
                 uri = uri.copy(host=self.config.wan_address, port=self.config.port, headers=headers).with_params(add=[(CONTACT_PARAM, tok)])
                 new = text[:lt + 1] + str(uri) + text[gt:]
         if self.names_lan(new or text):
@@ -207,12 +200,12 @@ class Relay:
         elif new is not None:
             msg.replace_field(f, new)
 
-    def _replaces_wan(self, value):
+    def _replaces_wan(self, value, source, now):
         """Replaces=<call-id>;to-tag=..;from-tag=.. (RFC 3891, escaped in a
         URI): the dialog named as upstream knows it, by its WAN Call-ID."""
         text = _unescape(value)
         cid, semi, rest = text.partition(";")
-        return _escape(self.call_id_out(cid) + semi + rest)
+        return _escape(self.call_id_out(cid, source, now) + semi + rest)
 
     def _sweep(self, msg):
         """Any header field we do not rewrite that names a LAN address
@@ -265,7 +258,7 @@ class Relay:
             tok = c.uri.param(CONTACT_PARAM)
             entry = self.contacts.get(tok) if tok else None
             if entry is None:
-                continue
+                continue  # (contact text, source)
             resp.set_uri(c, parse_uri(entry[0], "Contact"))
             if tok not in asked:
                 continue  # another phone of the same AOR: shown, already known
@@ -294,16 +287,6 @@ class Relay:
 def _set_call_id(msg, cid):
     if cid != msg.call_id:
         msg.replace_field(msg.fields("call-id")[0], cid)
-
-
-def _evict(table, at):
-    """Drop the least recently used entry (index `at` holds the time)."""
-    oldest = None
-    for k in table:
-        if oldest is None or table[k][at] < table[oldest][at]:
-            oldest = k
-    if oldest is not None:
-        del table[oldest]
 
 
 def _unescape(text):

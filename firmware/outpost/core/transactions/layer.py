@@ -2,7 +2,11 @@
 
 Server transactions are found by RFC 3261 §17.2.3: top Via branch (with the
 magic cookie), sent-by and method (ACK matches its INVITE), or for RFC 2543
-peers without the cookie by Request-URI, tags, Call-ID, CSeq and top Via.
+peers without the cookie by Request-URI, tags, Call-ID, CSeq and top Via;
+and by the host the request came from: sent-by and branch are the peer's
+own words, so without it anyone who learns or guesses a phone's branch
+could take its transaction (a CANCEL answered 481 to the wrong host, the
+real one absorbed as a retransmission).
 Client transactions are found by §17.1.3: top Via branch and CSeq method.
 
 Bounds: at most `max_transactions` live at once. At the bound the oldest
@@ -27,16 +31,16 @@ MAGIC = "z9hG4bK"
 MAX_TRANSACTIONS = 8192
 
 
-def server_key(req):
-    """The key of the server transaction `req` belongs to (or creates)."""
+def server_key(req, host=None):
+    """The key of the server transaction `req` from `host` belongs to (or creates)."""
     via = req.top_via
     method = "INVITE" if req.method == "ACK" else req.method
     branch = via.branch
     if branch and branch.startswith(MAGIC):
-        return ("3261", branch, via.sent_by.lower(), method)
+        return ("3261", host, branch, via.sent_by.lower(), method)
     # RFC 2543: no branch to trust. The ACK's To tag is the one we sent,
     # so it is left out of the key (§17.2.3).
-    return ("2543", str(req.uri), req.from_.tag, req.call_id, req.cseq.seq, via.text, method)
+    return ("2543", host, str(req.uri), req.from_.tag, req.call_id, req.cseq.seq, via.text, method)
 
 
 def client_key(branch, method):
@@ -102,15 +106,15 @@ class TransactionLayer:
 
     # -- server side -----------------------------------------------------------
 
-    def match_server(self, req):
-        return self.servers.get(server_key(req))
+    def match_server(self, req, host=None):
+        return self.servers.get(server_key(req, host))
 
     def new_server(self, req, dest, reliable, now):
         """A server transaction for a new request (not ACK), or None at the bound."""
         if not self._make_room():
             return None
         cls = ServerInvite if req.method == "INVITE" else ServerNonInvite
-        key = server_key(req)
+        key = server_key(req, dest[1])
         txn = cls(self, key, req.raw, dest, reliable)
         txn.start(now)
         self.servers[key] = txn
