@@ -192,6 +192,10 @@ class Authenticator:
         self.users = users  # username -> Credentials
         self.nonces = nonces
         self.algorithms = algorithms
+        # uri -> bool: a URI naming this router itself (no user part), which
+        # a digest `uri` may name instead of the Request-URI (sipp and some
+        # phones behind an outbound proxy do). Set by the proxy.
+        self.names_us = None
 
     def challenges(self, now, stale=False):
         """Header values, most preferred algorithm first (RFC 8760 §2.4)."""
@@ -205,7 +209,7 @@ class Authenticator:
         for cred in req.auth(header):
             if cred.scheme.lower() != "digest" or cred.get("realm") != self.realm:
                 continue
-            if not _same_uri(cred.get("uri"), req.uri):
+            if not _same_uri(cred.get("uri"), req.uri, self.names_us):
                 raise RemoteProtocolError(400, "Bad Request (digest uri does not match the Request-URI)")
             alg = cred.get("algorithm", "MD5")
             user = self.users.get(cred.get("username"))
@@ -220,12 +224,13 @@ class Authenticator:
         return None, False
 
 
-def _same_uri(text, uri):
+def _same_uri(text, uri, names_us=None):
     if not text:
         return False
     if text == str(uri):
         return True
     try:
-        return parse_uri(text, "digest uri") == uri
+        got = parse_uri(text, "digest uri")
     except RemoteProtocolError:
         return False
+    return got == uri or (names_us is not None and got.is_sip and not got.user and names_us(got))

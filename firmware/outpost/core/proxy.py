@@ -123,6 +123,7 @@ class Proxy(SiteRouting):
         table, or every credential seen before the reload would replay."""
         if auth is None:
             return
+        auth.names_us = self.is_me
         prev = getattr(self, "_nonces", None)
         if prev is None:
             auth.nonces.not_before = self.now  # nothing of an earlier run is known here
