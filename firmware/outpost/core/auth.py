@@ -224,6 +224,21 @@ class Authenticator:
         return None, False
 
 
+def keep_nonces(auth, prev, now, names_us):
+    """A reload brings a new Authenticator: it keeps the nonce-count table
+    `prev`, or every credential seen before the reload would replay.
+    Returns the table in use (None without users)."""
+    if auth is None:
+        return prev
+    auth.names_us = names_us
+    if prev is None:
+        auth.nonces.not_before = now  # nothing of an earlier run is known here
+    elif auth.nonces is not prev:
+        prev.ttl_ms = auth.nonces.ttl_ms
+        auth.nonces = prev
+    return auth.nonces
+
+
 def _same_uri(text, uri, names_us=None):
     if not text:
         return False

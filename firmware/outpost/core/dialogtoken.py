@@ -42,3 +42,25 @@ class DialogTokens:
                 return True
         return False
 
+
+    # -- the router's use of them (relay: the ALG's Relay, or None) ------------
+
+    def record_route(self, host, port, transport, call_id, tag, relay):
+        """Our Record-Route URI for the side `host` is on, with the dialog's token."""
+        tp = "" if transport == "udp" else ";transport=" + transport
+        tok = self.make(_side(host, relay), _call_id(call_id, relay), tag)
+        return "sip:%s:%d;lr%s;%s=%s" % (host, port, tp, PARAM, tok)
+
+    def proves(self, uri, req, relay):
+        """Does this Route (or Request-URI) of ours prove req's dialog?"""
+        return self.verify(uri.param(PARAM), _side(uri.host, relay), _call_id(req.call_id, relay), (req.from_.tag, req.to.tag))
+
+
+def _side(host, relay):
+    return "any" if relay is None else relay.side(host.strip("[]"))
+
+
+def _call_id(cid, relay):
+    """The Call-ID a token is made with: as the WAN side sees it, so both
+    sides of a crossing dialog prove the same token."""
+    return cid if relay is None else relay.call_id_wan(cid)[0]

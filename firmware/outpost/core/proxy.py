@@ -22,9 +22,9 @@ from .location import LocationTable
 from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
-from .auth import ipv4_int
+from .auth import ipv4_int, keep_nonces
 from .site import SiteRouting
-from .dialogtoken import DialogTokens, PARAM as RR_TOKEN
+from .dialogtoken import DialogTokens
 from .targets import binding_dest as _binding_dest, contact_dest as _contact_dest, uri_dest as _uri_dest
 
 SUPPORTED = ("path",)
@@ -95,7 +95,7 @@ class Proxy(SiteRouting):
         for host, port in config.aliases:
             me.add((host.lower(), port))
         self._me = me
-        self._keep_nonces(config.authenticator)
+        self._nonces = keep_nonces(config.authenticator, getattr(self, "_nonces", None), self.now, self.is_me)
         # The ALG's modules load only when there is an upstream to relay to:
         # a router without one keeps their memory.
         if config.relay is None:
@@ -117,20 +117,6 @@ class Proxy(SiteRouting):
             self.survival = Survival(config.survival, self.now)
         else:
             self.survival.config = config.survival  # a reload keeps the state and its history
-
-    def _keep_nonces(self, auth):
-        """A reload brings a new Authenticator: it keeps the nonce-count
-        table, or every credential seen before the reload would replay."""
-        if auth is None:
-            return
-        auth.names_us = self.is_me
-        prev = getattr(self, "_nonces", None)
-        if prev is None:
-            auth.nonces.not_before = self.now  # nothing of an earlier run is known here
-        elif auth.nonces is not prev:
-            prev.ttl_ms = auth.nonces.ttl_ms
-            auth.nonces = prev
-        self._nonces = auth.nonces
 
     # -- sans-I/O surface ----------------------------------------------------------
 
@@ -286,7 +272,7 @@ class Proxy(SiteRouting):
         if not ours and routes and for_us and uri.has_param("lr"):
             # The previous hop was a strict router (§16.4): the Request-URI is
             # our Record-Route and the real target is the last Route.
-            ours = self._proves(uri, req) and req.to.tag is not None
+            ours = self.tokens.proves(uri, req, self.relay) and req.to.tag is not None
             last = routes[-1]
             req.set_request_uri(last.uri)
             req.remove_field(last)
@@ -333,29 +319,11 @@ class Proxy(SiteRouting):
         n = 0
         proven = True
         while n < len(routes) and self.is_me(routes[n].uri):
-            proven = proven and self._proves(routes[n].uri, req)
+            proven = proven and self.tokens.proves(routes[n].uri, req, self.relay)
             n += 1
         if n:
             req.remove_leading("route", n)
         return routes[n:], n > 0 and proven and req.to.tag is not None
-
-    def _proves(self, uri, req):
-        cid = self._dialog_call_id(req.call_id)
-        return self.tokens.verify(uri.param(RR_TOKEN), self._rr_side(uri.host), cid, (req.from_.tag, req.to.tag))
-
-    def _rr_side(self, host):
-        return "any" if self.relay is None else self.relay.side(host.strip("[]"))
-
-    def _dialog_call_id(self, cid):
-        """The Call-ID a token is made with: as the WAN side sees it, so both
-        sides of a crossing dialog prove the same token."""
-        return cid if self.relay is None else self.relay.call_id_wan(cid)[0]
-
-    def record_route(self, host, port, transport, call_id, tag):
-        """Our Record-Route URI for the side `host` is on, with the dialog's token."""
-        tp = "" if transport == "udp" else ";transport=" + transport
-        tok = self.tokens.make(self._rr_side(host), self._dialog_call_id(call_id), tag)
-        return "sip:%s:%d;lr%s;%s=%s" % (host, port, tp, RR_TOKEN, tok)
 
     def _trusted(self, host):
         n = ipv4_int(host)
@@ -453,7 +421,7 @@ class Proxy(SiteRouting):
             if req.method in DIALOG_METHODS and req.to.tag is None:
                 # The side it leaves on reaches us at our address there; the
                 # response shows the other side its own (alg_response).
-                m.insert_field("record-route", "<%s>" % self.record_route(host, port, transport, req.call_id, req.from_.tag))
+                m.insert_field("record-route", "<%s>" % self.tokens.record_route(host, port, transport, req.call_id, req.from_.tag, self.relay))
             branch = "%s.%d" % (prefix, i)
             m.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport.upper(), host, port, branch))
             client = self.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)

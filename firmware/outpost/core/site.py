@@ -134,7 +134,7 @@ class SiteRouting:
             if self.is_me(rr.uri) and rr.uri.host != mine:
                 # Named for the other side, so proven with that side's token.
                 u = rr.uri
-                resp.set_uri(rr, self.record_route(mine, u.port or 5060, u.transport or "udp", resp.call_id, resp.from_.tag))
+                resp.set_uri(rr, self.tokens.record_route(mine, u.port or 5060, u.transport or "udp", resp.call_id, resp.from_.tag, relay))
         create = ctx.method == "INVITE"
         if out == "lan":
             if ctx.relay is not None and resp.status >= 200:
