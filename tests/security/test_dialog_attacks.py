@@ -118,3 +118,15 @@ def test_emergency_calls_skip_the_challenge_only_from_the_lan():
         assert [m.status for m, d in msgs if not m.is_request] == [403] and not any(d == TRUNK for m, d in msgs)
     p.receive(request("INVITE", "sip:112@hq.example.com", ALICE, call_id="sos-lan", branch="z9hG4bKe9", body=phone_sdp()), ALICE, t + 5)
     assert [d for m, d in out(p) if m.is_request] == [TRUNK]
+
+
+def test_a_response_counts_only_from_where_its_request_went():
+    """Whoever saw the relayed INVITE knows its branch: a forged 200 with
+    the forger's SDP must not reach the phone or open a pinhole."""
+    p = make_site()
+    p.receive(request("INVITE", "sip:bob@hq.example.com", ALICE, call_id="r1@192.0.2.10", body=phone_sdp()), ALICE, 0)
+    inv = [m for m, d in out(p) if d == UPSTREAM][0]
+    p.receive(response(inv, 200, "OK", far_sdp("198.51.100.66"), extra=("Contact: <sip:evil@198.51.100.66>",)), STRANGER, 10)
+    assert not_probes(out(p)) == [] and [k for k, leg in p.relay.media.actions if k == "open"] == []
+    p.receive(response(inv, 200, "OK", far_sdp(), extra=("Contact: <sip:bob@203.0.113.20>",)), UPSTREAM, 20)
+    assert [m.status for m, d in out(p) if d == ALICE] == [200]

@@ -167,11 +167,23 @@ class Proxy(SiteRouting):
         else:
             self.counters["responses"] += 1
             txn = self.txns.match_client(msg)
-            if txn is not None:
+            if txn is not None and self._answered_by(txn, source):
                 self.txns.client_response(txn, msg, now)
             elif self.survival is not None:
                 self.probe_answered(msg, source, now)
             # Unmatched responses are dropped (RFC 6026 §8.2: stray).
+
+    def _answered_by(self, txn, source):
+        """A response counts only from where its request went: a branch is
+        no secret from whoever saw the request, and a forged 200 would put
+        the forger's SDP into a call."""
+        host = txn.dest[1]
+        if host == source[1]:
+            return True
+        if ipv4_int(host) is None and self.relay is not None and self.relay.is_peer(source[1]):
+            return True  # the upstream by name: what the name resolved to
+        self.counters["malformed"] += 1
+        return False
 
     # -- helpers used by forward.ResponseContext -----------------------------------------
 
