@@ -16,7 +16,7 @@ same length before decoding, so offsets inside an ASCII value are offsets in
 
 from .errors import bad, LocalProtocolError, RemoteProtocolError
 from .limits import MAX_MESSAGE_BYTES, MAX_BODY_BYTES, MAX_HEADER_FIELDS, MAX_VALUES_PER_FIELD, MAX_REQUEST_URI, MAX_EDITS, MAX_NAME_CACHE
-from .syntax import is_token, parse_uint, delta_seconds, split_spans
+from .syntax import is_call_id, is_token, parse_uint, delta_seconds, split_spans
 from .headers import LIST_HEADERS, SINGLE_HEADERS, canonical, field_key, parse_via, parse_name_addr, parse_cseq, parse_auth, tokens
 from .uri import parse_uri, KNOWN_SCHEMES
 from .sdp import parse_sdp
@@ -265,6 +265,8 @@ class Message:
                 raise bad("Missing " + canonical(name) + " header field")
         if not self.call_id:
             raise bad("Empty Call-ID")
+        if not is_call_id(self.call_id):
+            raise bad("Malformed Call-ID")
         if self.from_.star or self.to.star:
             raise bad("Malformed From or To")
         self.cseq

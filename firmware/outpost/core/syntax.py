@@ -13,6 +13,14 @@ WS = " \t"
 DIGITS = "0123456789"
 ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ" + DIGITS
 TOKEN_CHARS = ALNUM + "-.!%*_+`'~"
+# RFC 3261 §25.1 word: what a Call-ID is made of (with one "@" between two).
+WORD_CHARS = TOKEN_CHARS + "()<>:\\\"/[]?{}"
+
+
+def is_call_id(s):
+    """word ["@" word]: no spaces, no control characters (RFC 3261 §25.1)."""
+    word, at, host = s.partition("@")
+    return bool(word) and not word.strip(WORD_CHARS) and (not at or (bool(host) and not host.strip(WORD_CHARS)))
 
 
 def is_token(s):

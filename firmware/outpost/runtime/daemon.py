@@ -226,20 +226,20 @@ class Daemon:
             changed = False
             for kind, b in events:
                 if kind == "binding":
-                    log.info("registered %s at %s expires in %ds", b.aor, b.uri, b.remaining(now_ms()))
+                    log.info("registered %s at %s expires in %ds", safe(b.aor), safe(b.uri), b.remaining(now_ms()))
                     changed = True
                 elif kind == "expired":
-                    log.info("registration of %s at %s expired", b.aor, b.uri)
+                    log.info("registration of %s at %s expired", safe(b.aor), safe(b.uri))
                     changed = True
                 elif kind == "survival":
                     log.warning("upstream %s", b)
                     self._write_status()
                 elif kind == "trunk":
-                    log.info("survival: %s", b)
+                    log.info("survival: %s", safe(b))
                 elif kind == "refused":
-                    log.warning("refused with 503: %s", b)
+                    log.warning("refused: %s", safe(b))
                 elif kind == "call_limit":
-                    log.info("call %s reached media.max_call_s: its pinholes are closed", b)
+                    log.info("call %s reached media.max_call_s: its pinholes are closed", safe(b))
             if changed:
                 self.snap.changed(now_ms())
         relay = self.proxy.relay
@@ -429,6 +429,16 @@ class Daemon:
             if u.transport is not None:
                 u.transport.close()
         self._stopped.set_result(None)
+
+
+def safe(value, limit=200):
+    """Text from the network as a log line may show it: control characters
+    (an ESC sequence would drive the admin's terminal through `log`) escaped,
+    and no longer than `limit`."""
+    text = str(value)[:limit]
+    if any(c < " " or "\x7f" <= c <= "\x9f" for c in text):
+        text = "".join(c if " " <= c < "\x7f" or c > "\x9f" else "\\x%02x" % ord(c) for c in text)
+    return text
 
 
 def _leg_json(leg):
