@@ -96,7 +96,7 @@ def test_a_far_end_cannot_aim_a_dialogs_requests_at_a_third_party():
     bye = request("BYE", "sip:victim@198.51.100.99", STRANGER, call_id=inv.call_id, branch="z9hG4bKby", from_tag="up1", to_tag="f1",
                   extra=("Route: " + inv.get("record-route"),))
     p.receive(bye, STRANGER, 20)
-    assert answers_only(out(p), STRANGER) == [404]
+    assert answers_only(out(p), STRANGER) in ([403], [404])
 
 
 def test_acks_and_stray_responses_are_never_relayed_for_strangers():

@@ -99,24 +99,6 @@ def is_unicast(ip):
     return not ip.within(_NOT_UNICAST)
 
 
-def ipv4_literals(text):
-    """Every IPv4 literal in `text` (a header or SDP line), as IPv4 values.
-    Digits glued to letters count too ("host192.0.2.10" still names it)."""
-    out = []
-    n = len(text)
-    i = 0
-    while i < n:
-        if "0" <= text[i] <= "9":
-            j = i
-            while j < n and ("0" <= text[j] <= "9" or text[j] == "."):
-                j += 1
-            out += _quads(text[i:j])
-            i = j
-        else:
-            i += 1
-    return out
-
-
 def runs_naming(text, networks):
     """[(start, end)] of the runs of digits and dots in `text` that hold an
     address inside `networks`, with a ":port" after one: what must not
@@ -129,7 +111,7 @@ def runs_naming(text, networks):
             j = i
             while j < n and ("0" <= text[j] <= "9" or text[j] == "."):
                 j += 1
-            if any(a.within(networks) for a in _quads(text[i:j])):
+            if any(a.within(networks) for a in lenient_quads(text[i:j])):
                 k = j + 1
                 while k < n and "0" <= text[k] <= "9":
                     k += 1
@@ -140,13 +122,38 @@ def runs_naming(text, networks):
     return out
 
 
-def _quads(run):
-    """IPv4 values in a run of digits and dots: the whole run, or any four
-    consecutive numbers of it ("1.192.0.2.10" hides 192.0.2.10)."""
-    parts = [p for p in run.split(".")]
+def lenient_quads(text):
+    """Every address a dotted quad in `text` could be read as: decimal, and
+    for parts with leading zeros octal too (inet_aton reads "010" as 8).
+    For finding what a text names, never for accepting an address."""
     out = []
-    for k in range(len(parts) - 3):
-        a = ipv4(".".join(parts[k:k + 4]))
-        if a is not None:
-            out.append(a)
+    n = len(text)
+    i = 0
+    while i < n:
+        if "0" <= text[i] <= "9":
+            j = i
+            while j < n and ("0" <= text[j] <= "9" or text[j] == "."):
+                j += 1
+            parts = text[i:j].split(".")
+            for k in range(len(parts) - 3):
+                out += _readings(parts[k:k + 4])
+            i = j
+        else:
+            i += 1
     return out
+
+
+def _readings(parts):
+    dec = oct_ = 0
+    octal_ok = True
+    for p in parts:
+        if not p or len(p) > 4:
+            return []
+        v = int(p)
+        if v > 255:
+            return []
+        dec = dec * 256 + v
+        o = int(p, 8) if p[0] == "0" and len(p) > 1 and "8" not in p and "9" not in p else v
+        octal_ok = octal_ok and o <= 255
+        oct_ = oct_ * 256 + o
+    return [IPv4(dec)] + ([IPv4(oct_)] if octal_ok and oct_ != dec else [])

@@ -30,7 +30,8 @@ site's), the media port pool; at any of them an offer is refused (the
 caller answers 503) and nothing leaks.
 """
 
-from .addr import ipv4, ipv4_literals, is_unicast
+from .addr import ipv4, is_unicast
+from .leaks import names
 from .errors import RemoteProtocolError
 from .media import Leg, PortPool
 
@@ -168,6 +169,8 @@ class MediaAlg:
         wan = self.wan
         if sdp.origin is not None:
             sdp.set_origin_address(wan, "IP4")
+            if self.lan_networks is not None and self._names_lan(sdp.origin.username):
+                sdp.set_origin_user("-")
         if sdp.connection is not None and not sdp.connection.is_hold:
             sdp.set_connection(sdp.connection, wan, "IP4")
         for i in range(len(sdp.media)):
@@ -183,10 +186,7 @@ class MediaAlg:
             sdp.drop_lines(self._names_lan, ("o=", "c=", "m=", "a=rtcp:"))
 
     def _names_lan(self, text):
-        for a in ipv4_literals(text):
-            if a.within(self.lan_networks):
-                return True
-        return False
+        return names(text, self.lan_networks)
 
     def from_wan(self, msg, key=None, create=True, owner=None):
         """A message with SDP coming in from the WAN side: learn the remote ends."""

@@ -3,9 +3,10 @@
 Rules of this file:
 - Every Record-Route the router inserts carries `;ot=<token>`: an HMAC,
   with the router's secret, of the side of the router the route names
-  ("lan", "wan", or "any" without an upstream), the dialog's Call-ID as the
-  WAN side sees it, and the tag of the side that created the dialog (the
-  initial request's From tag).
+  ("lan", "wan", or "any" without an upstream), the side requests reaching
+  it go on to (a call between two phones of the LAN never leads to the
+  WAN), the dialog's Call-ID as the WAN side sees it, and the tag of the
+  side that created the dialog (the initial request's From tag).
 - A request is in one of the router's dialogs only when every Route it
   popped as "us" carries a token that verifies for that request's Call-ID
   and one of its two tags, and the request has a To tag. A Route naming the
@@ -30,6 +31,7 @@ class DialogTokens:
         self._mac = HmacSha256(b"dialog|" + secret)
 
     def make(self, side, call_id, tag):
+        """side: "<the route's side>><the side it leads to>"."""
         text = "%s|%s|%s" % (side, call_id, tag or "")
         return binascii.hexlify(self._mac.digest(text.encode())).decode()[:LENGTH]
 
@@ -45,19 +47,25 @@ class DialogTokens:
 
     # -- the router's use of them (relay: the ALG's Relay, or None) ------------
 
-    def record_route(self, host, port, transport, call_id, tag, relay):
-        """Our Record-Route URI for the side `host` is on, with the dialog's token."""
+    def record_route(self, host, port, transport, call_id, tag, relay, toward):
+        """Our Record-Route URI for the side `host` is on, leading `toward`
+        a side, with the dialog's token."""
         tp = "" if transport == "udp" else ";transport=" + transport
-        tok = self.make(_side(host, relay), _call_id(call_id, relay), tag)
+        tok = self.make(_side(host, relay) + ">" + toward, _call_id(call_id, relay), tag)
         return "sip:%s:%d;lr%s;%s=%s" % (host, port, tp, PARAM, tok)
 
-    def proves(self, uri, req, relay):
-        """Does this Route (or Request-URI) of ours prove req's dialog?"""
-        return self.verify(uri.param(PARAM), _side(uri.host, relay), _call_id(req.call_id, relay), (req.from_.tag, req.to.tag))
+    def proves(self, uri, req, relay, toward):
+        """Does this Route (or Request-URI) of ours prove req's dialog, for
+        a request going on `toward` a side?"""
+        side = _side(uri.host, relay) + ">" + toward
+        return self.verify(uri.param(PARAM), side, _call_id(req.call_id, relay), (req.from_.tag, req.to.tag))
 
 
-def _side(host, relay):
+def side_of(host, relay):
     return "any" if relay is None else relay.side(host.strip("[]"))
+
+
+_side = side_of
 
 
 def _call_id(cid, relay):

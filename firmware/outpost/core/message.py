@@ -331,6 +331,23 @@ class Message:
                 self.edit(on_line[0].start, on_line[k].start, b"")
             i += k
 
+    def lines_of(self, name):
+        """[(line index, text)] of every line of field `name`, values unsplit."""
+        return [(i, self._line_text(i)[0]) for i in self._index.get(name, ())]
+
+    def line_edited(self, i):
+        """Has an edit been recorded inside header line `i` (or removed it)?"""
+        a, b = self._lines[i][1], self._lines[i][4]
+        for start, end, _, _ in self._lumps:
+            if a <= start < b or (start < a < end):
+                return True
+        return False
+
+    def remove_line(self, i):
+        """Remove header line `i` whole (all the values on it)."""
+        ln = self._lines[i]
+        self.edit(ln[1], ln[4], b"")
+
     def insert_field(self, name, text, before=None):
         """Add a header line: before the first line of `before` (a field key),
         else before the first line of `name`, else after the start line.

@@ -22,9 +22,10 @@ from .location import LocationTable
 from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
+from .addr import ipv4, is_unicast
 from .auth import ipv4_int, keep_nonces
 from .site import SiteRouting
-from .dialogtoken import DialogTokens
+from .dialogtoken import DialogTokens, side_of
 from .targets import binding_dest as _binding_dest, contact_dest as _contact_dest, uri_dest as _uri_dest
 
 SUPPORTED = ("path",)
@@ -95,6 +96,7 @@ class Proxy(SiteRouting):
         for host, port in config.aliases:
             me.add((host.lower(), port))
         self._me = me
+        self._own = set(h for h, p in me)
         self._nonces = keep_nonces(config.authenticator, getattr(self, "_nonces", None), self.now, self.is_me)
         # The ALG's modules load only when there is an upstream to relay to:
         # a router without one keeps their memory.
@@ -107,6 +109,7 @@ class Proxy(SiteRouting):
 
             low, high, max_calls, _ = config.media
             self.relay = Relay(config.relay, config.secret, MediaAlg(config.relay.wan_address, PortPool(low, high), max_calls))
+            self.relay.is_me = self.is_me
         else:
             self.relay.set_config(config.relay)
         if config.relay is None or config.survival is None:
@@ -249,10 +252,21 @@ class Proxy(SiteRouting):
         except RemoteProtocolError as e:
             if e.status in (488, 503):
                 self.events.append(("refused", "%s %s: %d %s" % (req.method, req.call_id, e.status, e.reason)))
-            if req.method == "INVITE" and req.to.tag is None and self.relay is not None:
-                self.media_end(req, [source])  # whatever the refused offer had allocated
-            if txn.state in ("Proceeding", "Trying"):
-                self.reply(txn, req, e.status, e.reason, e.headers, now)
+            self._abandon(req, txn, source, e.status, e.reason, e.headers, now)
+        except Exception:
+            # A bug of ours (LocalProtocolError, or worse): the message is
+            # lost, but its transaction, context and media must not be, or
+            # a host repeating it fills the tables (the runtime logs it).
+            self._abandon(req, txn, source, 500, "Server Internal Error", (), now)
+            raise
+
+    def _abandon(self, req, txn, source, status, reason, headers, now):
+        """A request that failed half-way: answer it and free what it held."""
+        self.contexts.pop(txn.key, None)
+        if req.method == "INVITE" and req.to.tag is None and self.relay is not None:
+            self.media_end(req, [source])  # whatever the refused offer had allocated
+        if txn.state in ("Proceeding", "Trying"):
+            self.reply(txn, req, status, reason, headers, now)
 
     def _mark_source(self, req, source):
         """RFC 3261 §18.2.1 and RFC 3581: record where the request came from."""
@@ -284,7 +298,7 @@ class Proxy(SiteRouting):
         if not ours and routes and for_us and uri.has_param("lr"):
             # The previous hop was a strict router (§16.4): the Request-URI is
             # our Record-Route and the real target is the last Route.
-            ours = self.tokens.proves(uri, req, self.relay) and req.to.tag is not None
+            ours = req.to.tag is not None and self.tokens.proves(uri, req, self.relay, self._toward(routes[-1].uri, req))
             last = routes[-1]
             req.set_request_uri(last.uri)
             req.remove_field(last)
@@ -316,6 +330,8 @@ class Proxy(SiteRouting):
                 return None
         elif not self._authorized(req, txn, now):
             return None
+        if ours and self._outside(source[1]) and (routes or not self._inside(uri)):
+            return self.reply(txn, req, 403, "Forbidden (from outside, a dialog's requests reach the site's phones only)", (), now)
         if routes:
             return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
         if local:
@@ -326,16 +342,57 @@ class Proxy(SiteRouting):
         """Remove the leading Routes that are us (two when a call between two
         of our phones passes a proxy upstream); (routes left, in one of our
         dialogs): only when every one of them carries our token for this
-        request's dialog (dialogtoken.py). A Route naming us is not proof."""
+        request's dialog and the side it goes on to (dialogtoken.py). A
+        Route naming us is not proof."""
         routes = req.routes
         n = 0
-        proven = True
         while n < len(routes) and self.is_me(routes[n].uri):
-            proven = proven and self.tokens.proves(routes[n].uri, req, self.relay)
             n += 1
+        rest = routes[n:]
+        proven = n > 0 and req.to.tag is not None
+        hops = [r.uri for r in routes[1:n]] + [rest[0].uri if rest else None]
+        for i in range(n if proven else 0):
+            proven = proven and self.tokens.proves(routes[i].uri, req, self.relay, self._toward(hops[i], req))
         if n:
             req.remove_leading("route", n)
-        return routes[n:], n > 0 and proven and req.to.tag is not None
+        return rest, proven
+
+    def _toward(self, uri, req):
+        """The side a request goes on to: its next Route, else its Request-URI
+        (a contact token of ours leads to a phone)."""
+        if self.relay is None:
+            return "any"
+        if uri is None:
+            uri = req.uri
+            if self.relay.resolve(uri, self.now) is not None:
+                return "lan"
+        return self.relay.side(uri.host.strip("[]")) if uri.is_sip else "wan"
+
+    def _outside(self, host):
+        """From beyond the site (the WAN, not a configured peer), where the
+        router knows its sides: with an upstream, or lan0 in the config."""
+        if self.relay is not None:
+            return self.stranger(host)
+        out = self.config.outside
+        return out is not None and not self._trusted(host) and not any(ipv4_int(host) is not None and ipv4_int(host) & m == n for n, m in out[0])
+
+    def _inside(self, uri):
+        """Is the Request-URI a phone of the site (a contact token of ours,
+        a LAN address, a trusted network)?"""
+        if not uri.is_sip:
+            return False
+        if self.relay is not None and (self.relay.resolve(uri, self.now) is not None or self.relay.side(uri.host.strip("[]")) == "lan"):
+            return True
+        return self._trusted(uri.host.strip("[]"))
+
+    def _forbidden(self, dest):
+        """Where the router never sends, once it stands between a LAN and the
+        internet: loopback, multicast, unspecified, its own addresses (a lab
+        proxy on loopback, with neither upstream nor lan0, may)."""
+        if self.relay is None and self.config.outside is None:
+            return False
+        a = ipv4(dest[1])
+        return a is not None and (not is_unicast(a) or str(a) in self._own)
 
     def _trusted(self, host):
         n = ipv4_int(host)
@@ -413,6 +470,9 @@ class Proxy(SiteRouting):
 
     def _forward(self, req, txn, targets, now):
         """Fork `req` to every (request-uri or None, dest) in `targets`."""
+        targets = [t for t in targets if not self._forbidden(t[1])]
+        if not targets:
+            return self.reply(txn, req, 403, "Forbidden (not a destination)", (), now)
         ctx = ResponseContext(self, txn, req, now)
         self.contexts[txn.key] = ctx
         if req.method == "INVITE":
@@ -433,7 +493,8 @@ class Proxy(SiteRouting):
             if req.method in DIALOG_METHODS and req.to.tag is None:
                 # The side it leaves on reaches us at our address there; the
                 # response shows the other side its own (alg_response).
-                m.insert_field("record-route", "<%s>" % self.tokens.record_route(host, port, transport, req.call_id, req.from_.tag, self.relay))
+                toward = side_of(txn.dest[1], self.relay)  # requests reaching this route go back to the caller's side
+                m.insert_field("record-route", "<%s>" % self.tokens.record_route(host, port, transport, req.call_id, req.from_.tag, self.relay, toward))
             branch = "%s.%d" % (prefix, i)
             m.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport.upper(), host, port, branch))
             client = self.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)
@@ -476,7 +537,7 @@ class Proxy(SiteRouting):
             self.counters["malformed"] += 1
             return  # not a proven dialog of ours: an ACK never makes us send elsewhere
         mf = req.max_forwards
-        if mf == 0:
+        if mf == 0 or self._forbidden(dest):
             return
         if mf is None:
             req.insert_field("max-forwards", "70")

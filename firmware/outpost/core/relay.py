@@ -27,7 +27,8 @@ import binascii
 
 from .compat import sha256
 from .alg import MediaAlg
-from .addr import ipv4, ipv4_literals, runs_naming
+from .addr import ipv4, runs_naming
+from . import leaks
 from .auth import ipv4_int
 from .errors import RemoteProtocolError
 from .bounded import SourceTable
@@ -42,10 +43,6 @@ CONTACTS_PER_SOURCE = 32
 HOSTS_PER_SOURCE = 16
 CONTACT_PARAM = "oc"
 CALLID_MARK = "opx"  # "opx" + 8 hex digits stands for a LAN host[:port] in a Call-ID
-# Fields the crossing rewrites itself (or that are the router's own); every
-# other field is swept for LAN addresses and dropped if it names one.
-REWRITTEN = ("via", "contact", "from", "to", "call-id", "refer-to", "route", "record-route",
-             "content-length", "content-type", "authorization", "proxy-authorization")
 
 
 class RelayConfig:
@@ -61,6 +58,8 @@ class RelayConfig:
 
 
 class Relay:
+    is_me = None  # uri -> bool: this router (set by the proxy), for the header sweep
+
     def __init__(self, config, secret, media=None):
         self.config = config
         self.secret = secret
@@ -79,11 +78,7 @@ class Relay:
 
     def names_lan(self, text):
         """Does `text` name a LAN address, percent-encoded or not?"""
-        for t in (text, _unescape(text)) if "%" in text else (text,):
-            for a in ipv4_literals(t):
-                if a.within(self.config.lan_networks):
-                    return True
-        return False
+        return leaks.names(text, self.config.lan_networks)
 
     # -- sides -----------------------------------------------------------------
 
@@ -106,8 +101,14 @@ class Relay:
     def token(self, text, n=10):
         return binascii.hexlify(sha256(self.secret + text.encode()).digest()).decode()[:n]
 
+    def contact_token(self, contact, source):
+        """A contact's token is bound to the host it came from: another LAN
+        host sending the same Contact text gets a token of its own and can
+        never take over this one's entry (its source, its TCP flow)."""
+        return self.token(contact + "|" + source[1])
+
     def remember(self, contact, source, now):
-        tok = self.token(contact)
+        tok = self.contact_token(contact, source)
         self.contacts.put(tok, (contact, source), source[1], now)
         return tok
 
@@ -121,7 +122,8 @@ class Relay:
         params = [(CONTACT_PARAM, tok)]
         if transport != "udp":
             params.insert(0, ("transport", transport))
-        return URI("sip", uri.user, None, self.config.wan_address, self.config.port).with_params(add=params)
+        user = uri.user if uri.user and not self.names_lan(uri.user) else None
+        return URI("sip", user, None, self.config.wan_address, self.config.port).with_params(add=params)
 
     # -- Call-IDs -------------------------------------------------------------------
 
@@ -166,16 +168,23 @@ class Relay:
     def to_wan(self, msg, source, now, key, create=True):
         """A request or response from the LAN about to leave on the WAN.
         `create`: it may start a media session (an INVITE or its answer)."""
+        nets = self.config.lan_networks
+        if msg.is_request and self.names_lan(str(msg.uri)):
+            raise RemoteProtocolError(404, "Not Found (a LAN address is not reached through the upstream)")
         for c in msg.contacts:
-            if not c.star and c.uri.is_sip and self.side(c.uri.host.strip("[]")) == "lan":
+            if c.star:
+                continue
+            if c.uri.is_sip and (self.side(c.uri.host.strip("[]")) == "lan" or self.names_lan(str(c.uri))):
                 msg.set_uri(c, self.wan_contact(c.uri, self.remember(str(c.uri), source, now)))
-        for addr in (msg.from_, msg.to):
-            if addr.uri.is_sip and self.side(addr.uri.host.strip("[]")) == "lan":
-                msg.set_uri(addr, addr.uri.copy(host=self.config.wan_address, port=None))
+            elif self.names_lan(str(c.uri)):
+                raise RemoteProtocolError(400, "Bad Request (Contact names a LAN address)")
+            leaks.contact_params(msg, c, nets)
+        leaks.party(msg, msg.from_, nets, self.config.wan_address)
+        leaks.party(msg, msg.to, nets, self.config.wan_address)
         for f in msg.fields("refer-to"):
             self._refer_to_wan(msg, f, source, now)
         _set_call_id(msg, self.call_id_out(msg.call_id, source, now))
-        self._sweep(msg)
+        leaks.sweep(msg, nets, self.is_me)
         self.media.from_lan(msg, key, create, source[1])
 
     def _refer_to_wan(self, msg, f, source, now):
@@ -203,26 +212,15 @@ class Relay:
     def _replaces_wan(self, value, source, now):
         """Replaces=<call-id>;to-tag=..;from-tag=.. (RFC 3891, escaped in a
         URI): the dialog named as upstream knows it, by its WAN Call-ID."""
-        text = _unescape(value)
+        text = leaks.unescape(value)
         cid, semi, rest = text.partition(";")
-        return _escape(self.call_id_out(cid, source, now) + semi + rest)
+        return leaks.escape(self.call_id_out(cid, source, now) + semi + rest)
 
-    def _sweep(self, msg):
-        """Any header field we do not rewrite that names a LAN address
-        (Warning, P-Asserted-Identity, Diversion, a vendor's X- header)."""
-        names = []
-        for n in msg.names():
-            if n not in REWRITTEN and n not in names:
-                names.append(n)
-        for n in names:
-            for f in msg.fields(n):
-                if self.names_lan(f.text):
-                    msg.remove_field(f)
-
-    def to_lan(self, msg, key, create=True):
-        """A request or response from the WAN about to leave on the LAN."""
+    def to_lan(self, msg, key, create=True, owner=None):
+        """A request or response from the WAN about to leave on the LAN
+        (`owner`: the WAN host a new media session counts against)."""
         _set_call_id(msg, self.call_id_in(msg.call_id))
-        self.media.from_wan(msg, key, create, None)
+        self.media.from_wan(msg, key, create, owner)
 
     def key(self, msg, phone):
         """The media table's key for this call leg: the Call-ID as the phone
@@ -233,13 +231,13 @@ class Relay:
 
     # -- registrations ---------------------------------------------------------------
 
-    def register_out(self, msg):
+    def register_out(self, msg, source):
         """A phone's REGISTER leaving for upstream: {token: contact} it asks for."""
         asked = {}
         for c in msg.contacts:
             if not c.star and c.uri.is_sip:
                 text = str(c.uri)
-                asked[self.token(text)] = (text, c.expires)
+                asked[self.contact_token(text, source)] = (text, c.expires)
         return asked
 
     def register_answered(self, resp, ctx, location, now):
@@ -288,37 +286,3 @@ def _set_call_id(msg, cid):
     if cid != msg.call_id:
         msg.replace_field(msg.fields("call-id")[0], cid)
 
-
-def _unescape(text):
-    """%XX sequences decoded (RFC 3986); malformed ones kept as they are."""
-    out = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "%" and i + 2 < n and _is_hex(text[i + 1:i + 3]):
-            out.append(chr(int(text[i + 1:i + 3], 16)))
-            i += 3
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def _is_hex(s):
-    if len(s) != 2:
-        return False
-    for ch in s:
-        if not ("0" <= ch <= "9" or "a" <= ch.lower() <= "f"):
-            return False
-    return True
-
-
-def _escape(text):
-    """What may stand in a URI header value as it is; the rest %XX."""
-    out = []
-    for c in text:
-        if "a" <= c.lower() <= "z" or "0" <= c <= "9" or c in "-_.!~*'()[]/:+$":
-            out.append(c)
-        else:
-            out.append("%%%02X" % ord(c))
-    return "".join(out)

@@ -36,12 +36,13 @@ class Connection:
 
 
 class Origin:
-    __slots__ = ("username", "sess_id", "sess_version", "nettype", "addrtype", "address", "start", "end")
+    __slots__ = ("username", "sess_id", "sess_version", "nettype", "addrtype", "address", "start", "end", "user_start")
 
-    def __init__(self, fields, start, end):
+    def __init__(self, fields, start, end, user_start=0):
         self.username, self.sess_id, self.sess_version, self.nettype, self.addrtype, self.address = fields
         self.start = start
         self.end = end
+        self.user_start = user_start
 
 
 class Rtcp:
@@ -133,6 +134,10 @@ class Sdp:
         if addrtype and addrtype != o.addrtype:
             a = o.start - 1 - len(o.addrtype)
             self._replace((a, a + len(o.addrtype)), addrtype)
+
+    def set_origin_user(self, username):
+        o = self.origin
+        self._replace((o.user_start, o.user_start + len(o.username.encode())), username)
 
     def set_port(self, media, port):
         self._replace(media.port_span, "%d" % port)
@@ -232,6 +237,10 @@ def parse_sdp(body):
             sdp.media.append(cur)
         elif kind == "c":
             c = _connection(value, vstart)
+            # One c= per level (RFC 4566 §5): a second one is a message
+            # that means two things, one for us and one for the far end.
+            if (sdp.connection if cur is None else cur.connection) is not None:
+                raise bad("Duplicate SDP c= line")
             if cur is None:
                 sdp.connection = c
             else:
@@ -283,7 +292,7 @@ def _origin(value, vstart):
     if len(parts) != 6 or "" in parts:
         raise bad("Malformed SDP o= line")
     a = vstart + len(value) - len(parts[5])
-    return Origin(parts, a, a + len(parts[5]))
+    return Origin(parts, a, a + len(parts[5]), vstart)
 
 
 def _attribute(sdp, cur, value, vstart, line_end):
@@ -296,6 +305,8 @@ def _attribute(sdp, cur, value, vstart, line_end):
         return
     (sdp.attributes if cur is None else cur.attributes).append((name, rest if colon else None))
     if name == "rtcp" and cur is not None:
+        if cur.rtcp is not None:
+            raise bad("Duplicate SDP a=rtcp line")
         cur.rtcp = _rtcp(rest, vstart + len(name) + 1, line_end)
 
 

@@ -30,7 +30,9 @@ class SiteRouting:
         side = relay.side(source[1])
         uri = req.uri
         if routes:
-            if not ours and (side == "wan" or not self._lan_may_route(req, txn, source, now)):
+            # From the WAN a dialog's requests reach a phone through our
+            # contact token, never along a Route a far end added.
+            if side == "wan" or (not ours and not self._lan_may_route(req, txn, source, now)):
                 return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now) if side == "wan" else None
             return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
         if self._stranger_or_phone(req, txn, source, uri, routes, ours, now):
@@ -83,7 +85,7 @@ class SiteRouting:
         if into == out:
             return relay.address(out)
         key = relay.key(req, txn.dest if out == "wan" else dest)
-        create = req.method == "INVITE"  # only an INVITE starts a media session
+        create = req.method == "INVITE" and req.to.tag is None  # only a new call starts a media session
         if req.to.tag is None and req.method in ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY"):
             ctx.rr_below = len(req.record_routes)  # our Record-Route goes right above these
         if out == "wan":
@@ -93,10 +95,10 @@ class SiteRouting:
             if req.method == "REGISTER":
                 to = req.to.uri
                 ctx.relay = (to.copy(host=self.config.domain if self._for_domain(to) else to.host, port=None, params=[], headers=[]).aor(),
-                             relay.register_out(req), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
+                             relay.register_out(req, txn.dest), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
             relay.to_wan(m, txn.dest, now, key, create)
         else:
-            relay.to_lan(m, key, create)
+            relay.to_lan(m, key, create, txn.dest[1])
         if req.method == "BYE":
             relay.media.end(key)
         return relay.address(out)
@@ -134,12 +136,12 @@ class SiteRouting:
             if self.is_me(rr.uri) and rr.uri.host != mine:
                 # Named for the other side, so proven with that side's token.
                 u = rr.uri
-                resp.set_uri(rr, self.tokens.record_route(mine, u.port or 5060, u.transport or "udp", resp.call_id, resp.from_.tag, relay))
-        create = ctx.method == "INVITE"
+                resp.set_uri(rr, self.tokens.record_route(mine, u.port or 5060, u.transport or "udp", resp.call_id, resp.from_.tag, relay, into))
+        create = ctx.method == "INVITE" and ctx.initial
         if out == "lan":
             if ctx.relay is not None and resp.status >= 200:
                 self.events += relay.register_answered(resp, ctx, self.location, now)
-            relay.to_lan(resp, key, create)
+            relay.to_lan(resp, key, create, txn.dest[1])
         else:
             relay.to_wan(resp, txn.dest, now, key, create)  # the phone that answered
         if resp.status >= 300 and ctx.method == "INVITE" and ctx.initial:

@@ -8,16 +8,18 @@ from .uri import parse_uri
 def binding_dest(b):
     """Send to the Contact (LAN phones are reachable as they registered);
     over TCP, on the connection the REGISTER came in on while it is open."""
-    dest = uri_dest(b.uri)
-    if dest[0] != "udp" and b.source[0] == dest[0]:
-        return dest[:3] + (b.source[3],)
-    return dest
+    return _on_flow(uri_dest(b.uri), b.source)
 
 
 def contact_dest(contact, source):
     """A phone's contact (text), on the TCP connection it came from when open."""
-    dest = uri_dest(parse_uri(contact, "Contact"))
-    if dest[0] != "udp" and source is not None and source[0] == dest[0]:
+    return _on_flow(uri_dest(parse_uri(contact, "Contact")), source)
+
+
+def _on_flow(dest, source):
+    """Over TCP, the connection the phone registered on, if that phone is
+    the contact's host: a flow is never lent to another host's contact."""
+    if dest[0] != "udp" and source is not None and source[0] == dest[0] and source[1] == dest[1]:
         return dest[:3] + (source[3],)
     return dest
 

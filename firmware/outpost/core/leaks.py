@@ -1,0 +1,124 @@
+"""What a message leaving on the WAN must not say about the LAN (sans-I/O).
+
+Rules of this file:
+- relay.py rewrites the places a LAN address belongs (Contact, Call-ID,
+  Refer-To, Via, SDP); this file finds the ones it does not rewrite and
+  removes them: a header line naming a LAN address goes whole (never one
+  value of a list line, whose edits would overlap the line's others), a
+  From or To that still names one after its host was rewritten is rebuilt
+  from its user, host and tag alone, a Contact parameter naming one goes.
+- "Naming" is generous: percent-escapes are decoded, and dotted quads with
+  leading zeros are read as decimal and as octal (inet_aton's reading).
+- A message needing more than MAX_DROPPED_LINES removals is refused (400):
+  no phone sends that, and each removal is an edit of a bounded budget.
+"""
+
+from .addr import lenient_quads
+from .errors import RemoteProtocolError
+from .uri import URI
+
+MAX_DROPPED_LINES = 32
+# Fields rewritten elsewhere (relay.py, party(), contact_params()) or that
+# cannot name an address; every other field is swept. Credentials pass as
+# they are: their uri is what the phone signed (a standard phone signs the
+# Request-URI, which never names the LAN on the WAN; sipp signs the
+# router's address), and rewriting or dropping them breaks the login.
+REWRITTEN = ("via", "contact", "from", "to", "call-id", "refer-to", "content-length", "content-type",
+             "authorization", "proxy-authorization")
+ROUTES = ("route", "record-route")
+
+
+def names(text, networks):
+    """Does `text` name an address inside `networks`, escaped or not?"""
+    for t in (text, unescape(text)) if "%" in text else (text,):
+        for a in lenient_quads(t):
+            if a.within(networks):
+                return True
+    return False
+
+
+def sweep(msg, networks, is_me):
+    """Drop every header line naming a LAN address, but ours and the fields
+    rewritten elsewhere; Route/Record-Route lines only when none of their
+    values is this router (ours were rewritten for the WAN already)."""
+    drop = []
+    seen = []
+    for n in msg.names():
+        if n in seen or n in REWRITTEN:
+            continue
+        seen.append(n)
+        for i, text in msg.lines_of(n):
+            if msg.line_edited(i):
+                continue  # rewritten (or removed) by whoever knows the field
+            if names(text, networks) and not (n in ROUTES and _holds_us(msg, n, i, is_me)):
+                drop.append(i)
+    if len(drop) > MAX_DROPPED_LINES:
+        raise RemoteProtocolError(400, "Bad Request (too many header fields naming LAN addresses)")
+    for i in drop:
+        msg.remove_line(i)
+
+
+def _holds_us(msg, name, line, is_me):
+    for f in msg.routes if name == "route" else msg.record_routes:
+        if f.field.line == line and is_me(f.uri):
+            return True
+    return False
+
+
+def party(msg, addr, networks, wan_host):
+    """From or To: a LAN host becomes the WAN address; if the display name,
+    user or a parameter still names the LAN, the value is rebuilt."""
+    uri = addr.uri
+    lan_host = uri.is_sip and names(uri.host, networks)
+    text = addr.field.text
+    if not lan_host and not names(text, networks):
+        return
+    if not uri.is_sip:
+        raise RemoteProtocolError(400, "Bad Request (%s names a LAN address)" % addr.field.name)
+    host = wan_host if lan_host else uri.host
+    user = uri.user if uri.user and not names(uri.user, networks) else "anonymous"
+    new = "<%s>" % URI("sip", user, None, host, None if lan_host else uri.port)
+    if addr.tag is not None:
+        new += ";tag=" + addr.tag
+    msg.replace_field(addr.field, new)
+
+
+def contact_params(msg, contact, networks):
+    """A Contact's header parameters naming a LAN address (+sip.instance
+    with an address in it, a vendor's) go."""
+    for p in contact.params:
+        if p.value is not None and names(p.value, networks):
+            msg.remove_param(contact, p.name)
+
+
+def unescape(text):
+    """%XX sequences decoded (RFC 3986); malformed ones kept as they are."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "%" and i + 2 < n and _is_hex(text[i + 1:i + 3]):
+            out.append(chr(int(text[i + 1:i + 3], 16)))
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _is_hex(s):
+    for ch in s:
+        if not ("0" <= ch <= "9" or "a" <= ch.lower() <= "f"):
+            return False
+    return len(s) == 2
+
+
+def escape(text):
+    """What may stand in a URI header value as it is; the rest %XX."""
+    out = []
+    for c in text:
+        if "a" <= c.lower() <= "z" or "0" <= c <= "9" or c in "-_.!~*'()[]/:+$":
+            out.append(c)
+        else:
+            out.append("%%%02X" % ord(c))
+    return "".join(out)
