@@ -242,15 +242,9 @@ class Daemon:
         relay = self.proxy.relay
         if relay is not None and relay.media.actions:
             actions, relay.media.actions = relay.media.actions, []
-            from .conntrack import leg_tuples
-
             stale = []
             for kind, leg in actions:
-                if kind == "open":
-                    self.pinholes.open(leg)
-                    stale += leg_tuples(leg)
-                else:
-                    self.pinholes.close(leg)
+                stale += self._pinhole(kind, leg)
                 if self._debug:
                     log.debug("pinhole %s %r", kind, leg)
             self.conntrack.forget(stale)  # a flow of the last call on the same ports must not catch this one
@@ -261,6 +255,23 @@ class Daemon:
                 log.warning("cannot reach conntrack over netlink: a call reusing the last call's ports may get stale NAT")
         self._arm()
 
+    def _pinhole(self, kind, leg):
+        """One leg to the helper; the conntrack tuples to forget. The helper
+        refuses a leg whose values are not typed (TypeError: a bug of ours,
+        never text from a packet): logged, and the message's other legs
+        still go in."""
+        from .conntrack import leg_tuples
+
+        try:
+            if kind == "open":
+                self.pinholes.open(leg)
+                return leg_tuples(leg)
+            self.pinholes.close(leg)
+        except TypeError as e:
+            self.proxy.counters["internal_errors"] = self.proxy.counters.get("internal_errors", 0) + 1
+            log.error("pinhole %s refused: %s", kind, e)
+        return []
+
     def _apply_pinholes(self):
         try:
             ok = self.pinholes.apply()
@@ -268,7 +279,7 @@ class Daemon:
             ok = False
             log.error("nft: %s", e)
         if not ok:
-            log.error("nft refused some pinhole changes (is the base ruleset loaded?)")
+            log.error("nft refused some pinhole changes (is the base ruleset loaded?): %s", self.pinholes.error)
 
     def send(self, data, dest):
         transport, host, port, flow = dest
