@@ -58,8 +58,7 @@ class Daemon:
             self._relay_started(cfg)
         self.snap = Snapshotter(self.bindings_path, self._snapshot, cfg["state"]["write_delay_ms"])
         self.udp = []
-        lim = cfg["limits"]
-        self.tcp = TcpPool(self.receive, now_ms, lim["max_tcp_connections"], lim["tcp_idle_s"] * 1000)
+        self.tcp = TcpPool(self.receive, now_ms, **configmod.tcp_limits(cfg))
         self.tcp.on_connect_failed = self._tcp_failed
         self._timer = None
         self._timer_at = None
@@ -419,8 +418,7 @@ class Daemon:
         lim.rate, lim.burst, lim.max_sources = pc.rate, pc.burst, pc.max_sources
         txns = self.proxy.txns
         txns.t1, txns.t2, txns.t4, txns.max_transactions = pc.t1, pc.t2, pc.t4, pc.max_transactions
-        self.tcp.max_connections = cfg["limits"]["max_tcp_connections"]
-        self.tcp.idle_ms = cfg["limits"]["tcp_idle_s"] * 1000
+        self.tcp.configure(**configmod.tcp_limits(cfg))
         self.cfg = cfg
         self._debug = log.isEnabledFor(logging.DEBUG)
         log.info("configuration reloaded from %s (%d users)", self.config_path, len(cfg["users"]))
