@@ -182,6 +182,13 @@ def split_trunk(text):
     return ("udp", host, int(port), None)
 
 
+def host_names(cfg):
+    """The host names the daemon may resolve: the configured peers, never a
+    host named in a packet (runtime/resolver.py)."""
+    up, trunk = cfg["upstream"], cfg["survival"]["fallback_trunk"]
+    return [h for h in (up["host"], up["outbound_proxy"], split_trunk(trunk)[1] if trunk else None) if h]
+
+
 def tcp_limits(cfg):
     """The TCP pool's limits (runtime/transport.py TcpPool.configure)."""
     lim, up = cfg["limits"], cfg["upstream"]

@@ -23,11 +23,11 @@ from .. import __version__
 from ..compat import json
 from .transport import Udp, TcpPool, is_ip
 from .netinfo import local_ipv4, source_address
+from .resolver import Resolver
 
 log = logging.getLogger("outpost")
 
 HOUSEKEEPING_MS = 10000  # idle TCP, old nonces
-DNS_TTL_MS = 60000
 
 
 def now_ms():
@@ -63,7 +63,7 @@ class Daemon:
         self._timer = None
         self._timer_at = None
         self._housekeeping = now + HOUSEKEEPING_MS
-        self._dns = {}  # host -> (address, until)
+        self._dns = Resolver(now_ms, configmod.host_names(cfg), self._add_peers)  # configured names only, bounded
         self._stopped = None
         self._debug = log.isEnabledFor(logging.DEBUG)
 
@@ -285,7 +285,8 @@ class Daemon:
         if self._debug:
             log.debug("send %s %s:%d %r", transport, host, port, data.split(b"\r\n", 1)[0][:120])
         if transport == "tcp":
-            self.tcp.send(data, host, port, flow)
+            if not self._dns.refuse(host):  # a connect to a name would resolve it
+                self.tcp.send(data, host, port, flow)
         elif transport == "udp":
             if not self.udp:
                 return
@@ -300,23 +301,8 @@ class Daemon:
             log.info("no %s transport: dropping a message to %s:%d", transport, host, port)
 
     def _resolve_then(self, host, fn):
-        hit = self._dns.get(host)
-        if hit and hit[1] > now_ms():
-            return fn(hit[0])
-
-        async def resolve():
-            loop = asyncio.get_running_loop()
-            try:
-                info = await loop.getaddrinfo(host, None, type=2)  # SOCK_DGRAM
-            except OSError as e:
-                log.info("cannot resolve %s: %s", host, e)
-                return
-            addr = info[0][4][0]
-            self._dns[host] = (addr, now_ms() + DNS_TTL_MS)
-            self._add_peers()
-            fn(addr)
-
-        asyncio.ensure_future(resolve())
+        """Only names from the configuration; one packet's host is dropped."""
+        self._dns.resolve_then(host, fn)
 
     def _arm(self):
         now = now_ms()
@@ -399,6 +385,7 @@ class Daemon:
             pc.media = self.proxy.config.media
         old_up = self.proxy.relay.config.upstream if was is not None else None
         self.proxy.set_config(pc)
+        self._dns.allow(configmod.host_names(cfg))
         self._add_peers()
         if (self.proxy.relay.config.upstream if self.proxy.relay is not None else None) != old_up:
             asyncio.ensure_future(self._open_probe_socket())
