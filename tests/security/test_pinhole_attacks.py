@@ -14,6 +14,7 @@ import pytest
 
 from netns import ROOT, ROUTER_WAN, Topology, sh
 from nsrun import run, send_udp, settle
+from test_pinhole_nft import udp_exchange
 from outpost.core.addr import IPv4, ipv4
 from outpost.core.media import Leg
 from outpost.runtime.pinhole import NftPinholes
@@ -188,3 +189,22 @@ def test_a_bad_conntrack_tuple_is_skipped_and_cleanup_goes_on(topo):
     assert "raised" not in out and out["bad"] == 0
     assert out["good"] == 1 and out["failed"] is False
 
+
+
+RELAY_VICTIM = "203.0.113.66"
+
+
+def test_a_phone_address_on_the_wan_side_never_turns_the_router_into_a_media_relay():
+    """SDP from the LAN side names a WAN host as the phone (c=203.0.113.66):
+    the leg's DNAT would send the far end's packets back out of wan0 from
+    the router's address, an anonymous UDP relay to any host and port.
+    The ruleset accepts media only towards the side it belongs to."""
+    t = Topology(prefix="sr", wan_hosts=(REMOTE, RELAY_VICTIM)).up()
+    try:
+        h = helper(t)
+        h.open(Leg(("relay", 0, "rtp"), (ipv4(RELAY_VICTIM), 7000), (ipv4(ROUTER_WAN), 40000), (ipv4(REMOTE), 5004)))
+        assert h.apply()
+        got = udp_exchange(t, t.wan, (REMOTE, 5004), (ROUTER_WAN, 40000), t.wan, (RELAY_VICTIM, 7000))
+        assert got is None
+    finally:
+        t.down()
