@@ -7,9 +7,8 @@ import asyncio
 import json
 import socket
 
-from outpost.runtime import config as configmod, resolver
+from outpost.runtime import config as configmod
 from outpost.runtime.daemon import Daemon
-from outpost.runtime.resolver import Resolver
 
 
 def free_port():
@@ -61,6 +60,8 @@ def test_hosts_named_in_packets_are_never_resolved_nor_cached(tmp_path):
 
 
 def test_the_cache_of_configured_names_is_bounded_and_each_name_looked_up_once_at_a_time():
+    from outpost.runtime import resolver
+
     asked = []
 
     async def run():
@@ -72,7 +73,7 @@ def test_the_cache_of_configured_names_is_bounded_and_each_name_looked_up_once_a
             return [(socket.AF_INET, socket.SOCK_DGRAM, 17, "", ("192.0.2.%d" % (len(asked) % 250), 0))]
         loop.getaddrinfo = slow_getaddrinfo
         names = ["peer%d.example" % i for i in range(200)]
-        r = Resolver(lambda: 0, names)
+        r = resolver.Resolver(lambda: 0, names)
         got = []
         for _ in range(500):  # a burst towards one peer while its lookup runs
             r.resolve_then(names[0], got.append)

@@ -102,13 +102,23 @@ def test_odd_ports_and_untyped_values_are_refused_before_anything_is_queued(topo
     assert h.apply() and ruleset(topo) == before and not h.live
 
 
-def test_an_address_object_tampered_after_parsing_is_refused(topo):
+class Lying(IPv4):
+    """An address object whose text is not its value."""
+    def __str__(self):
+        return "1.2.3.4 . 1 }\n flush ruleset\n add element inet outpost media_in { 1.2.3.4"
+
+
+def test_only_an_address_objects_number_reaches_nftables_never_its_text(topo):
     h = helper(topo)
     forged = IPv4(1)
     forged.n = "1.2.3.4 } ; flush ruleset"  # __slots__ does not stop assignment
     with pytest.raises(TypeError):
         h.open(leg("forged", 4000, 40000, remote=(forged, 5004)))
     assert h.apply() and count(topo, "set", "media_in") == 0
+    h.open(leg("lying", 4000, 40000, remote=(Lying(ipv4(REMOTE).n), 5004)))
+    assert h.apply()
+    assert "chain forward" in ruleset(topo)  # not flushed
+    assert topo.elements("set", "media_in")[0]["elem"]["val"]["concat"][0] == REMOTE
 
 
 def test_many_streams_claiming_one_phone_port_cost_one_nft_process(topo):
