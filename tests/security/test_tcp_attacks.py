@@ -244,9 +244,11 @@ def test_a_connect_to_a_host_that_never_answers_gives_up_and_frees_its_slot(monk
 
 
 def test_spoofed_requests_that_fill_the_outbound_slots_never_keep_the_router_from_its_upstream(monkeypatch):
-    """A spoofed UDP request whose Via says TCP makes us connect out to
-    its (victim) source; victims that never answer hold outbound slots until
-    the connect times out. The configured upstream is always reached."""
+    """Requests the core forwards over TCP (an ACK naming
+    sip:x@198.51.100.1;transport=tcp is relayed for anyone in the default
+    config) make us connect out; addresses that never answer hold outbound
+    slots until the connect times out. The configured upstream is always
+    reached."""
     monkeypatch.setattr(transport, "CONNECT_TIMEOUT_S", 30, raising=False)
 
     async def go():

@@ -178,8 +178,9 @@ class TcpPool:
                   first_message_ms=FIRST_MESSAGE_MS, max_buffer=MAX_BUFFER, reserved=()):
         """The limits (at start and on reload); `max_connections` is inbound.
         `reserved`: the configured peers' (host, port), reached even when
-        every outbound slot is taken (a spoofed request can make us connect
-        out, to a victim that never answers, until the connect times out)."""
+        every outbound slot is taken (a stranger's request relayed over TCP
+        makes us connect out, to an address that may never answer, until
+        the connect times out)."""
         self.max_connections, self.idle_ms, self.max_outbound = max_connections, idle_ms, max_outbound
         self.max_per_source, self.first_message_ms, self.max_buffer = max_per_source, first_message_ms, max_buffer
         self.reserved = set(reserved)
