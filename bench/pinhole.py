@@ -22,6 +22,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 
+from outpost.core.addr import ipv4  # noqa: E402
 from outpost.core.media import Leg  # noqa: E402
 from outpost.runtime.pinhole import NftPinholes  # noqa: E402
 
@@ -34,11 +35,12 @@ def nft(*args, stdin=None):
 
 
 def legs(i):
-    phone = "192.0.2.%d" % (10 + i % 200)
+    phone = ipv4("192.0.2.%d" % (10 + i % 200))
     base = 4000 + 2 * (i // 200)
     wan = 40000 + 2 * i
-    return [Leg(("c%d" % i, 0, "rtp"), (phone, base), ("203.0.113.2", wan), ("203.0.113.10", 5004 + 2 * i)),
-            Leg(("c%d" % i, 0, "rtcp"), (phone, base + 1), ("203.0.113.2", wan + 1), ("203.0.113.10", 5005 + 2 * i))]
+    router, remote = ipv4("203.0.113.2"), ipv4("203.0.113.10")
+    return [Leg(("c%d" % i, 0, "rtp"), (phone, base), (router, wan), (remote, 5004 + 2 * i)),
+            Leg(("c%d" % i, 0, "rtcp"), (phone, base + 1), (router, wan + 1), (remote, 5005 + 2 * i))]
 
 
 def timed(fn):

@@ -16,6 +16,7 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 
+from outpost.core.addr import ipv4  # noqa: E402
 from outpost.core.media import Leg  # noqa: E402
 from outpost.runtime.pinhole import NftPinholes  # noqa: E402
 from netns import Topology, sh  # noqa: E402
@@ -60,7 +61,7 @@ def helper(topo, timeout_s=120):
 
 def test_pinhole_lets_exactly_the_negotiated_media_through_and_closes(topo):
     h = helper(topo)
-    leg = Leg(("call1", 0, "rtp"), (PHONE, 4000), (ROUTER_WAN, 40000), (REMOTE, 5004))
+    leg = Leg(("call1", 0, "rtp"), (ipv4(PHONE), 4000), (ipv4(ROUTER_WAN), 40000), (ipv4(REMOTE), 5004))
     h.open(leg)
     assert h.apply()
     assert elements(topo, "map", "media_dnat")[0][0]["elem"]["val"] == 40000
@@ -83,7 +84,7 @@ def test_pinhole_lets_exactly_the_negotiated_media_through_and_closes(topo):
 def test_elements_expire_by_themselves_when_nobody_refreshes_them(topo):
     """What a kill -9 of the daemon leaves behind is gone after the timeout."""
     h = helper(topo, timeout_s=2)
-    h.open(Leg(("call2", 0, "rtp"), (PHONE, 4010), (ROUTER_WAN, 40010), (REMOTE, 5010)))
+    h.open(Leg(("call2", 0, "rtp"), (ipv4(PHONE), 4010), (ipv4(ROUTER_WAN), 40010), (ipv4(REMOTE), 5010)))
     assert h.apply()
     assert elements(topo, "map", "media_dnat")
     time.sleep(3)
@@ -92,7 +93,7 @@ def test_elements_expire_by_themselves_when_nobody_refreshes_them(topo):
 
 def test_refresh_extends_and_a_late_close_is_harmless(topo):
     h = helper(topo, timeout_s=3)
-    leg = Leg(("call3", 0, "rtp"), (PHONE, 4020), (ROUTER_WAN, 40020), (REMOTE, 5020))
+    leg = Leg(("call3", 0, "rtp"), (ipv4(PHONE), 4020), (ipv4(ROUTER_WAN), 40020), (ipv4(REMOTE), 5020))
     h.open(leg)
     assert h.apply()
     time.sleep(2)
@@ -111,7 +112,7 @@ def test_first_sender_lock_lets_one_unknown_source_in_and_keeps_it(topo):
     one does not."""
     h = NftPinholes(120, nft=["ip", "netns", "exec", topo.rtr, "nft"], lock="first_sender")
     h.flush()
-    leg = Leg(("call4", 0, "rtp"), (PHONE, 4030), (ROUTER_WAN, 40030), (REMOTE, 5030))
+    leg = Leg(("call4", 0, "rtp"), (ipv4(PHONE), 4030), (ipv4(ROUTER_WAN), 40030), (ipv4(REMOTE), 5030))
     h.open(leg)
     assert h.apply()
     assert udp_exchange(topo, topo.wan, (REMOTE, 6666), (ROUTER_WAN, 40030), topo.lan, (PHONE, 4030)) == ("rtp", REMOTE, 6666)

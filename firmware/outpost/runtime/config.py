@@ -99,8 +99,17 @@ SCHEMA = Record({
     }), {}),
     "limits": (Record({
         "max_transactions": (Int(16, 100000), 8192),
+        # TCP (runtime/transport.py): inbound connections in all and per
+        # source address, outbound apart (strangers holding the inbound
+        # slots never keep us from the upstream), how long an inbound one
+        # may go without a whole SIP message, idle time after that, and the
+        # unsent bytes a peer may leave with us before it is cut off.
         "max_tcp_connections": (Int(1, 10000), 256),
+        "max_tcp_outbound": (Int(1, 1000), 64),
+        "tcp_per_source": (Int(1, 1000), 8),
+        "tcp_first_message_s": (Int(2, 600), 20),
         "tcp_idle_s": (Int(10, 86400), 600),
+        "tcp_buffer_kb": (Int(64, 16384, "is not 64-16384 (KiB; the largest SIP message is 64)"), 256),
         "rate_per_source": (Int(0, 100000), 200),
         "burst_per_source": (Int(1, 100000), 400),
         "max_sources": (Int(16, 100000), 1024),
@@ -152,6 +161,9 @@ def check(cfg):
     m = cfg["media"]
     if m["port_min"] % 2 or m["port_max"] <= m["port_min"]:
         errors.append("media.port_min: %d must be even and below media.port_max (%d)" % (m["port_min"], m["port_max"]))
+    lim = cfg["limits"]
+    if lim["tcp_first_message_s"] > lim["tcp_idle_s"]:
+        errors.append("limits.tcp_first_message_s: %d must not exceed limits.tcp_idle_s (%d)" % (lim["tcp_first_message_s"], lim["tcp_idle_s"]))
     r = cfg["registrar"]
     if not r["min_expires"] <= r["default_expires"] <= r["max_expires"]:
         errors.append("registrar.default_expires: %d must lie between min_expires (%d) and max_expires (%d)" % (r["default_expires"], r["min_expires"], r["max_expires"]))
@@ -168,6 +180,23 @@ def split_trunk(text):
     if not (port.isdigit() and 1 <= int(port) <= 65535):
         return None
     return ("udp", host, int(port), None)
+
+
+def host_names(cfg):
+    """The host names the daemon may resolve: the configured peers, never a
+    host named in a packet (runtime/resolver.py)."""
+    up, trunk = cfg["upstream"], cfg["survival"]["fallback_trunk"]
+    return [h for h in (up["host"], up["outbound_proxy"], split_trunk(trunk)[1] if trunk else None) if h]
+
+
+def tcp_limits(cfg):
+    """The TCP pool's limits (runtime/transport.py TcpPool.configure)."""
+    lim, up = cfg["limits"], cfg["upstream"]
+    reserved = [(h, up["port"]) for h in (up["host"], up["outbound_proxy"]) if h and up["transport"] == "tcp"]
+    return {"max_connections": lim["max_tcp_connections"], "idle_ms": lim["tcp_idle_s"] * 1000,
+            "max_outbound": lim["max_tcp_outbound"], "max_per_source": lim["tcp_per_source"],
+            "first_message_ms": lim["tcp_first_message_s"] * 1000, "max_buffer": lim["tcp_buffer_kb"] * 1024,
+            "reserved": reserved}
 
 
 def secret(state_dir):

@@ -23,11 +23,11 @@ from .. import __version__
 from ..compat import json
 from .transport import Udp, TcpPool, is_ip
 from .netinfo import local_ipv4, source_address
+from .resolver import Resolver
 
 log = logging.getLogger("outpost")
 
 HOUSEKEEPING_MS = 10000  # idle TCP, old nonces
-DNS_TTL_MS = 60000
 WAN_PROBE = "198.51.100.1"  # TEST-NET-2: any off-LAN address finds the default route
 
 
@@ -59,13 +59,12 @@ class Daemon:
             self._relay_started(cfg)
         self.snap = Snapshotter(self.bindings_path, self._snapshot, cfg["state"]["write_delay_ms"])
         self.udp = []
-        lim = cfg["limits"]
-        self.tcp = TcpPool(self.receive, now_ms, lim["max_tcp_connections"], lim["tcp_idle_s"] * 1000)
+        self.tcp = TcpPool(self.receive, now_ms, **configmod.tcp_limits(cfg))
         self.tcp.on_connect_failed = self._tcp_failed
         self._timer = None
         self._timer_at = None
         self._housekeeping = now + HOUSEKEEPING_MS
-        self._dns = {}  # host -> (address, until)
+        self._dns = Resolver(now_ms, configmod.host_names(cfg), self._add_peers)  # configured names only, bounded
         self._stopped = None
         self._debug = log.isEnabledFor(logging.DEBUG)
 
@@ -245,15 +244,9 @@ class Daemon:
         relay = self.proxy.relay
         if relay is not None and relay.media.actions:
             actions, relay.media.actions = relay.media.actions, []
-            from .conntrack import leg_tuples
-
             stale = []
             for kind, leg in actions:
-                if kind == "open":
-                    self.pinholes.open(leg)
-                    stale += leg_tuples(leg)
-                else:
-                    self.pinholes.close(leg)
+                stale += self._pinhole(kind, leg)
                 if self._debug:
                     log.debug("pinhole %s %r", kind, leg)
             self.conntrack.forget(stale)  # a flow of the last call on the same ports must not catch this one
@@ -264,6 +257,23 @@ class Daemon:
                 log.warning("cannot reach conntrack over netlink: a call reusing the last call's ports may get stale NAT")
         self._arm()
 
+    def _pinhole(self, kind, leg):
+        """One leg to the helper; the conntrack tuples to forget. The helper
+        refuses a leg whose values are not typed (TypeError: a bug of ours,
+        never text from a packet): logged, and the message's other legs
+        still go in."""
+        from .conntrack import leg_tuples
+
+        try:
+            if kind == "open":
+                self.pinholes.open(leg)
+                return leg_tuples(leg)
+            self.pinholes.close(leg)
+        except TypeError as e:
+            self.proxy.counters["internal_errors"] = self.proxy.counters.get("internal_errors", 0) + 1
+            log.error("pinhole %s refused: %s", kind, e)
+        return []
+
     def _apply_pinholes(self):
         try:
             ok = self.pinholes.apply()
@@ -271,14 +281,15 @@ class Daemon:
             ok = False
             log.error("nft: %s", e)
         if not ok:
-            log.error("nft refused some pinhole changes (is the base ruleset loaded?)")
+            log.error("nft refused some pinhole changes (is the base ruleset loaded?): %s", self.pinholes.error)
 
     def send(self, data, dest):
         transport, host, port, flow = dest
         if self._debug:
             log.debug("send %s %s:%d %r", transport, host, port, data.split(b"\r\n", 1)[0][:120])
         if transport == "tcp":
-            self.tcp.send(data, host, port, flow)
+            if not self._dns.refuse(host):  # a connect to a name would resolve it
+                self.tcp.send(data, host, port, flow)
         elif transport == "udp":
             if not self.udp:
                 return
@@ -293,23 +304,8 @@ class Daemon:
             log.info("no %s transport: dropping a message to %s:%d", transport, host, port)
 
     def _resolve_then(self, host, fn):
-        hit = self._dns.get(host)
-        if hit and hit[1] > now_ms():
-            return fn(hit[0])
-
-        async def resolve():
-            loop = asyncio.get_running_loop()
-            try:
-                info = await loop.getaddrinfo(host, None, type=2)  # SOCK_DGRAM
-            except OSError as e:
-                log.info("cannot resolve %s: %s", host, e)
-                return
-            addr = info[0][4][0]
-            self._dns[host] = (addr, now_ms() + DNS_TTL_MS)
-            self._add_peers()
-            fn(addr)
-
-        asyncio.ensure_future(resolve())
+        """Only names from the configuration; one packet's host is dropped."""
+        self._dns.resolve_then(host, fn)
 
     def _arm(self):
         now = now_ms()
@@ -392,6 +388,7 @@ class Daemon:
             pc.media = self.proxy.config.media
         old_up = self.proxy.relay.config.upstream if was is not None else None
         self.proxy.set_config(pc)
+        self._dns.allow(configmod.host_names(cfg))
         self._add_peers()
         if (self.proxy.relay.config.upstream if self.proxy.relay is not None else None) != old_up:
             asyncio.ensure_future(self._open_probe_socket())
@@ -411,8 +408,7 @@ class Daemon:
         lim.rate, lim.burst, lim.max_sources = pc.rate, pc.burst, pc.max_sources
         txns = self.proxy.txns
         txns.t1, txns.t2, txns.t4, txns.max_transactions = pc.t1, pc.t2, pc.t4, pc.max_transactions
-        self.tcp.max_connections = cfg["limits"]["max_tcp_connections"]
-        self.tcp.idle_ms = cfg["limits"]["tcp_idle_s"] * 1000
+        self.tcp.configure(**configmod.tcp_limits(cfg))
         self.cfg = cfg
         self._debug = log.isEnabledFor(logging.DEBUG)
         log.info("configuration reloaded from %s (%d users)", self.config_path, len(cfg["users"]))
