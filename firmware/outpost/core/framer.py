@@ -25,13 +25,27 @@ class StreamFramer:
         self._scan = 0  # where the search for the header end resumes
         self._need = -1  # total length of the current message, once known
         self._error = None
+        # Chunks held back while they cannot complete anything: a peer
+        # trickling a message a byte at a time would otherwise cost a copy
+        # of the whole buffer per byte (quadratic). Joined once, when they
+        # may finish a header or a body.
+        self._held = []
+        self._held_len = 0
+        self._tail = b""  # the last bytes received, to see a header end across chunks
 
     def feed(self, data):
         """Add received bytes; return the complete messages (bytes) and
         KEEPALIVE markers, in order."""
         if self._error is not None:
             raise self._error
-        self._buf += data
+        if self._can_wait(data):
+            self._held.append(data)
+            self._held_len += len(data)
+            self._tail = (self._tail + data)[-3:]
+            return []
+        self._buf = self._buf + b"".join(self._held) + data
+        self._held, self._held_len = [], 0
+        self._tail = self._buf[-3:]
         out = []
         try:
             while self._next(out):
@@ -40,12 +54,25 @@ class StreamFramer:
             e.framed = out  # what this chunk held before the error: handle it, then close
             self._error = e
             self._buf = b""
+            self._held, self._held_len = [], 0
             raise
         return out
 
     def pending(self):
         """Bytes held for an incomplete message."""
-        return len(self._buf)
+        return len(self._buf) + self._held_len
+
+    def _can_wait(self, data):
+        """Can `data` be held without looking? Only inside a message already
+        begun (never between messages, where pings are answered at once):
+        a body still short, or a header whose end is not in these bytes."""
+        if not self._buf or self._buf[0] in b"\r\n":
+            return False
+        have = len(self._buf) + self._held_len + len(data)
+        if self._need >= 0:
+            return have < self._need
+        seam = self._tail + data
+        return have <= MAX_MESSAGE_BYTES and seam.find(b"\n\n") < 0 and seam.find(b"\n\r\n") < 0
 
     def _next(self, out):
         buf = self._buf

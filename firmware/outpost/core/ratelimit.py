@@ -6,7 +6,10 @@ first: parsing is linear in bytes, so a source sending 64 KB messages at
 the datagram rate would burn a core; this way its allowance is in bytes
 as well (200 tokens/s is 200 small messages or about 200 KiB). The table of sources is bounded (`max_sources`): at the
 bound the source seen longest ago is forgotten, so spoofed-address floods
-cannot grow it.
+cannot grow it; eviction is first-in first-out (a list and a head index,
+O(1) amortised: MicroPython's dict keeps no order), so a flood of spoofed
+sources costs a constant per datagram, and evicting a real source only
+gives it a fresh bucket.
 """
 
 # Defaults: a phone sends a handful of requests a second at most; a PBX or
@@ -24,6 +27,8 @@ class RateLimiter:
         self.max_sources = max_sources
         self.exempt = set(exempt)
         self._buckets = {}  # host -> [tokens*1000, last_ms]
+        self._order = []  # hosts in the order their bucket was made
+        self._head = 0
 
     def allow(self, host, now, nbytes=0):
         if host in self.exempt or not self.rate:
@@ -34,6 +39,7 @@ class RateLimiter:
             if len(self._buckets) >= self.max_sources:
                 self._forget_oldest()
             b = self._buckets[host] = [self.burst * 1000, now]
+            self._order.append(host)
         tokens = min(self.burst * 1000, b[0] + (now - b[1]) * self.rate)
         b[1] = now
         if tokens < cost:
@@ -43,8 +49,12 @@ class RateLimiter:
         return True
 
     def _forget_oldest(self):
-        oldest = None
-        for host in self._buckets:
-            if oldest is None or self._buckets[host][1] < self._buckets[oldest][1]:
-                oldest = host
-        del self._buckets[oldest]
+        order = self._order
+        while self._head < len(order):
+            host = order[self._head]
+            self._head += 1
+            if self._buckets.pop(host, None) is not None:
+                break
+        if self._head > 1024 and self._head * 2 > len(order):
+            del order[:self._head]
+            self._head = 0
