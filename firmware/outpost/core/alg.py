@@ -167,23 +167,45 @@ class MediaAlg:
         """The phone's SDP as the WAN sees it: the router's address and ports,
         and no line that names a LAN address."""
         wan = self.wan
+        keep = set()  # lines rewritten here; any other line naming the LAN goes
         if sdp.origin is not None:
             sdp.set_origin_address(wan, "IP4")
             if self.lan_networks is not None and self._names_lan(sdp.origin.username):
                 sdp.set_origin_user("-")
-        if sdp.connection is not None and not sdp.connection.is_hold:
-            sdp.set_connection(sdp.connection, wan, "IP4")
+            keep.add(sdp.line_start(sdp.origin.start))
+        for c in [sdp.connection] + [m.connection for m in sdp.media]:
+            if c is not None and not c.is_hold:
+                sdp.set_connection(c, wan, "IP4")
+                keep.add(sdp.line_start(c.start))
         for i in range(len(sdp.media)):
             m = sdp.media[i]
             port = ports[i] if ports is not None else None
-            if m.connection is not None and not m.connection.is_hold:
-                sdp.set_connection(m.connection, wan, "IP4")
+            keep.add(m.start)
             if port is not None:
                 sdp.set_port(m, port)
                 if m.rtcp is not None:
                     sdp.set_rtcp(m, port + 1, wan if m.rtcp.address else None)
+                    keep.add(sdp.line_start(m.rtcp.port_span[0]))
         if self.lan_networks is not None:
-            sdp.drop_lines(self._names_lan, ("o=", "c=", "m=", "a=rtcp:"))
+            for line in keep:  # what a rewrite left of a kept line (an o= id, an m= proto)
+                if self._names_lan(self._kept_rest(sdp, line)):
+                    raise refused("SDP names a LAN address where none belongs")
+            sdp.drop_lines(self._names_lan, keep)
+
+    @staticmethod
+    def _kept_rest(sdp, line):
+        """A kept line's text less the parts _rewrite replaces (addresses,
+        ports, the o= user)."""
+        end = sdp.body.find(b"\n", line)
+        text = sdp.body[line:len(sdp.body) if end < 0 else end].decode()
+        kind = text[:2]
+        if kind == "o=":
+            return " ".join(text[2:].split(" ")[1:-1])
+        if kind == "c=":
+            return ""
+        if kind == "m=":
+            return " ".join(text[2:].split(" ")[2:])
+        return ""  # a=rtcp: port and address, both rewritten
 
     def _names_lan(self, text):
         return names(text, self.lan_networks)

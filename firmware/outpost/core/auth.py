@@ -192,9 +192,10 @@ class Authenticator:
         self.users = users  # username -> Credentials
         self.nonces = nonces
         self.algorithms = algorithms
-        # uri -> bool: a URI naming this router itself (no user part), which
-        # a digest `uri` may name instead of the Request-URI (sipp and some
-        # phones behind an outbound proxy do). Set by the proxy.
+        # uri -> bool: a URI naming this router or its domain (no user part),
+        # which a digest `uri` may name instead of the Request-URI: sipp signs
+        # the address it sends to, or whatever -auth_uri says, and phones
+        # behind an outbound proxy the proxy. Set by the proxy.
         self.names_us = None
 
     def challenges(self, now, stale=False):

@@ -23,9 +23,8 @@ MAX_DROPPED_LINES = 32
 # they are: their uri is what the phone signed (a standard phone signs the
 # Request-URI, which never names the LAN on the WAN; sipp signs the
 # router's address), and rewriting or dropping them breaks the login.
-REWRITTEN = ("via", "contact", "from", "to", "call-id", "refer-to", "content-length", "content-type",
+REWRITTEN = ("contact", "from", "to", "call-id", "refer-to", "content-length", "content-type",
              "authorization", "proxy-authorization")
-ROUTES = ("route", "record-route")
 
 
 def names(text, networks):
@@ -37,10 +36,11 @@ def names(text, networks):
     return False
 
 
-def sweep(msg, networks, is_me):
-    """Drop every header line naming a LAN address, but ours and the fields
-    rewritten elsewhere; Route/Record-Route lines only when none of their
-    values is this router (ours were rewritten for the WAN already)."""
+def sweep(msg, networks):
+    """Drop every header line naming a LAN address (in its value or its
+    name), but lines already rewritten (ours for the WAN, the Vias kept
+    for the phone) and the fields rewritten elsewhere. A Route or
+    Record-Route of ours still naming the LAN here cannot work on the WAN."""
     drop = []
     seen = []
     for n in msg.names():
@@ -50,19 +50,12 @@ def sweep(msg, networks, is_me):
         for i, text in msg.lines_of(n):
             if msg.line_edited(i):
                 continue  # rewritten (or removed) by whoever knows the field
-            if names(text, networks) and not (n in ROUTES and _holds_us(msg, n, i, is_me)):
+            if names(text, networks) or names(n, networks):
                 drop.append(i)
     if len(drop) > MAX_DROPPED_LINES:
         raise RemoteProtocolError(400, "Bad Request (too many header fields naming LAN addresses)")
     for i in drop:
         msg.remove_line(i)
-
-
-def _holds_us(msg, name, line, is_me):
-    for f in msg.routes if name == "route" else msg.record_routes:
-        if f.field.line == line and is_me(f.uri):
-            return True
-    return False
 
 
 def party(msg, addr, networks, wan_host):

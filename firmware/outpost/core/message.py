@@ -274,7 +274,8 @@ class Message:
         self.max_forwards
         self.expires
         self.contacts
-        self.content_type
+        if self.content_type is None and self.body_end > self.body_start:
+            raise bad("Missing Content-Type")  # RFC 3261 §20.15: a body says what it is
         return self
 
     # -- editing -----------------------------------------------------------

@@ -97,7 +97,7 @@ class Proxy(SiteRouting):
             me.add((host.lower(), port))
         self._me = me
         self._own = set(h for h, p in me)
-        self._nonces = keep_nonces(config.authenticator, getattr(self, "_nonces", None), self.now, self.is_me)
+        self._nonces = keep_nonces(config.authenticator, getattr(self, "_nonces", None), self.now, self._for_domain)
         # The ALG's modules load only when there is an upstream to relay to:
         # a router without one keeps their memory.
         if config.relay is None:
@@ -109,7 +109,6 @@ class Proxy(SiteRouting):
 
             low, high, max_calls, _ = config.media
             self.relay = Relay(config.relay, config.secret, MediaAlg(config.relay.wan_address, PortPool(low, high), max_calls))
-            self.relay.is_me = self.is_me
         else:
             self.relay.set_config(config.relay)
         if config.relay is None or config.survival is None:
@@ -391,6 +390,8 @@ class Proxy(SiteRouting):
         proxy on loopback, with neither upstream nor lan0, may)."""
         if self.relay is None and self.config.outside is None:
             return False
+        if ":" in dest[1]:
+            return True  # IPv6: the ALG and the ruleset are IPv4 only
         a = ipv4(dest[1])
         return a is not None and (not is_unicast(a) or str(a) in self._own)
 
@@ -438,6 +439,10 @@ class Proxy(SiteRouting):
         return self._forward(req, txn, [(b.uri, _binding_dest(b)) for b in bindings], now)
 
     def _register(self, req, txn, source, now):
+        for c in req.contacts:
+            if not c.star and (self.is_me(c.uri) or (c.uri.is_sip and c.uri.has_param("oc"))):
+                # A binding that leads back to the router sends its calls round in a loop.
+                return self.reply(txn, req, 403, "Forbidden (Contact names this router)", (), now)
         policy = self.config.survival_policy if self.survival is not None and self.survival.local else self.config.registrar_policy
         out = register(req, source, now, self.location, policy, self.config.authenticator)
         for b in out.changed:

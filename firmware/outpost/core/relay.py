@@ -58,8 +58,6 @@ class RelayConfig:
 
 
 class Relay:
-    is_me = None  # uri -> bool: this router (set by the proxy), for the header sweep
-
     def __init__(self, config, secret, media=None):
         self.config = config
         self.secret = secret
@@ -184,7 +182,7 @@ class Relay:
         for f in msg.fields("refer-to"):
             self._refer_to_wan(msg, f, source, now)
         _set_call_id(msg, self.call_id_out(msg.call_id, source, now))
-        leaks.sweep(msg, nets, self.is_me)
+        leaks.sweep(msg, nets)
         self.media.from_lan(msg, key, create, source[1])
 
     def _refer_to_wan(self, msg, f, source, now):

@@ -162,9 +162,13 @@ class Sdp:
             self._edit(media.end, media.end, ("a=" + direction).encode() + eol)
 
 
+    def line_start(self, offset):
+        """Where the line holding body offset `offset` starts."""
+        return self.body.rfind(b"\n", 0, offset) + 1
+
     def drop_lines(self, pred, keep=()):
         """Delete the lines for which pred(text) is true, but those starting
-        with a prefix in `keep` (their values are rewritten, not dropped).
+        at an offset in `keep` (their values are rewritten, not dropped).
         Adjacent lines go in one edit; a body needing more than
         MAX_DROPPED_RUNS edits is refused (488), not half-cleaned."""
         body = self.body
@@ -174,7 +178,7 @@ class Sdp:
             nl = body.find(b"\n", pos)
             end = n if nl < 0 else nl + 1
             text = body[pos:end].decode()
-            if not _starts(text, keep) and pred(text):
+            if pos not in keep and pred(text):
                 if runs and runs[-1][1] == pos:
                     runs[-1][1] = end
                 else:
@@ -323,9 +327,3 @@ def _rtcp(rest, start, line_end):
         raise bad("Malformed SDP a=rtcp")
     return Rtcp(port, address, port_span, addr_span, line_end)
 
-
-def _starts(text, prefixes):
-    for p in prefixes:
-        if text.startswith(p):
-            return True
-    return False

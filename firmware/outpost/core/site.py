@@ -54,6 +54,11 @@ class SiteRouting:
         chooses where the router sends: one of our users must prove who
         they are (407), or without users it must be on a trusted network.
         True: go on; False: answered."""
+        if req.to.tag is not None:
+            # It claims a dialog the router cannot prove: no credentials are
+            # asked in a dialog, so an unproven one goes nowhere.
+            self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
+            return False
         if self.config.authenticator is None:
             if self._trusted(source[1]):
                 return True
