@@ -80,7 +80,10 @@ class Console:
         # Failed logins are counted beside the state (tmpfs on the router:
         # main() passes /run/outpost), so reconnecting does not reset them.
         self.throttle = LoginThrottle(os.path.join(run_dir or state_dir or site_dir, "console-login"))
-        self.idle_timeout_s = idle_timeout_s or self._committed("idle_timeout_s") or IDLE_TIMEOUT_S
+        configured = self._committed("idle_timeout_s")
+        if not (isinstance(configured, int) and 30 <= configured <= 86400):
+            configured = IDLE_TIMEOUT_S  # none, or a hand-edited JSON the schema never saw
+        self.idle_timeout_s = idle_timeout_s or configured
 
     @property
     def site(self):
@@ -208,30 +211,39 @@ class Console:
         both to find out where a line it did not open stands."""
         return not answer or "\x03" in answer
 
-    def _choose_password(self, prompt_new="New password: "):
-        """A new password typed twice, or None after three bad tries."""
+    def _choose_password(self, prompt_new="New password: ", cancel_aborts=False):
+        """A new password typed twice, or None after three bad tries. At first
+        boot a cancelled entry asks again; in `password` it abandons the
+        change, so a session left at its prompt is no way to set one."""
         tries = 0
         while tries < 3:
-            try:
-                first = self._password(prompt_new)
-                if self._cancelled(first):
-                    continue
-                if len(first) < MIN_PASSWORD:
-                    self.say("console.password: too short (at least %d characters)" % MIN_PASSWORD)
-                    tries += 1
-                    continue
-                again = self._password("Again: ")
-            except KeyboardInterrupt:
-                self.say("^C")
-                continue
-            if "\x03" in again:
-                continue
-            if again != first:
+            first, again = self._two_entries(prompt_new)
+            if first is None:
+                if cancel_aborts:
+                    return None
+            elif len(first) < MIN_PASSWORD:
+                self.say("console.password: too short (at least %d characters)" % MIN_PASSWORD)
+                tries += 1
+            elif again != first:
                 self.say("console.password: the two entries differ")
                 tries += 1
-                continue
-            return first
+            else:
+                return first
         return None
+
+    def _two_entries(self, prompt_new):
+        """(first, again); (None, None) when Ctrl-C or an empty line cancelled."""
+        try:
+            first = self._password(prompt_new)
+            if self._cancelled(first):
+                return None, None
+            if len(first) < MIN_PASSWORD:
+                return first, None
+            again = self._password("Again: ")
+        except KeyboardInterrupt:
+            self.say("^C")
+            return None, None
+        return (None, None) if "\x03" in again else (first, again)
 
     def _first_boot(self):
         if self._stored_hash():
@@ -354,30 +366,14 @@ class Console:
         self.say_lines(lines if lines is not None else ["pinholes: cannot read the firewall (is the base ruleset loaded?)"])
 
     def cmd_ping_upstream(self, args):
+        from .sipping import ping
+
         up = self.site._plain().get("upstream") or {}
         host = up.get("outbound_proxy") or up.get("host")
         if not host:
             self.say("upstream.host: not set")
             return
-        port = up.get("port", 5060)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(2.0)
-        try:
-            s.bind(("0.0.0.0", 0))
-            branch = "z9hG4bKping%x" % int(time.time() * 1e6)
-            t0 = time.time()
-            s.sendto(("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
-                      "From: <sip:ping@%s>;tag=p\r\nTo: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-                      % (host, port, self.hostname, s.getsockname()[1], branch, self.hostname, host, branch)).encode(), (host, port))
-            data = s.recv(65535)
-            answer = consoleviews.field(data.split(b"\r\n", 1)[0].decode(errors="replace"), 80)  # the network's words
-            self.say("%s:%d answered %s in %.0f ms" % (host, port, answer, (time.time() - t0) * 1000))
-        except socket.timeout:
-            self.say("%s:%d: no answer in 2 s" % (host, port))
-        except OSError as e:
-            self.say("%s:%d: %s" % (host, port, e.strerror or e))
-        finally:
-            s.close()
+        self.say(ping(host, up.get("port", 5060), self.hostname))
 
     def cmd_log(self, args):
         n = int(args[0]) if args and args[0].isdigit() and len(args[0]) < 7 else 20
@@ -426,13 +422,17 @@ class Console:
         try:
             current = self._password("Current password: ")
         except KeyboardInterrupt:
-            self.say("^C")
+            current = ""
+        if self._cancelled(current):
+            self.say("password: nothing changed")
             return
         if not check_password(current, self._stored_hash()):
             self.throttle.failed()
             self.say("password: incorrect, nothing changed")
             return
-        chosen = self._choose_password()
+        # Not first boot's "New password:": outpost-console must never take
+        # this prompt for a fresh router's.
+        chosen = self._choose_password("New console password: ", cancel_aborts=True)
         if chosen is None:
             self.say("password: nothing changed")
             return
