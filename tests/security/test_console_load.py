@@ -69,7 +69,7 @@ def test_a_pasted_site_file_cannot_end_the_paste(tmp_path):
         p.kill()
     out = out.decode(errors="replace")
     assert "PWNED-42" not in out and "outpost#" not in out
-    assert "unknown command 'shell'" not in out  # none of the file's lines ran as a command
+    assert "unknown command" not in out  # none of the file's lines ran as a command ("end", "echo")
 
 
 def block(data, size=None, digest=None):

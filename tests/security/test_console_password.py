@@ -62,7 +62,7 @@ def test_rollback_right_after_first_boot_keeps_the_console_password(tmp_path):
 @pytest.mark.parametrize("edit", [
     "delete console.password_hash",
     "delete console",
-    "set console {password_hash: '%s'}" % OTHER,
+    "set console \"{password_hash: '%s'}\"" % OTHER,
     "set console {}",
     "set console null",
     "set console '{idle_timeout_s: 600}'",
@@ -73,7 +73,7 @@ def test_rollback_right_after_first_boot_keeps_the_console_password(tmp_path):
 ])
 def test_no_edit_reaches_the_console_password(tmp_path, edit):
     before = first_boot(tmp_path)
-    rc, out = session(tmp_path, [edit, "commit", "rollback", "exit"], [PASSWORD])
+    rc, out = session(tmp_path, [edit, "commit", "exit"], [PASSWORD])
     still_locked(tmp_path, before)
 
 

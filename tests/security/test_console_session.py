@@ -71,6 +71,15 @@ def test_a_root_shell_left_open_is_not_given_to_a_wrong_password(line, shell, ca
     assert "outpost " not in capsys.readouterr().out  # no show status output: no session
 
 
+def test_a_session_left_in_the_password_command_cannot_set_a_password(line, shell, capsys):
+    """Left at the new-password prompt of `password` (the current one was
+    given): the next client must not become the one who chooses."""
+    dev, d = line
+    leave(dev, "password\n", PASSWORD + "\n")
+    assert tool(["--port", dev.url, "--password-file", wrong(d), "--quiet", "run", "show status"]) == 2
+    assert tool(["--port", dev.url, "--password-file", str(d / "pw"), "--quiet", "run", "show config sip.domain"]) == 0
+
+
 def test_an_idle_session_is_logged_out_before_the_next_caller_types(tmp_path, shell):
     """The line never says that the admin went away; the idle timeout does.
     What a passer-by types after it is a password attempt, not a command."""
