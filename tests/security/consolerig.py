@@ -186,9 +186,9 @@ def reap(pid, timeout=10):
     return None
 
 
-def console_process(site_dir, **kw):
+def console_process(site_dir, env=None, **kw):
     """`outpost console` on pipes (a raw serial link without a tty)."""
-    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware"))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware"), **(env or {}))
     return subprocess.Popen([sys.executable, "-m", "outpost", "console", "--site", str(site_dir), "--state", str(site_dir),
                              "--pidfile", os.path.join(str(site_dir), "none.pid")],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, **kw)

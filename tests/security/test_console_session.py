@@ -164,6 +164,28 @@ def test_empty_and_cancelled_entries_at_the_password_prompt_are_not_attempts(tmp
     assert rc == 0 and '"example.com"' in out and "Login incorrect" not in out
 
 
+def test_line_noise_that_is_not_utf8_neither_crashes_nor_logs_in(tmp_path):
+    """A serial line picks up bytes like 0xff. At the password prompt (getpass
+    decodes the tty strictly) and at the command prompt they are noise, not
+    a traceback on the admin's screen or a dead session."""
+    (tmp_path / "outpost.yaml").write_text(SITE)
+    session(tmp_path, ["exit"], [PASSWORD] * 3)
+    pid, fd = spawn_pty(tmp_path)
+    try:
+        out = read_until(fd, "Password: ")
+        os.write(fd, b"\xff\xfe\x80noise\n")
+        out += read_until(fd, "Password: ")
+        os.write(fd, (PASSWORD + "\n").encode())
+        out += read_until(fd, "> ")
+        os.write(fd, b"\xc3\x28 \xff more noise\nshow config sip.domain\n")
+        out += read_until(fd, '"example.com"')
+        os.write(fd, b"exit\n")
+    finally:
+        os.close(fd)
+    reap(pid, 5)
+    assert "Traceback" not in out
+
+
 def test_shell_is_not_reachable_before_login(tmp_path, shell):
     (tmp_path / "outpost.yaml").write_text(SITE)
     session(tmp_path, ["exit"], [PASSWORD] * 3)

@@ -139,7 +139,10 @@ class Console:
 
     def _password(self, prompt):
         with Idle(self.idle_timeout_s):
-            return self.ask_password(prompt)
+            try:
+                return self.ask_password(prompt)
+            except UnicodeDecodeError:
+                return ""  # line noise (getpass decodes strictly): no attempt
 
     # -- tab completion ------------------------------------------------------------------
 
@@ -481,4 +484,8 @@ def main(argv=None):
     ap.add_argument("--run", help="where the failed-login count lives (the inittab: /run/outpost, tmpfs); default --state")
     ap.add_argument("--pidfile", default=PIDFILE)
     args = ap.parse_args(argv)
+    # Line noise is not UTF-8: it becomes U+FFFD ("unknown command"), not a
+    # UnicodeDecodeError that ends the session with a traceback.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
     return Console(args.site, args.state, pidfile=args.pidfile, run_dir=args.run).run()
