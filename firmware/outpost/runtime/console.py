@@ -34,7 +34,7 @@ import time
 from . import consoleload, consoleviews
 from .consoleline import Hangup, Idle, Ignoring, NoEcho, SessionEnded, drop_typeahead, hang_up_on_close
 from .config import config_paths
-from .consolelogin import MIN_PASSWORD, LoginThrottle, check_password, hash_password  # noqa: F401 (tests import them here)
+from .consolelogin import MIN_PASSWORD, LoginThrottle, check_password, hash_password
 from .lineedit import LineEditor
 from .schema import Invalid
 from .store import read_json
