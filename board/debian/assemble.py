@@ -47,10 +47,12 @@ MODULES = ["virtio_mmio", "virtio_net", "virtio_blk", "ext4", "tun", "af_packet"
            # ct count (one flow per WAN media port: media.lock first_sender) and
            # ctnetlink (the daemon forgets a finished call's flows).
            "nft_connlimit", "nf_conntrack_netlink"]
-APPLETS = ["sh", "ash", "init", "getty", "login", "mount", "umount", "mkdir", "ls", "cat", "echo", "ps", "kill", "sleep",
+# No getty, login, su or passwd: the serial console (outpost console, from
+# inittab) is the only way in, and root's password is locked (THREAT-console.md).
+APPLETS = ["sh", "ash", "init", "mount", "umount", "mkdir", "ls", "cat", "echo", "ps", "kill", "sleep",
            "hostname", "ip", "ifconfig", "udhcpc", "syslogd", "klogd", "logger", "start-stop-daemon", "insmod", "modprobe",
            "poweroff", "reboot", "halt", "df", "free", "uptime", "dmesg", "grep", "sed", "awk", "vi", "cp", "mv", "rm",
-           "ln", "chmod", "touch", "head", "tail", "wc", "sync", "test", "[", "printf", "date", "passwd", "mdev", "stty",
+           "ln", "chmod", "touch", "head", "tail", "wc", "sync", "test", "[", "printf", "date", "mdev", "stty",
            "tty", "clear", "more", "true", "false", "id", "env", "cut", "tr", "sort", "uname", "nc", "ping", "find",
            "xargs", "mktemp", "basename", "dirname", "tee", "dd", "switch_root", "readlink", "which", "pidof",
            "killall", "seq", "expr", "top", "logread"]
@@ -236,7 +238,7 @@ def busybox(rootfs):
         if b"\x00" + a.encode() + b"\x00" not in binary:
             raise SystemExit("build.sh: Debian's busybox-static has no applet %s" % a)
         os.symlink("busybox", rootfs.dest("bin/" + a))
-        os.symlink("../bin/busybox", rootfs.dest("sbin/" + a))  # Buildroot's paths: /sbin/getty, /sbin/syslogd
+        os.symlink("../bin/busybox", rootfs.dest("sbin/" + a))  # Buildroot's paths: /sbin/syslogd, /sbin/reboot
     os.symlink("bin/busybox", os.path.join(rootfs.path, "init"))
 
 
@@ -339,6 +341,7 @@ def overlay(rootfs):
     # What Buildroot's package/outpost installs, the same file.
     shutil.copy2(os.path.join(ROOT, "package", "outpost", "S50outpost"), rootfs.dest("etc/init.d/S50outpost"))
     os.chmod(rootfs.dest("etc/init.d/S50outpost"), 0o755)  # as $(INSTALL) -m 0755 does
+    os.chmod(rootfs.dest("etc/shadow"), 0o600)  # as Buildroot's device table has it
     for d in ("proc", "sys", "dev", "tmp", "run", "data", "var/log", "var/run", "root", "mnt"):
         os.makedirs(rootfs.dest(d), exist_ok=True)
 

@@ -44,6 +44,8 @@ def archive(root, mtime, devices=()):
         else:
             data = open(path, "rb").read()
             perm = 0o755 if st.st_mode & 0o111 else 0o644
+            if not st.st_mode & 0o044:
+                perm = 0o600  # chmod'ed private by the assembler (/etc/shadow): stays private
             _entry(out, ino, name, stat.S_IFREG | perm, len(data), mtime)
             out.append(data + b"\x00" * ((4 - len(data) % 4) % 4))
         ino += 1

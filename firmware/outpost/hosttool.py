@@ -12,6 +12,13 @@ socket://127.0.0.1:PORT for QEMU's console. The console password comes
 from --password-file, else $OUTPOST_CONSOLE_PASSWORD, else a prompt; on a
 router's first boot it becomes the console password. Exit status: 0 done,
 1 refused (errors printed, one per line), 2 no session (login, link).
+
+Before it sends a password the tool ends whatever session it finds on the
+line (Ctrl-C, then `exit` until the console asks for a password): QEMU's
+socket console and many console servers never tell the router that the
+last user went away, and a password must never be typed into someone
+else's session. A site file travels base64-framed with its length and
+SHA-256 (runtime/consoleload.py): nothing in it can end `load` early.
 """
 
 import argparse
@@ -22,6 +29,8 @@ import sys
 import time
 
 PROMPT = re.compile(r"(?:^|\n)[A-Za-z0-9_.-]+\*?> $")
+NEW_PASSWORD, PASSWORD, SHELL = r"New password: $", r"Password: $", r"# $"
+MAX_SITE_FILE = 1 << 20  # what the console's load accepts
 
 
 class ConsoleError(Exception):
@@ -53,26 +62,52 @@ class Link:
         self.ser.write(text.encode())
         self.ser.flush()
 
-    def login(self, password):
-        self.send("\n")
-        idx, out = self.expect([r"New password: $", r"Password: $", PROMPT.pattern, r"# $"], 120)
-        if idx == 3:  # someone left a root shell open
+    def settle(self, patterns, timeout=120, quiet=0.5):
+        """Read until the output ends in one of the patterns and then stays
+        quiet for `quiet` s (a Ctrl-C may draw more than one prompt); (index, text)."""
+        buf = ""
+        deadline = time.time() + timeout
+        last = time.time()
+        while time.time() < deadline:
+            chunk = self.ser.read(4096)
+            if chunk:
+                buf += chunk.decode(errors="replace").replace("\r", "")
+                last = time.time()
+                continue
+            if time.time() - last >= quiet:
+                for i, p in enumerate(patterns):
+                    if re.search(p, buf):
+                        return i, buf
+        raise ConsoleError("no answer from the console (waiting for %s); last: %r" % (" or ".join(patterns), buf[-200:]))
+
+    def end_open_session(self):
+        """Bring the line to a password prompt without typing a password:
+        Ctrl-C drops a half-typed line (an empty or Ctrl-C'd entry at a
+        password prompt is no attempt), then `exit` leaves a root shell or
+        the CLI (init starts a new console, which asks for the password).
+        Returns True when the prompt is first boot's "New password:"."""
+        self.send("\x03\n")
+        for _ in range(6):
+            idx, _ = self.settle([NEW_PASSWORD, PASSWORD, PROMPT.pattern, SHELL])
+            if idx < 2:
+                return idx == 0
+            if self.progress:
+                self.progress("ending a session someone left open on the console")
             self.send("exit\n")
-            idx, out = self.expect([r"Password: $", PROMPT.pattern], 30)
-            idx = 1 if idx == 0 else 2
-        if idx == 0:
+        raise ConsoleError("could not end the session open on the console")
+
+    def login(self, password):
+        if self.end_open_session():
             self.send(password + "\n")
             self.expect([r"Again: $"])
             self.send(password + "\n")
-            idx, out = self.expect([r"Password: $", r"New password: $"])
+            idx, out = self.expect([PASSWORD, NEW_PASSWORD])
             if idx == 1:
                 raise ConsoleError("the console refused the new password: " + out.strip().splitlines()[-2])
-            idx = 1
-        if idx == 1:
-            self.send(password + "\n")
-            idx, out = self.expect([PROMPT.pattern, r"Password: $", r"Login incorrect"])
-            if idx != 0:
-                raise ConsoleError("login incorrect")
+        self.send(password + "\n")
+        idx, out = self.expect([PROMPT.pattern, PASSWORD, r"Login incorrect"], 60)
+        if idx != 0:
+            raise ConsoleError("login incorrect")
 
     def command(self, line, timeout=None):
         """Run one console command; its output, echo and prompt removed."""
@@ -85,15 +120,20 @@ class Link:
         return "\n".join(lines).strip("\n")
 
     def load(self, text):
-        """Send a site file with 'load'; returns the console's diff."""
-        self.send("load\n")
-        lines = text.splitlines()
-        for i, line in enumerate(lines):
+        """Send a site file with 'load base64'; returns the console's diff
+        (or its one-line refusal)."""
+        from .runtime.consoleload import encode_block
+
+        lines = encode_block(text)
+        for i, line in enumerate(lines[:-1]):
             self.send(line + "\n")
             if self.progress and len(lines) > 40 and i % 20 == 0:
                 self.progress("sending line %d of %d" % (i + 1, len(lines)))
             time.sleep(0.002)  # a UART's FIFO, not a socket: let the far end keep up
-        return self.command(".", timeout=120)
+        self.send(lines[-1] + "\n")
+        _, out = self.expect([PROMPT.pattern], 120)
+        sent = set(lines)  # a console that echoes (it should not) sends them back
+        return "\n".join(l for l in PROMPT.sub("", out).split("\n") if l.strip() not in sent).strip("\n")
 
 
 def shell(link):
@@ -163,7 +203,11 @@ def main(argv=None):
         link.login(password_from(args))
         if args.command == "apply":
             with open(args.site, encoding="utf-8") as f:
-                diff = link.load(f.read())
+                text = f.read(MAX_SITE_FILE + 1)
+            if len(text.encode("utf-8")) > MAX_SITE_FILE:
+                print("outpost-console: %s: larger than 1 MiB, the console would refuse it" % args.site, file=sys.stderr)
+                return 1
+            diff = link.load(text)
             if diff.startswith("load:"):
                 print(diff, file=sys.stderr)
                 return 1

@@ -134,8 +134,9 @@ def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):
 
 
 def test_load_replaces_the_candidate_and_refuses_broken_yaml(tmp_path):
+    from outpost.runtime.consoleload import encode_block
     new = SITE.replace("address: 192.0.2.1", "address: 192.0.2.254")
-    rc, out = session(tmp_path, ["load"] + new.splitlines() + [".", "commit", "load", "sip: [unclosed", ".", "show config sip.listen[0].address", "exit"],
+    rc, out = session(tmp_path, encode_block(new) + ["commit"] + encode_block("sip: [unclosed\n") + ["show config sip.listen[0].address", "exit"],
                       ["branch-17-secret"] * 3)
     assert "+      address: 192.0.2.254" in out and "committed" in out
     assert "load: not YAML" in out and "192.0.2.254" in out.rsplit("load: not YAML", 1)[1]

@@ -11,7 +11,7 @@ from ..compat import json
 from ..core.auth import Authenticator, Credentials, Nonces, ipv4_int, parse_networks
 from ..core.proxy import ProxyConfig
 from ..core.registrar import RegistrarPolicy
-from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Port, Record, Str, validate, Invalid
+from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Path, Port, Record, Str, validate, Invalid
 
 LISTEN = Record({
     "transport": (OneOf("udp", "tcp"), REQUIRED),
@@ -115,13 +115,16 @@ SCHEMA = Record({
         "max_sources": (Int(16, 100000), 1024),
     }), {}),
     "state": (Record({
-        "dir": (Str(r"/[^\0]*", "is not an absolute path"), "/var/lib/outpost"),
+        "dir": (Path(), "/var/lib/outpost"),
         "write_delay_ms": (Int(0, 600000), 1000),
         # Written every 10 s for the console's "show status": RAM, not flash.
-        "status_file": (Str(r"/[^\0]*", "is not an absolute path"), "/run/outpost/status.json"),
+        "status_file": (Path(), "/run/outpost/status.json"),
     }), {}),
     "console": (Record({
         "password_hash": (Str(r"pbkdf2-sha256\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+", "is not a pbkdf2-sha256 hash"), None),
+        # A session nobody types in ends (a console server's next user must
+        # meet the login prompt); 30 s at least, so it cannot lock anyone out.
+        "idle_timeout_s": (Int(30, 86400), 600),
     }), {}),
     "log": (Record({
         "level": (OneOf("debug", "info", "warning", "error"), "info"),
@@ -200,19 +203,23 @@ def tcp_limits(cfg):
 
 
 def secret(state_dir):
-    """The nonce/branch secret, kept in the state dir so challenges outlive a restart."""
+    """The nonce/branch secret, kept in the state dir so challenges outlive a
+    restart. 0600: whoever reads it can forge the router's nonces and
+    Record-Route tokens."""
     from .store import write_atomic
 
     path = os.path.join(state_dir, "secret")
     try:
         with open(path, "rb") as f:
             s = f.read()
-        if len(s) == 32:
-            return s
+            if len(s) == 32:
+                if os.fstat(f.fileno()).st_mode & 0o077:
+                    os.fchmod(f.fileno(), 0o600)  # written 0644 by an older release
+                return s
     except OSError:
         pass
     s = os.urandom(32)
-    write_atomic(path, s)
+    write_atomic(path, s, mode=0o600)
     return s
 
 

@@ -1,22 +1,27 @@
 """The router's console CLI, for its serial line: works on a dumb terminal
 (plain lines, no curses), survives line noise, Ctrl-C and a pulled cable.
 
-    outpost console [--site /data/etc/outpost] [--state /data/state]
+    outpost console [--site /data/etc/outpost] [--state /data/state] [--run /run/outpost]
 
 First boot: with no console password set, the operator chooses one before
 anything else (stored as a PBKDF2-SHA256 hash in the site file, committed at
 once). Then: login, and a prompt `HOSTNAME> ` (`HOSTNAME*> ` while there
 are uncommitted changes; a root shell's prompt ends in '#', this one never
-does). Commands: help, show config [PATH], show registrations, show calls,
-show survival, show pinholes, show status,
-set PATH VALUE, delete PATH, load, diff, commit, rollback, revert, shell,
-exit. Every error is one line.
+does). Commands: see HELP. Every error is one line.
+
+Rules of this file (the console's trust boundary, THREAT-console.md):
+- One run() is one session. It ends on exit, EOF, a hangup (SIGHUP), the
+  idle timeout (console.idle_timeout_s) and a cancelled load; init then
+  starts a new console, which asks for the password again.
+- Nothing is read before login but passwords; an empty or Ctrl-C'd entry is
+  not an attempt. Failed attempts wait longer each time (consolelogin).
+- The password hash changes only with `password` (or at first boot), via
+  SiteConfig.set_console_password; every other edit keeps it.
+- Every line printed passes through consoleviews.text(): control
+  characters from the network or a site file reach the terminal escaped.
 """
 
-import base64
 import getpass
-import hashlib
-import hmac
 import json
 import os
 import shlex
@@ -26,14 +31,17 @@ import subprocess
 import sys
 import time
 
-from .lineedit import LineEditor
+from . import consoleload, consoleviews
+from .consoleline import Hangup, Idle, Ignoring, NoEcho, SessionEnded, drop_typeahead, hang_up_on_close
 from .config import config_paths
+from .consolelogin import MIN_PASSWORD, LoginThrottle, check_password, hash_password
+from .lineedit import LineEditor
 from .schema import Invalid
 from .store import read_json
 
-PBKDF2_ROUNDS = 100000
 PIDFILE = "/var/run/outpost.pid"
 MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
+IDLE_TIMEOUT_S = 600  # console.idle_timeout_s when the site file does not say
 HELP = """\
 show config [PATH]      the candidate configuration, or one value of it
 show registrations      phones registered with this router
@@ -45,36 +53,21 @@ ping-upstream           an OPTIONS to the upstream server, and how long it took
 log [N]                 the last N lines of the system log (default 20)
 set PATH VALUE          change a value (e.g. set sip.listen[0].port 5070)
 delete PATH             remove a value
-load                    replace the candidate with a site file pasted after it,
-                        ended by a line holding only "."
+load                    replace the candidate with a pasted site file, ended
+                        by the marker line the console names
 diff                    what commit would change
 commit                  validate, save, and tell the daemon to reload
 rollback                go back to the previously committed configuration
 revert                  drop uncommitted changes
+password                change the console password
 shell                   a root shell (exit returns here)
 reboot                  restart the router
 exit                    log out"""
 
 
-def hash_password(password, salt=None):
-    salt = salt or os.urandom(16)
-    dk = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, PBKDF2_ROUNDS)
-    return "pbkdf2-sha256$%d$%s$%s" % (PBKDF2_ROUNDS, base64.b64encode(salt).decode(), base64.b64encode(dk).decode())
-
-
-def check_password(password, stored):
-    try:
-        scheme, rounds, salt, dk = stored.split("$")
-        if scheme != "pbkdf2-sha256":
-            return False
-        got = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(rounds))
-        return hmac.compare_digest(got, base64.b64decode(dk))
-    except (ValueError, TypeError):
-        return False
-
-
 class Console:
-    def __init__(self, site_dir, state_dir=None, stdin=None, stdout=None, pidfile=PIDFILE, ask_password=None):
+    def __init__(self, site_dir, state_dir=None, stdin=None, stdout=None, pidfile=PIDFILE, ask_password=None,
+                 run_dir=None, idle_timeout_s=None):
         self.site_dir = site_dir
         self._site = None
         self.state_dir = state_dir
@@ -84,6 +77,13 @@ class Console:
         self.ask_password = ask_password or self._ask_password
         self.hostname = socket.gethostname() or "outpost"
         self.started = time.time()
+        # Failed logins are counted beside the state (tmpfs on the router:
+        # main() passes /run/outpost), so reconnecting does not reset them.
+        self.throttle = LoginThrottle(os.path.join(run_dir or state_dir or site_dir, "console-login"))
+        configured = self._committed("idle_timeout_s")
+        if not (isinstance(configured, int) and 30 <= configured <= 86400):
+            configured = IDLE_TIMEOUT_S  # none, or a hand-edited JSON the schema never saw
+        self.idle_timeout_s = idle_timeout_s or configured
 
     @property
     def site(self):
@@ -102,8 +102,15 @@ class Console:
     # -- terminal ----------------------------------------------------------------------
 
     def say(self, text=""):
-        self.stdout.write(text + "\n")
-        self.stdout.flush()
+        try:
+            self.stdout.write(consoleviews.text(text) + "\n")
+            self.stdout.flush()
+        except OSError:
+            raise SessionEnded("the line is gone")
+
+    def say_lines(self, lines):
+        for line in lines:
+            self.say(line)
 
     def _ask_password(self, prompt):
         if self.stdin.isatty():
@@ -119,7 +126,23 @@ class Console:
         return "%s%s> " % (self.hostname, "*" if self.dirty else "")
 
     def readline(self):
-        return LineEditor(self.stdin, self.stdout, self.complete).readline(self.prompt())
+        with Idle(self.idle_timeout_s):
+            return LineEditor(self.stdin, self.stdout, self.complete).readline(self.prompt())
+
+    def _read_raw(self):
+        """One line as it comes (load's blocks), under the idle timeout."""
+        with Idle(self.idle_timeout_s):
+            line = self.stdin.readline()
+        if not line:
+            raise EOFError
+        return line
+
+    def _password(self, prompt):
+        with Idle(self.idle_timeout_s):
+            try:
+                return self.ask_password(prompt)
+            except UnicodeDecodeError:
+                return ""  # line noise (getpass decodes strictly): no attempt
 
     # -- tab completion ------------------------------------------------------------------
 
@@ -141,63 +164,124 @@ class Console:
     # -- session -----------------------------------------------------------------------
 
     def run(self):
-        """One session: first-boot password, login, then commands until exit or EOF."""
+        """One session: first-boot password, login, then commands until exit,
+        EOF, hangup or the idle timeout."""
         try:
-            if not self._first_boot() or not self._login():
-                return 1
-            while True:
-                try:
-                    line = self.readline()
-                except KeyboardInterrupt:
-                    self.say("^C")
-                    continue
-                if not self.execute(line):
-                    return 0
+            with Hangup():
+                hang_up_on_close(self.stdin)
+                if not self._first_boot() or not self._login():
+                    return 1
+                return self._commands()
+        except SessionEnded as e:
+            try:
+                self.say("\nsession ended (%s)" % e.args[0])
+            except EOFError:
+                pass
+            return 0
         except EOFError:
             return 0  # cable pulled or terminal closed: the candidate is kept in memory only
 
+    def _commands(self):
+        while True:
+            try:
+                if not self.execute(self.readline()):
+                    return 0
+            except KeyboardInterrupt:
+                self.say("^C")
+            except consoleload.LoadCancelled:
+                raise SessionEnded("load cancelled: what follows a cancelled paste must not run as commands")
+
+    def _committed(self, key):
+        """console.KEY from the committed JSON, without ruamel.yaml."""
+        try:
+            with open(os.path.join(self.site_dir, "outpost.json")) as f:
+                return (json.load(f).get("console") or {}).get(key)
+        except (OSError, ValueError, AttributeError):
+            return None
+
     def _stored_hash(self):
         if self._site is None:
-            # Before any edit the committed JSON says it, without ruamel.yaml.
-            try:
-                with open(os.path.join(self.site_dir, "outpost.json")) as f:
-                    return (json.load(f).get("console") or {}).get("password_hash")
-            except (OSError, ValueError, AttributeError):
-                pass  # nothing committed yet: the site file decides
+            # The committed JSON says it without ruamel.yaml. Only when it
+            # has none is the YAML asked too: a damaged JSON must never look
+            # like a first boot.
+            stored = self._committed("password_hash")
+            if stored:
+                return stored
+        return self.site.password_hash
+
+    def _cancelled(self, answer):
+        """An empty or Ctrl-C'd entry is no attempt: outpost-console sends
+        both to find out where a line it did not open stands."""
+        return not answer or "\x03" in answer
+
+    def _choose_password(self, prompt_new="New password: ", cancel_aborts=False):
+        """A new password typed twice, or None after three bad tries. At first
+        boot a cancelled entry asks again; in `password` it abandons the
+        change, so a session left at its prompt is no way to set one."""
+        tries = 0
+        while tries < 3:
+            first, again = self._two_entries(prompt_new)
+            if first is None:
+                if cancel_aborts:
+                    return None
+            elif len(first) < MIN_PASSWORD:
+                self.say("console.password: too short (at least %d characters)" % MIN_PASSWORD)
+                tries += 1
+            elif again != first:
+                self.say("console.password: the two entries differ")
+                tries += 1
+            else:
+                return first
+        return None
+
+    def _two_entries(self, prompt_new):
+        """(first, again); (None, None) when Ctrl-C or an empty line cancelled."""
         try:
-            return self.site.get("console.password_hash")
-        except KeyError:
-            return None
+            first = self._password(prompt_new)
+            if self._cancelled(first):
+                return None, None
+            if len(first) < MIN_PASSWORD:
+                return first, None
+            again = self._password("Again: ")
+        except KeyboardInterrupt:
+            self.say("^C")
+            return None, None
+        return (None, None) if "\x03" in again else (first, again)
 
     def _first_boot(self):
         if self._stored_hash():
             return True
-        self.say("No console password is set. Choose one now (at least 8 characters).")
-        for _ in range(3):
-            first = self.ask_password("New password: ")
-            if len(first) < 8:
-                self.say("console.password: too short (at least 8 characters)")
-                continue
-            if self.ask_password("Again: ") != first:
-                self.say("console.password: the two entries differ")
-                continue
-            self.site.set("console.password_hash", json.dumps(hash_password(first)))
-            try:
-                self.site.commit()
-            except Invalid as e:
-                self.site.revert()
-                for err in e.errors:
-                    self.say(err)
-                return False
-            self.say("Console password set.")
-            return True
-        return False
+        self.say("No console password is set. Choose one now (at least %d characters)." % MIN_PASSWORD)
+        chosen = self._choose_password()
+        if chosen is None:
+            return False
+        try:
+            self.site.set_console_password(hash_password(chosen))
+        except Invalid as e:
+            for err in e.errors:
+                self.say(err)
+            return False
+        self.say("Console password set.")
+        return True
 
     def _login(self):
         stored = self._stored_hash()
-        for _ in range(3):
-            if check_password(self.ask_password("Password: "), stored):
+        tries = 0
+        while tries < 3:
+            self.throttle.wait()  # before the prompt: a reconnect waits too
+            drop_typeahead(self.stdin)
+            try:
+                answer = self._password("Password: ")
+            except KeyboardInterrupt:
+                self.say("^C")
+                continue
+            if self._cancelled(answer):
+                continue
+            if check_password(answer, stored):
+                self.throttle.succeeded()
                 return True
+            self.throttle.failed()
+            tries += 1
             self.say("Login incorrect.")
         return False
 
@@ -254,166 +338,55 @@ class Console:
                 value = self.site.get(args[1])
                 self.say(json.dumps(value, default=str) if not isinstance(value, dict) else json.dumps(json.loads(json.dumps(value, default=str)), indent=2))
             else:
-                self.stdout.write(self.site.text())
+                self.stdout.write(consoleviews.text(self.site.text()))
         elif what == "registrations":
-            self._show_registrations()
+            self.say_lines(consoleviews.registrations(read_json(os.path.join(self.state_dir or "", "bindings.json"), {}), time.time() * 1000))
         elif what == "pinholes":
             self._show_pinholes()
         elif what == "status":
-            self._show_status()
+            from .. import __version__
+
+            self.say_lines(consoleviews.status(__version__, self.hostname, self.dirty, *self._daemon_status(), self.site._plain(), time.time()))
         elif what == "calls":
-            self._show_calls()
+            self.say_lines(consoleviews.calls(*self._daemon_status()))
         elif what == "survival":
-            self._show_survival()
+            self.say_lines(consoleviews.survival(*self._daemon_status(), time.time()))
         else:
             self.say("show what? config [PATH], registrations, calls, pinholes, survival, status")
 
-    def _show_registrations(self):
-        data = read_json(os.path.join(self.state_dir or "", "bindings.json"), {})
-        items = data.get("bindings", []) if isinstance(data, dict) else []
-        now = time.time() * 1000
-        live = [b for b in items if b.get("expires_at", 0) > now]
-        if not live:
-            self.say("no registrations")
-            return
-        self.say("%-32s %-34s %7s" % ("ADDRESS-OF-RECORD", "CONTACT", "EXPIRES"))
-        for b in sorted(live, key=lambda b: b["aor"]):
-            self.say("%-32s %-34s %6ds" % (b["aor"][:32], b["contact"][:34], (b["expires_at"] - now) / 1000))
-
     def _daemon_status(self):
-        """(path, what the daemon last wrote there or None)."""
-        cfg = self.site._plain()
-        path = (cfg.get("state") or {}).get("status_file", "/run/outpost/status.json")
-        try:
-            with open(path) as f:
-                return path, json.load(f)
-        except (OSError, ValueError):
-            return path, None
-
-    def _show_calls(self):
-        path, st = self._daemon_status()
-        if st is None:
-            self.say("calls: daemon not running (no %s)" % path)
-            return
-        calls = st.get("calls")
-        if calls is None:
-            self.say("calls: not relaying (set upstream.host to relay calls through this router)")
-            return
-        if not calls:
-            self.say("no calls")
-            return
-        self.say("%-16s %5s %-21s %-5s %-21s %s" % ("CALL", "AGE", "PHONE", "WAN", "REMOTE", "MEDIA"))
-        for c in calls:
-            legs = [leg for leg in c.get("legs", []) if leg.get("kind") == "rtp"] or [{}]
-            for leg in legs:
-                media = "both" if leg.get("in") and leg.get("out") else "out" if leg.get("out") else "in" if leg.get("in") else "-"
-                wan = (leg.get("wan") or ":-").rsplit(":", 1)[1]
-                self.say("%-16s %4ds %-21s %-5s %-21s %s" % (c["call_id"][:16], c.get("seconds", 0), (leg.get("lan") or "-")[:21],
-                                                           wan, (leg.get("remote") or "-")[:21], media))
-
-    def _show_survival(self):
-        path, st = self._daemon_status()
-        sv = (st or {}).get("survival")
-        if st is None:
-            self.say("survival: daemon not running (no %s)" % path)
-            return
-        if sv is None:
-            self.say("survival: not relaying (set upstream.host to watch an upstream server)")
-            return
-        ago = int(time.time() - sv.get("since", time.time()))
-        meaning = {"NORMAL": "relaying to upstream", "SURVIVAL": "upstream lost: routing locally",
-                   "RECOVERING": "upstream answers again: routing locally until it is stable"}.get(sv.get("state"), "")
-        self.say("state           %s (%s), for %dh %02dm %02ds" % (sv.get("state"), meaning, ago // 3600, ago % 3600 // 60, ago % 60))
-        self.say("failures        %s in a row" % sv.get("failures"))
-        self.say("phones known    %s" % st.get("registrations"))
-        self.say("calls           %d in progress" % len(st.get("calls") or []))
-        probes = sv.get("probes") or []
-        if probes:
-            self.say("last probes     %s" % "  ".join(
-                ("%s %dms" % (p["what"], p["rtt_ms"]) if p.get("rtt_ms") is not None else p["what"]) if p.get("ok") else "FAIL(%s)" % p["what"]
-                for p in probes[-5:]))
-
-    def _show_status(self):
-        from .. import __version__
-
-        cfg = self.site._plain()
-        path, st = self._daemon_status()
-        self.say("outpost %s on %s" % (__version__, self.hostname))
-        self.say("configuration   %s" % ("changed, not committed" if self.dirty else "committed"))
-        if st is None:
-            self.say("daemon          not running (no %s)" % path)
-        else:
-            up = int(time.time() - st.get("started", time.time()))
-            self.say("daemon          pid %s, up %dd %02d:%02d:%02d" % (st.get("pid"), up // 86400, up % 86400 // 3600, up % 3600 // 60, up % 60))
-            self.say("registrations   %s" % st.get("registrations"))
-            self.say("transactions    %s, TCP connections %s" % (st.get("transactions"), st.get("tcp_connections")))
-            c = st.get("counters", {})
-            self.say("SIP             %s requests, %s responses, %s malformed, %s rate-limited, %s refused (overload)" % (
-                c.get("requests"), c.get("responses"), c.get("malformed"), c.get("rate_limited"), c.get("overload")))
-            if c.get("internal_errors"):
-                self.say("internal errors %s (see log: each lost one message, nothing more)" % c["internal_errors"])
-            if st.get("addresses"):
-                self.say("addresses       %s" % ", ".join(st["addresses"]))
-        up = cfg.get("upstream") or {}
-        self.say("upstream        %s" % ("%s:%s (ping-upstream to probe it)" % (up["host"], up.get("port", 5060)) if up.get("host") else "none configured"))
-        relay = (st or {}).get("upstream")
-        if relay:
-            sv = st.get("survival") or {}
-            self.say("survival        %s: %s (show survival for the probes)" % (sv.get("state", "-"), relay.get("state")))
-            self.say("calls           %d through the router, WAN address %s" % (len(st.get("calls") or []), relay.get("wan_address")))
+        """(what the daemon last wrote in its status file or None, the path)."""
+        path = (self.site._plain().get("state") or {}).get("status_file", "/run/outpost/status.json")
+        st = read_json(path)
+        return (st if isinstance(st, dict) else None), path
 
     def _show_pinholes(self):
         try:
-            out = subprocess.run(["nft", "-j", "list", "map", "inet", "outpost", "media_dnat"], capture_output=True, text=True, timeout=10)
-            items = [i["map"] for i in json.loads(out.stdout)["nftables"] if "map" in i][0].get("elem", [])
-        except (OSError, ValueError, KeyError, IndexError, subprocess.TimeoutExpired):
-            self.say("pinholes: cannot read the firewall (is the base ruleset loaded?)")
-            return
-        if not items:
-            self.say("no pinholes")
-            return
-        self.say("%-10s %-24s %s" % ("WAN PORT", "TO PHONE", "EXPIRES"))
-        for key, value in items:
-            port = key["elem"]["val"] if isinstance(key, dict) else key
-            phone = ":".join(str(x) for x in value["concat"]) if isinstance(value, dict) else str(value)
-            expires = key.get("elem", {}).get("expires", "") if isinstance(key, dict) else ""
-            self.say("%-10s %-24s %ss" % (port, phone, expires))
+            out = subprocess.run(["nft", "-j", "list", "map", "inet", "outpost", "media_dnat"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            out = ""
+        lines = consoleviews.pinholes(out)
+        self.say_lines(lines if lines is not None else ["pinholes: cannot read the firewall (is the base ruleset loaded?)"])
 
     def cmd_ping_upstream(self, args):
-        cfg = self.site._plain()
-        up = cfg.get("upstream") or {}
+        from .sipping import ping
+
+        up = self.site._plain().get("upstream") or {}
         host = up.get("outbound_proxy") or up.get("host")
         if not host:
             self.say("upstream.host: not set")
             return
-        port = up.get("port", 5060)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        s.settimeout(2.0)
-        try:
-            s.bind(("0.0.0.0", 0))
-            branch = "z9hG4bKping%x" % int(time.time() * 1e6)
-            t0 = time.time()
-            s.sendto(("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
-                      "From: <sip:ping@%s>;tag=p\r\nTo: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
-                      % (host, port, self.hostname, s.getsockname()[1], branch, self.hostname, host, branch)).encode(), (host, port))
-            data = s.recv(65535)
-            self.say("%s:%d answered %s in %.0f ms" % (host, port, data.split(b"\r\n", 1)[0].decode(errors="replace"), (time.time() - t0) * 1000))
-        except socket.timeout:
-            self.say("%s:%d: no answer in 2 s" % (host, port))
-        except OSError as e:
-            self.say("%s:%d: %s" % (host, port, e.strerror or e))
-        finally:
-            s.close()
+        self.say(ping(host, up.get("port", 5060), self.hostname))
 
     def cmd_log(self, args):
-        n = int(args[0]) if args and args[0].isdigit() else 20
+        n = int(args[0]) if args and args[0].isdigit() and len(args[0]) < 7 else 20
         try:
-            out = subprocess.run(["logread"], capture_output=True, text=True, timeout=10).stdout
+            out = subprocess.run(["logread"], capture_output=True, text=True, errors="replace", timeout=10).stdout
         except (OSError, subprocess.TimeoutExpired):
             self.say("log: logread is not available")
             return
         for line in out.splitlines()[-n:]:
-            self.say(line)
+            self.say(consoleviews.field(line))  # the daemon logs what the network sent
 
     def cmd_reboot(self, args):
         self.say("rebooting")
@@ -424,10 +397,7 @@ class Console:
         if len(args) != 2:
             self.say("usage: set PATH VALUE")
             return
-        if args[0].startswith("console."):
-            self.say("%s: set the console password at first boot or with 'password'" % args[0])
-            return
-        self.site.set(args[0], args[1])
+        self.site.set(args[0], args[1])  # refuses the console password (siteconfig)
 
     def cmd_delete(self, args):
         if len(args) != 1:
@@ -437,7 +407,7 @@ class Console:
 
     def cmd_diff(self, args):
         d = self.site.diff()
-        self.stdout.write(d if d else "no changes\n")
+        self.stdout.write(consoleviews.text(d) if d else "no changes\n")
 
     def cmd_commit(self, args):
         changes, _ = self.site.commit()
@@ -450,31 +420,51 @@ class Console:
     def cmd_revert(self, args):
         self.site.revert()
 
+    def cmd_password(self, args):
+        """The only way to change the console password once it is set."""
+        try:
+            current = self._password("Current password: ")
+        except KeyboardInterrupt:
+            current = ""
+        if self._cancelled(current):
+            self.say("password: nothing changed")
+            return
+        if not check_password(current, self._stored_hash()):
+            self.throttle.failed()
+            self.say("password: incorrect, nothing changed")
+            return
+        # Not first boot's "New password:": outpost-console must never take
+        # this prompt for a fresh router's.
+        chosen = self._choose_password("New console password: ", cancel_aborts=True)
+        if chosen is None:
+            self.say("password: nothing changed")
+            return
+        self.site.set_console_password(hash_password(chosen))
+        self.say("Console password changed.")
+
     def cmd_load(self, args):
-        """The host tool's way in: a whole site file as the new candidate."""
-        lines = []
-        while True:
-            line = self.stdin.readline()
-            if not line:
-                raise EOFError
-            if line.rstrip("\r\n") == ".":
-                break
-            lines.append(line.rstrip("\r\n") + "\n")
-            if sum(len(x) for x in lines) > 1 << 20:
-                self.say("load: site file larger than 1 MiB, refused")
-                return
-        keep = self._stored_hash()
-        self.site.replace("".join(lines))
-        if keep and not self._stored_hash():
-            # A site file from a laptop has no console section: applying it
-            # must not leave the router without its console password.
-            self.site.set("console.password_hash", json.dumps(keep))
-        d = self.site.diff()
-        self.stdout.write(d if d else "no changes\n")
+        """A whole site file as the new candidate: pasted (`load`, ended by a
+        marker the console makes up) or from outpost-console (`load base64`)."""
+        try:
+            if args[:1] == ["base64"]:
+                with NoEcho(self.stdin):  # half the traffic; the host tool reads the diff alone
+                    text = consoleload.read_base64(self._read_raw, args[1:])
+            else:
+                marker = consoleload.new_marker()
+                self.say("Paste the site file, then a line holding only %s (Ctrl-C cancels and logs out)." % marker)
+                text = consoleload.read_paste(self._read_raw, marker)
+        except KeyboardInterrupt:
+            raise consoleload.LoadCancelled()
+        for note in self.site.replace(text):
+            self.say(note)
+        self.cmd_diff([])
 
     def cmd_shell(self, args):
         self.stdout.flush()
-        subprocess.call(["/bin/sh", "-l"])
+        # busybox ash logs out after TMOUT idle seconds, like this console.
+        env = dict(os.environ, TMOUT=str(self.idle_timeout_s))
+        with Ignoring(signal.SIGINT):  # Ctrl-C belongs to the shell, not to us
+            subprocess.call(["/bin/sh", "-l"], env=env)
 
     def _signal_daemon(self):
         try:
@@ -491,7 +481,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="outpost console")
     ap.add_argument("--site", default="/data/etc/outpost")
     ap.add_argument("--state", default="/data/state")
+    ap.add_argument("--run", help="where the failed-login count lives (the inittab: /run/outpost, tmpfs); default --state")
     ap.add_argument("--pidfile", default=PIDFILE)
     args = ap.parse_args(argv)
-    return Console(args.site, args.state, pidfile=args.pidfile).run()
-
+    # Line noise is not UTF-8: it becomes U+FFFD ("unknown command"), not a
+    # UnicodeDecodeError that ends the session with a traceback.
+    if hasattr(sys.stdin, "reconfigure"):
+        sys.stdin.reconfigure(errors="replace")
+    return Console(args.site, args.state, pidfile=args.pidfile, run_dir=args.run).run()

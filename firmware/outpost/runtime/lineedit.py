@@ -96,7 +96,9 @@ class LineEditor:
     def _tab(self, buf, tabs, prompt):
         start, choices = self.complete(buf)
         word = buf[start:]
-        choices = sorted(set(c for c in choices if c.startswith(word)))
+        # Choices come from the site file (user names): only printable ASCII
+        # may be echoed to the terminal or typed into the line for the user.
+        choices = sorted(set(c for c in choices if c.startswith(word) and c.isascii() and c.isprintable()))
         if not choices:
             return buf
         if len(choices) == 1:

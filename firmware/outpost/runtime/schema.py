@@ -56,6 +56,24 @@ class Str:
         return v
 
 
+class Path(Str):
+    """An absolute path the daemon writes to as root: plain names only (no
+    component starting with '.', so no '..'; no spaces or control
+    characters: it means what it looks like) and outside the system's trees."""
+
+    SYSTEM = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/root", "/sbin", "/sys", "/usr")
+
+    def __init__(self):
+        super().__init__(r"(/[A-Za-z0-9_+\-][A-Za-z0-9_.+\-]*)+", "is not an absolute path of plain names (no '.', '..' or spaces)")
+
+    def check(self, v, path, errors):
+        n = len(errors)
+        super().check(v, path, errors)
+        if len(errors) == n and any(v == d or v.startswith(d + "/") for d in self.SYSTEM):
+            errors.append("%s: %r is inside a system directory (%s)" % (path, v, ", ".join(self.SYSTEM)))
+        return v
+
+
 def Host():
     return Str(r"[A-Za-z0-9.\-_:\[\]]+", "is not a host name or IP address")
 

@@ -12,6 +12,17 @@ formatting survive. ruamel.yaml is loaded here only: the daemon reads the
 compiled JSON. Validation is the daemon's own schema (runtime/config.py),
 every error at once, naming path, value and rule; a failed commit writes
 nothing. A password given to `set` is stored as HA1s, never as itself.
+
+Rules of this file (the serial console's trust boundary, see
+THREAT-console.md):
+- The console password hash changes only through `set_console_password`.
+  Every other way a candidate can come about (set, delete, replace, a
+  rollback to an older file) ends in `commit`, which puts the committed
+  hash back first: nothing typed, pasted or loaded can remove or replace it.
+- The site files hold the console hash and users' HA1s: written 0600.
+- A candidate from outside (load, set) is plain data: no anchors, aliases
+  or merge keys (a billion-laughs file expands to gigabytes when compiled
+  to JSON), at most MAX_DEPTH levels and MAX_NODES values.
 """
 
 import difflib
@@ -29,7 +40,15 @@ YAML_NAME = "outpost.yaml"
 JSON_NAME = "outpost.json"
 PREV_NAME = "outpost.yaml.prev"
 
-_STEP = re.compile(r"([A-Za-z0-9_.+\-]+?)(?:\[(\d+)\])?$")
+# \Z, not $: "password_hash\n" must not read as "password_hash".
+_STEP = re.compile(r"([A-Za-z0-9_+\-]+)(?:\[(\d+)\])?\Z")
+SECRET_MODE = 0o600  # the YAML, JSON and previous file hold HA1s and the console hash
+# The console subtree's fields anyone logged in may edit; the hash is not one.
+CONSOLE_EDITABLE = ("idle_timeout_s",)
+PASSWORD_RULE = "set the console password at first boot or with the password command"
+# A branch's site file has a few hundred values, five levels deep.
+MAX_DEPTH = 32
+MAX_NODES = 200000
 
 
 def _yaml():
@@ -54,6 +73,43 @@ def parse_path(path):
     return out
 
 
+def reaches_password(steps):
+    """Would an edit at this path touch the console password hash? (The
+    whole console mapping, the hash, or anything not known to be harmless.)"""
+    return bool(steps) and steps[0] == "console" and (len(steps) == 1 or steps[1] not in CONSOLE_EDITABLE)
+
+
+def password_hash_of(data):
+    console = data.get("console") if isinstance(data, dict) else None
+    value = console.get("password_hash") if isinstance(console, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def check_plain(data, what):
+    """ValueError unless `data` is a tree: no node reached twice (aliases,
+    recursion), no merge keys or anchors, bounded depth and size. Iterative,
+    so a deep file cannot exhaust the stack here."""
+    seen = set()
+    todo = [(data, 0)]
+    count = 0
+    while todo:
+        node, depth = todo.pop()
+        count += 1
+        if count > MAX_NODES or depth > MAX_DEPTH:
+            raise ValueError("%s: more than %d values or %d levels deep, refused" % (what, MAX_NODES, MAX_DEPTH))
+        if not isinstance(node, (dict, list)):
+            continue
+        anchor = getattr(getattr(node, "anchor", None), "value", None)
+        if id(node) in seen or anchor or getattr(node, "merge", None):
+            raise ValueError("%s: YAML anchors, aliases and merge keys (&, *, <<) are not allowed in a site file" % what)
+        seen.add(id(node))
+        children = node.values() if isinstance(node, dict) else node
+        todo.extend((child, depth + 1) for child in children)
+        if isinstance(node, dict):
+            todo.extend((key, depth + 1) for key in node)
+
+
+
 class SiteConfig:
     def __init__(self, directory):
         self.dir = directory
@@ -63,6 +119,8 @@ class SiteConfig:
         self._y = _yaml()
         self.committed_text = self._read(self.yaml_path)
         self.data = self._load(self.committed_text)
+        # What every commit keeps, whatever the candidate says (rules above).
+        self.password_hash = password_hash_of(self.data)
         self._clean = self.text()  # the committed file as ruamel writes it back
 
     # -- reading -------------------------------------------------------------------
@@ -104,15 +162,30 @@ class SiteConfig:
 
     # -- editing -------------------------------------------------------------------
 
+    def _value(self, path, value_text):
+        """A value typed after `set`, parsed as a YAML scalar or flow value."""
+        if not value_text.strip():
+            return ""
+        try:
+            value = self._y.load(value_text)
+        except Exception as e:  # ruamel's errors share no useful base; RecursionError, int limits
+            raise ValueError("%s: not a YAML value (%s)" % (path, (str(e).strip().splitlines() or [type(e).__name__])[-1]))
+        check_plain(value, path)
+        return value
+
     def set(self, path, value_text):
         """Set a value given as text (parsed as a YAML scalar or flow value)."""
         steps = parse_path(path)
+        if reaches_password(steps):
+            raise KeyError("%s: %s" % (path, PASSWORD_RULE))
         if len(steps) == 3 and steps[0] == "users" and steps[2] == "password":
             return self._set_password(steps[1], value_text)
-        value = self._y.load(value_text) if value_text.strip() else ""
-        node = self.data
+        self._put(path, steps, self._value(path, value_text))
+
+    def _put(self, path, steps, value):
         from ruamel.yaml.comments import CommentedMap
 
+        node = self.data
         for i in range(len(steps) - 1):
             step, nxt = steps[i], steps[i + 1]
             if isinstance(step, int):
@@ -148,6 +221,8 @@ class SiteConfig:
 
     def delete(self, path):
         steps = parse_path(path)
+        if reaches_password(steps):
+            raise KeyError("%s: %s" % (path, PASSWORD_RULE))
         node = self.data
         for step in steps[:-1]:
             try:
@@ -159,6 +234,23 @@ class SiteConfig:
         except (KeyError, IndexError, TypeError):
             raise KeyError("%s: not set" % path)
 
+    def _pin_password(self):
+        """The committed hash back into the candidate, whatever put it there
+        or took it away (see the rules at the top)."""
+        from ruamel.yaml.comments import CommentedMap
+
+        if not isinstance(self.data, dict):
+            return  # not a mapping: validation refuses the whole candidate
+        console = self.data.get("console")
+        if self.password_hash is None:
+            if isinstance(console, dict):
+                console.pop("password_hash", None)
+            return
+        if not isinstance(console, dict):
+            self.data["console"] = console = CommentedMap()
+        if console.get("password_hash") != self.password_hash:
+            console["password_hash"] = self.password_hash
+
     # -- checking and committing ---------------------------------------------------
 
     def _plain(self):
@@ -168,7 +260,19 @@ class SiteConfig:
         """(plain data, validated config); raises Invalid with every error,
         the cross-field ones (runtime.config.check) included."""
         plain = self._plain()
-        return plain, configmod.check(validate(configmod.SCHEMA, plain))
+        cfg = configmod.check(validate(configmod.SCHEMA, plain))
+        self._check_paths(cfg)
+        return plain, cfg
+
+    def _check_paths(self, cfg):
+        """The daemon writes state.status_file as root every few seconds: it
+        may not name a site file (a status file written over outpost.yaml
+        would take the console password with it)."""
+        path = os.path.realpath(cfg["state"]["status_file"])
+        site = [os.path.realpath(p) for p in
+                (self.yaml_path, self.json_path, self.prev_path, os.path.join(self.dir, "interfaces"))]
+        if path in site:
+            raise Invalid(["state.status_file: %r is a site file" % cfg["state"]["status_file"]])
 
     def errors(self):
         try:
@@ -182,14 +286,16 @@ class SiteConfig:
 
     def commit(self):
         """Validate, then write the previous file, the YAML and the JSON, each
-        atomically. Raises Invalid (nothing written) with every error."""
+        atomically and 0600. Raises Invalid (nothing written) with every error."""
+        self._pin_password()
+        check_plain(self.data, "config")
         plain, cfg = self._validated()  # raises Invalid: nothing written
         text = self.text()
         changes = self.diff()
         if self.committed_text:
-            write_atomic(self.prev_path, self.committed_text.encode())
-        write_atomic(self.yaml_path, text.encode())
-        write_atomic(self.json_path, json.dumps(plain, indent=1, sort_keys=True).encode())
+            write_atomic(self.prev_path, self.committed_text.encode(), mode=SECRET_MODE)
+        write_atomic(self.yaml_path, text.encode(), mode=SECRET_MODE)
+        write_atomic(self.json_path, json.dumps(plain, indent=1, sort_keys=True).encode(), mode=SECRET_MODE)
         ifaces = cfg.get("interfaces") or {}
         if any(ifaces.values()):
             # S10network reads this at boot (busybox sh parses no JSON).
@@ -202,20 +308,47 @@ class SiteConfig:
         self.committed_text = self._clean = text
         return changes, cfg
 
+    def set_console_password(self, new_hash):
+        """The one way to change the console password (first boot, and the
+        console's `password` command, which checked the current one): the
+        committed file plus the new hash is committed on its own; the
+        candidate's other uncommitted changes stay uncommitted."""
+        candidate = self.data
+        self.data = self._load(self.committed_text)
+        try:
+            old, self.password_hash = self.password_hash, new_hash
+            try:
+                self.commit()
+            except Exception:
+                self.password_hash = old
+                raise
+        finally:
+            self.data = candidate
+        self._pin_password()
+
     def replace(self, text):
         """A whole new candidate (the console's load); a YAML syntax error
-        raises ValueError naming the line."""
+        raises ValueError naming the line. Returns notes for the operator:
+        a console password in the file is not taken."""
         try:
-            self.data = self._load(text)
+            data = self._load(text)
         except Exception as e:  # ruamel's errors have no common base worth naming here
-            raise ValueError("load: not YAML (%s)" % str(e).splitlines()[-1])
+            raise ValueError("load: not YAML (%s)" % (str(e).strip().splitlines() or [type(e).__name__])[-1])
+        check_plain(data, "load")
+        theirs = password_hash_of(data)
+        self.data = data
+        self._pin_password()
+        if theirs and theirs != self.password_hash:
+            return ["note: the console.password_hash in the file is ignored; the router keeps its own (change it with the password command)"]
+        return []
 
     def revert(self):
         """Drop uncommitted changes."""
         self.data = self._load(self.committed_text)
 
     def rollback(self):
-        """Make the previously committed file the committed one again."""
+        """Make the previously committed file the committed one again; the
+        console password stays the current one (an older file may have none)."""
         prev = self._read(self.prev_path)
         if not prev.strip():
             raise KeyError("rollback: no previous configuration")

@@ -1,7 +1,9 @@
 """Durable state on flash: atomic writes at a bounded rate.
 
 `write_atomic` is temp file + fsync + rename + fsync of the directory, so a
-power cut leaves the old file or the new one, never half of either.
+power cut leaves the old file or the new one, never half of either. Files
+holding secrets pass mode=0o600: the temp file is created with that mode
+(O_CREAT|O_EXCL), so there is no moment when anyone else may read it.
 `Snapshotter` coalesces changes: the first change schedules one write after
 `delay_ms`, later ones within that window ride along, and writes are never
 closer than `delay_ms` apart, which bounds flash wear however busy the
@@ -13,17 +15,22 @@ import os
 from ..compat import json
 
 
-def write_atomic(path, data, sync=True):
-    """sync=False: still atomic (rename), not durable: for files on tmpfs."""
+def write_atomic(path, data, sync=True, mode=0o666):
+    """sync=False: still atomic (rename), not durable: for files on tmpfs.
+    mode: as for os.open (the umask still applies); 0o600 for secrets."""
     d = os.path.dirname(path) or "."
     os.makedirs(d, exist_ok=True)
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        if sync:
-            os.fsync(f.fileno())
-    os.rename(tmp, path)
+    fd, tmp = _create_temp(path, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            if sync:
+                os.fsync(f.fileno())
+        os.rename(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
     if not sync:
         return
     fd = os.open(d, os.O_RDONLY)
@@ -31,6 +38,26 @@ def write_atomic(path, data, sync=True):
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _create_temp(path, mode):
+    """A new file beside `path`, created with `mode` from the start. O_EXCL:
+    never opens (or follows a symlink to) a file someone left there; a name
+    left over from a crash is tried again with another suffix."""
+    for _ in range(8):
+        tmp = "%s.tmp.%d.%s" % (path, os.getpid(), os.urandom(4).hex())
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError("%s: no free temporary name" % path)
+
+
+def _unlink_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def read_json(path, default=None):
