@@ -33,7 +33,9 @@ Oracles, checked on everything the proxy emits:
      go to the far end's Contact);
    - S the upstream: the upstream, the far end and what it named;
    - S a stranger (any other WAN address): S only. A stranger gets at most
-     one answer and nothing is sent anywhere on its behalf.
+     one answer and nothing is sent anywhere on its behalf. A response from
+     a host the router sent a request to (even one it should not have) is
+     not a stranger's: it goes back like the far end's.
    Timers may send only to a (host, port) something was already sent to,
    or to the upstream (probes). Never to the router itself, 0.0.0.0,
    255.255.255.255 or multicast, whoever asked.
@@ -43,7 +45,8 @@ Oracles, checked on everything the proxy emits:
    and so on in the body); a marker seen in an output line of a kind it was
    never planted in is injected text (a CRLF in a value that became a line
    of its own, a value that moved into another header), except a Route's
-   URI becoming the Request-URI (strict routing, RFC 3261 §16.4).
+   URI (strict routing, RFC 3261 §16.4) or a registered Contact (§16.5)
+   becoming the Request-URI.
    LAN leaks: a datagram to a WAN address that names a LAN address
    (192.0.2.x), unless the message that caused it came from the WAN and
    named that same address, or the host it goes to named it itself in a
@@ -185,6 +188,7 @@ class World:
         self.sent = []  # (parsed or None, data, dest) in this conversation
         self.seen_dests = set()
         self.requesters = set()
+        self.called = set()  # (host, port) the router sent a request to
         self.named = set()  # (host, port) the upstream or trunk named in this conversation
         self.planted = {}  # marker -> kinds it was planted in
         self.retrans = set()
@@ -293,10 +297,14 @@ class World:
         p = self.proxy
         probes = []
         trigger = who(source[1]) if source is not None else "timer"
+        if trigger in ("stranger", "host name") and data[:4] == b"SIP/" and (source[1], source[2]) in self.called:
+            trigger = "far"
         said = set(LAN_RE.findall(data)) if data is not None and trigger != "lan" else set()
         for out, dest in p.datagrams_to_send():
             m = seeds.parsed(out)
             self.sent.append((m, out, dest))
+            if m is not None and m.is_request:
+                self.called.add((dest[1], dest[2]))
             if source is None and m is not None and m.is_request and m.method == "OPTIONS" and dest[1] == seeds.UPSTREAM[1] \
                     and seeds.PROBE_FROM in m.get("from", ""):
                 probes.append(m)
@@ -326,7 +334,7 @@ class World:
         if MARKER in out:
             for marker, kinds in line_kinds(out).items():
                 planted = self.planted.get(marker, set())
-                extra = kinds - planted - ({"start"} if "route" in planted else set())
+                extra = kinds - planted - ({"start"} if planted & {"route", "contact"} else set())
                 if extra:
                     self.findings.add("injected text", "%s -> %s" % ("/".join(sorted(planted)) or "?", "/".join(sorted(extra))),
                                       self._sample(out, dest), self)
