@@ -31,14 +31,17 @@ Oracles, checked on everything the proxy emits:
      address (203.0.113.20) and any host the upstream or the trunk named
      in a Contact or Record-Route in this conversation (in-dialog requests
      go to the far end's Contact);
-   - S the upstream: the upstream, the far end and what it named;
+   - S the upstream: the upstream (a request from it to any other WAN
+     host is not the ALG's job: nothing legitimate crosses WAN to WAN);
+   - S the trunk or the far end: nothing more;
    - S a stranger (any other WAN address): S only. A stranger gets at most
      one answer and nothing is sent anywhere on its behalf. A response from
      a host the router sent a request to (even one it should not have) is
      not a stranger's: it goes back like the far end's.
    Timers may send only to a (host, port) something was already sent to,
-   or to the upstream (probes). Never to the router itself, 0.0.0.0,
-   255.255.255.255 or multicast, whoever asked.
+   a host that sent a request (a 408), or the upstream (probes). Never to
+   the router itself, 0.0.0.0, 255.255.255.255, loopback or multicast,
+   whoever asked; a stranger never makes the router look up a host name.
 3. Injected text: planted values carry a unique marker (INJ + 6 hex + Q).
    Each line of input and output gets a kind (start line, header name with
    compact forms expanded, folded lines belong to their header, "sdp:c="
