@@ -51,7 +51,7 @@ Oracles, checked on everything the proxy emits:
    URI (strict routing, RFC 3261 §16.4) or a registered Contact (§16.5)
    becoming the Request-URI.
    LAN leaks: a datagram to a WAN address that names a LAN address
-   (192.0.2.x), unless the message that caused it came from the WAN and
+   (192.0.2.x) in its start line, a header or an SDP body, unless the message that caused it came from the WAN and
    named that same address, or the host it goes to named it itself in a
    message with the same Call-ID (an echo of the sender's own text, like
    a 408 built from its request).
@@ -104,7 +104,7 @@ LAN_RE = re.compile(rb"192\.0\.2\.\d{1,3}")
 CALL_ID_RE = re.compile(rb"^(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 DOTTED = re.compile(r"^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$")
 MEDIA = (40000, 49999)
-KNOWN = ("start", "via", "route", "record-route", "contact", "from", "to", "call-id", "refer-to", "referred-by", "p-asserted-identity", "body")
+KNOWN = ("start", "via", "route", "record-route", "contact", "from", "to", "call-id", "refer-to", "referred-by", "p-asserted-identity")
 
 
 def make_proxy(now):
@@ -153,6 +153,15 @@ def line_kinds(data):
             for m in MARKER_RE.findall(line):
                 out.setdefault(m, set()).add(kind)
     return out
+
+
+def _signalling(out):
+    """The message without a body that is not SDP (a chat text may name an
+    address: README, "Bodies that are not SDP pass unchanged")."""
+    i = out.find(b"\r\n\r\n")
+    if i < 0 or out[i + 4:i + 7] == b"v=0":
+        return out
+    return out[:i]
 
 
 class Findings:
@@ -344,12 +353,14 @@ class World:
         if who(dest[1]) != "lan" and b"192.0.2." in out:
             cid = CALL_ID_RE.search(out)
             echo = self.said.get((dest[1], cid.group(1) if cid else b""), ())
-            leaked = [x for x in set(LAN_RE.findall(out)) if x not in said and x not in echo]
+            leaked = [x for x in set(LAN_RE.findall(_signalling(out))) if x not in said and x not in echo]
             if leaked:
                 self.findings.add("LAN leaks", self._leak_kind(out, leaked[0]), self._sample(out, dest), self)
 
     def _destination(self, m, dest, hp, source, trigger):
         host = dest[1]
+        if trigger == "timer" and hp in self.seen_dests:
+            return None  # a retransmission: its first send was judged
         if not _ip(host) and trigger == "stranger":
             return "stranger -> host name"
         if host in ("0.0.0.0", "255.255.255.255") or (_ip(host) and 224 <= int(host.split(".")[0]) <= 239) \
@@ -358,7 +369,7 @@ class World:
         if source is not None and hp == (source[1], source[2]):
             return None
         if trigger == "timer":
-            return None if hp in self.seen_dests or hp in self.requesters or host == seeds.UPSTREAM[1] else "timer -> new address"
+            return None if hp in self.requesters or host == seeds.UPSTREAM[1] else "timer -> new address"
         if trigger == "stranger":
             return "stranger -> %s" % who(host)
         response = m is not None and not m.is_request
@@ -372,9 +383,10 @@ class World:
 
     @staticmethod
     def _leak_kind(out, addr):
-        kinds = line_kinds(out.replace(addr, b"INJ000000Q")).get(b"INJ000000Q", {"?"})
-        kinds = set(k if k in KNOWN or k.startswith("sdp:") else "other header" for k in kinds)
-        return "in " + "/".join(sorted(kinds)).replace("start", "start line")
+        """Where the first mention is: a known header, an SDP line, another header."""
+        marked = out.replace(addr, b"INJ000000Q", 1)
+        kind = line_kinds(marked).get(b"INJ000000Q", {"?"}).pop()
+        return "in " + (kind if kind in KNOWN or kind.startswith("sdp:") else "other header").replace("start", "start line")
 
     def _leg(self, kind, leg):
         bad = None
