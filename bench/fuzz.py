@@ -530,6 +530,9 @@ def campaign(count, seed, repro, check=True):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    if "-h" in argv or "--help" in argv:
+        print(__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1])
+        return 0
 
     def opt(name, default):
         return argv[argv.index(name) + 1] if name in argv else default

@@ -142,3 +142,21 @@ def test_no_corner_of_a_phones_invite_names_the_lan_on_the_wan():
     p = make_site(users=False)
     p.receive(request("INVITE", "sip:bob@192.0.2.20", ALICE, body=phone_sdp()), ALICE, 0)
     assert [(m.status, d) for m, d in out(p) if m.status != 100] == [(404, ALICE)]  # a LAN address is not reached via the upstream
+
+
+def test_our_route_and_a_strict_route_request_uri_at_once_neither_crash_nor_route():
+    """From bench/fuzz.py: a Request-URI naming the router with ;lr and a
+    Route of ours above another on one line made two overlapping edits."""
+    p = make_site()
+    p.receive(sip("OPTIONS sip:203.0.113.2;lr SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKs1;rport", "Max-Forwards: 70",
+                  "From: <sip:alice@hq.example.com>;tag=a1", "To: <sip:bob@hq.example.com>", "Call-ID: s1@x", "CSeq: 1 OPTIONS",
+                  "Route: <sip:203.0.113.2:5060;lr>, <sip:other.example.com;lr>"), ALICE, 0)
+    sent = out(p)
+    assert len(sent) == 1 and not any(d[1] == "other.example.com" for m, d in sent)
+
+
+def test_sdp_under_another_content_type_is_refused_not_passed_unrewritten():
+    p = make_site()
+    p.receive(request("INVITE", "sip:bob@hq.example.com", ALICE, body=phone_sdp()).replace(b"application/sdp", b"application/sdc"), ALICE, 0)
+    sent = out(p)
+    assert [m.status for m, d in sent if m.status != 100] == [415] and not any(d == UPSTREAM for m, d in sent)

@@ -19,12 +19,12 @@ from .uri import URI
 
 MAX_DROPPED_LINES = 32
 # Fields rewritten elsewhere (relay.py, party(), contact_params()) or that
-# cannot name an address; every other field is swept. Credentials pass as
-# they are: their uri is what the phone signed (a standard phone signs the
-# Request-URI, which never names the LAN on the WAN; sipp signs the
-# router's address), and rewriting or dropping them breaks the login.
-REWRITTEN = ("contact", "from", "to", "call-id", "refer-to", "content-length", "content-type",
-             "authorization", "proxy-authorization")
+# cannot name an address; every other field is swept. A credential's uri
+# is what the phone signed (a standard phone signs the Request-URI, which
+# never names the LAN on the WAN; sipp signs the router's address):
+# rewriting it breaks the login, so only the rest of the line is judged.
+REWRITTEN = ("contact", "from", "to", "call-id", "refer-to", "content-length", "content-type")
+CREDENTIALS = ("authorization", "proxy-authorization")
 
 
 def names(text, networks):
@@ -50,12 +50,23 @@ def sweep(msg, networks):
         for i, text in msg.lines_of(n):
             if msg.line_edited(i):
                 continue  # rewritten (or removed) by whoever knows the field
+            if n in CREDENTIALS:
+                text = _without_uri(text)
             if names(text, networks) or names(n, networks):
                 drop.append(i)
     if len(drop) > MAX_DROPPED_LINES:
         raise RemoteProtocolError(400, "Bad Request (too many header fields naming LAN addresses)")
     for i in drop:
         msg.remove_line(i)
+
+
+def _without_uri(text):
+    """A credential's text less its uri="..." parameter."""
+    i = text.lower().find("uri=\"")
+    if i < 0:
+        return text
+    j = text.find("\"", i + 5)
+    return text[:i] + (text[j + 1:] if j >= 0 else "")
 
 
 def party(msg, addr, networks, wan_host):

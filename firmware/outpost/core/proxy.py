@@ -293,8 +293,11 @@ class Proxy(SiteRouting):
         check_request(req, SUPPORTED, for_us)
         self._loop_check(req)
         # ours: a dialog we record-routed (or a request routed to us)
+        listed = len(req.routes)
         routes, ours = self._pop_our_routes(req)
-        if not ours and routes and for_us and uri.has_param("lr"):
+        # Strict routing (the Request-URI is a Record-Route of ours) only when
+        # no Route of ours was there too: both at once is no real hop's doing.
+        if not ours and routes and len(routes) == listed and for_us and uri.has_param("lr"):
             # The previous hop was a strict router (§16.4): the Request-URI is
             # our Record-Route and the real target is the last Route.
             ours = req.to.tag is not None and self.tokens.proves(uri, req, self.relay, self._toward(routes[-1].uri, req))

@@ -167,6 +167,9 @@ class Relay:
         """A request or response from the LAN about to leave on the WAN.
         `create`: it may start a media session (an INVITE or its answer)."""
         nets = self.config.lan_networks
+        if msg.body[:4] == b"v=0\r" or msg.body[:4] == b"v=0\n":
+            if msg.content_type != "application/sdp":  # SDP under another name would pass unrewritten
+                raise RemoteProtocolError(415, "Unsupported Media Type (SDP labelled %s)" % msg.content_type)
         if msg.is_request and self.names_lan(str(msg.uri)):
             raise RemoteProtocolError(404, "Not Found (a LAN address is not reached through the upstream)")
         for c in msg.contacts:
