@@ -46,8 +46,11 @@ def test_outpost_console_configures_a_fresh_router(tmp_path, capsys):
         assert console(port + ["apply", str(site_file(tmp_path))]) == 0
         assert "+  domain: example.com" in capsys.readouterr().out
         # The daemon took the change without a reboot: sipp registers with digest.
+        # -auth_uri: sipp signs the address it sends to (here QEMU's port
+        # forward on 127.0.0.1), not the Request-URI as phones do; the router
+        # takes a digest uri that is the Request-URI, itself or its domain.
         reg = Sipp(sip_port, tmp_path, "register.xml", "-key", "user", "alice", "-key", "contact_port", "5999",
-                   "-au", "alice", "-ap", PASSWORDS["alice"], name="reg_alice")
+                   "-au", "alice", "-ap", PASSWORDS["alice"], "-auth_uri", "example.com", name="reg_alice")
         assert reg.wait(60) == 0, reg.errors()
         deadline = time.time() + 20
         while True:
