@@ -99,10 +99,8 @@ def is_unicast(ip):
     return not ip.within(_NOT_UNICAST)
 
 
-def runs_naming(text, networks):
-    """[(start, end)] of the runs of digits and dots in `text` that hold an
-    address inside `networks`, with a ":port" after one: what must not
-    leave the LAN (a Call-ID "x@192.0.2.10:5060")."""
+def digit_runs(text):
+    """(start, end) of every run of digits and dots in `text`."""
     out = []
     n = len(text)
     i = 0
@@ -111,14 +109,25 @@ def runs_naming(text, networks):
             j = i
             while j < n and ("0" <= text[j] <= "9" or text[j] == "."):
                 j += 1
-            if any(a.within(networks) for a in lenient_quads(text[i:j])):
-                k = j + 1
-                while k < n and "0" <= text[k] <= "9":
-                    k += 1
-                out.append((i, k if j < n and text[j] == ":" and k > j + 1 else j))
+            out.append((i, j))
             i = j
         else:
             i += 1
+    return out
+
+
+def runs_naming(text, networks):
+    """[(start, end)] of the runs of digits and dots in `text` that hold an
+    address inside `networks`, with a ":port" after one: what must not
+    leave the LAN (a Call-ID "x@192.0.2.10:5060")."""
+    out = []
+    n = len(text)
+    for i, j in digit_runs(text):
+        if any(a.within(networks) for a in lenient_quads(text[i:j])):
+            k = j + 1
+            while k < n and "0" <= text[k] <= "9":
+                k += 1
+            out.append((i, k if j < n and text[j] == ":" and k > j + 1 else j))
     return out
 
 
@@ -127,19 +136,10 @@ def lenient_quads(text):
     for parts with leading zeros octal too (inet_aton reads "010" as 8).
     For finding what a text names, never for accepting an address."""
     out = []
-    n = len(text)
-    i = 0
-    while i < n:
-        if "0" <= text[i] <= "9":
-            j = i
-            while j < n and ("0" <= text[j] <= "9" or text[j] == "."):
-                j += 1
-            parts = text[i:j].split(".")
-            for k in range(len(parts) - 3):
-                out += _readings(parts[k:k + 4])
-            i = j
-        else:
-            i += 1
+    for i, j in digit_runs(text):
+        parts = text[i:j].split(".")
+        for k in range(len(parts) - 3):
+            out += _readings(parts[k:k + 4])
     return out
 
 
