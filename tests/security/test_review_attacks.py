@@ -160,3 +160,22 @@ def test_sdp_under_another_content_type_is_refused_not_passed_unrewritten():
     p.receive(request("INVITE", "sip:bob@hq.example.com", ALICE, body=phone_sdp()).replace(b"application/sdp", b"application/sdc"), ALICE, 0)
     sent = out(p)
     assert [m.status for m, d in sent if m.status != 100] == [415] and not any(d == UPSTREAM for m, d in sent)
+
+
+def test_the_lans_broadcast_address_is_no_phone_and_survival_contacts_stay_on_the_lan():
+    """From the million-message fuzz run: a phone's SDP naming 192.0.2.255
+    got a pinhole (DNAT to the LAN's broadcast address), and in survival an
+    authenticated user could register a contact at the trunk's address."""
+    p = make_site()
+    p.receive(request("INVITE", "sip:bob@hq.example.com", ALICE, body=phone_sdp("192.0.2.255")), ALICE, 0)
+    assert [m.status for m, d in out(p) if m.status != 100] == [488] and len(p.relay.media.ports) == 0
+    p = make_site()
+    t = lose_upstream(p)
+
+    def reg(cseq, branch, extra=()):
+        return sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=%s;rport" % branch, "Max-Forwards: 70",
+                   "From: <sip:alice@hq.example.com>;tag=ra", "To: <sip:alice@hq.example.com>", "Call-ID: reg-alice",
+                   "CSeq: %d REGISTER" % cseq, "Contact: <sip:x@198.51.100.50;transport=tcp>", "Expires: 60", *extra)
+    p.receive(reg(1, "z9hG4bKsr1"), ALICE, t)
+    assert [(m.status, m.reason) for m, d in out(p)] == [(403, "Forbidden (Contact outside the LAN)")]
+    assert p.location.lookup("sip:alice@hq.example.com", t) == []

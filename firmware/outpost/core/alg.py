@@ -87,6 +87,14 @@ def _held(m):
     return addr, m.direction
 
 
+def _host_of(a, networks):
+    """A host inside one of `networks`: not its network or broadcast address."""
+    for net, mask in networks:
+        if a.n & mask == net and a.n != net and a.n != net | (~mask & 0xFFFFFFFF):
+            return True
+    return False
+
+
 def _rtcp(m, addr):
     """Where a stream's RTCP goes: a=rtcp, else the RTP port + 1 (RFC 3605)."""
     if m.rtcp is None:
@@ -159,7 +167,7 @@ class MediaAlg:
             return None, None, direction
         rtcp = _rtcp(m, addr)
         for a in (addr, rtcp[0]):
-            if a in self.own or not is_unicast(a) or (self.lan_networks is not None and not a.within(self.lan_networks)):
+            if a in self.own or not is_unicast(a) or (self.lan_networks is not None and not _host_of(a, self.lan_networks)):
                 raise refused("media address is not a phone on the LAN")
         return addr, rtcp, direction
 

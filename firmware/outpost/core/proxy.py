@@ -446,6 +446,10 @@ class Proxy(SiteRouting):
             if not c.star and (self.is_me(c.uri) or (c.uri.is_sip and c.uri.has_param("oc"))):
                 # A binding that leads back to the router sends its calls round in a loop.
                 return self.reply(txn, req, 403, "Forbidden (Contact names this router)", (), now)
+            if not c.star and self.relay is not None and (not c.uri.is_sip or self.relay.side(c.uri.host.strip("[]")) != "lan"):
+                # The local registrar (survival) serves the site's phones: a
+                # contact elsewhere would make the router send there for them.
+                return self.reply(txn, req, 403, "Forbidden (Contact outside the LAN)", (), now)
         policy = self.config.survival_policy if self.survival is not None and self.survival.local else self.config.registrar_policy
         out = register(req, source, now, self.location, policy, self.config.authenticator)
         for b in out.changed:
