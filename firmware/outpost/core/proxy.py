@@ -22,10 +22,10 @@ from .location import LocationTable
 from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
-from .addr import ipv4, is_unicast
 from .auth import ipv4_int, keep_nonces
 from .site import SiteRouting
 from .dialogtoken import DialogTokens, side_of
+from .sides import Sides
 from .targets import binding_dest as _binding_dest, contact_dest as _contact_dest, uri_dest as _uri_dest
 
 SUPPORTED = ("path",)
@@ -96,7 +96,6 @@ class Proxy(SiteRouting):
         for host, port in config.aliases:
             me.add((host.lower(), port))
         self._me = me
-        self._own = set(h for h, p in me)
         self._nonces = keep_nonces(config.authenticator, getattr(self, "_nonces", None), self.now, self._for_domain)
         # The ALG's modules load only when there is an upstream to relay to:
         # a router without one keeps their memory.
@@ -119,6 +118,7 @@ class Proxy(SiteRouting):
             self.survival = Survival(config.survival, self.now)
         else:
             self.survival.config = config.survival  # a reload keeps the state and its history
+        self.sides = Sides(config, self.relay, set(h for h, p in me))
 
     # -- sans-I/O surface ----------------------------------------------------------
 
@@ -208,19 +208,12 @@ class Proxy(SiteRouting):
         tag = self.to_tag(req) if req.to.tag is None else None
         data = make_response(req, status, reason, to_tag=tag, headers=headers)
         now = self.now if now is None else now
-        if status >= 300 and txn.kind == "ServerInvite" and not txn.reliable and self.stranger(txn.dest[1]):
+        if status >= 300 and txn.kind == "ServerInvite" and not txn.reliable and self.sides.stranger(txn.dest[1]):
             # Timer G would send this up to 11 times to an address anyone can
             # forge: a stranger gets one answer per request it sends.
             self.txns.respond_once(txn, data, now)
         else:
             self.txns.respond(txn, status, data, now)
-
-    def stranger(self, host):
-        """Someone the router owes nothing but one answer: on the WAN and not
-        a configured peer (with an upstream), or outside the trusted networks."""
-        if self.relay is not None:
-            return self.relay.side(host) == "wan" and not self.relay.is_peer(host)
-        return not self._trusted(host)
 
     # -- requests ---------------------------------------------------------------------
 
@@ -314,7 +307,7 @@ class Proxy(SiteRouting):
                 return None
         if not routes:
             if req.method == "REGISTER" and self._for_domain(uri):
-                if self.config.authenticator is None and not self._trusted(source[1]):
+                if self.config.authenticator is None and not self.sides.trusted(source[1]):
                     return self.reply(txn, req, 403, "Forbidden (registration only from trusted networks)", (), now)
                 return self._register(req, txn, source, now)
             if for_us:
@@ -322,7 +315,7 @@ class Proxy(SiteRouting):
                     return self.reply(txn, req, 200, "OK", (("allow", ALLOW), ("accept", "application/sdp"), ("supported", ", ".join(SUPPORTED))), now)
                 return self.reply(txn, req, 404, "Not Found", (), now)
         local = not routes and self._for_domain(uri) and uri.user
-        if not local and not ours and self.config.authenticator is None and not self._trusted(source[1]):
+        if not local and not ours and self.config.authenticator is None and not self.sides.trusted(source[1]):
             return self.reply(txn, req, 403, "Forbidden (relaying only for trusted networks)", (), now)
         if not local and not ours and self._restricted():
             # Leaving for someone else through us: never an open relay.
@@ -332,7 +325,7 @@ class Proxy(SiteRouting):
                 return None
         elif not self._authorized(req, txn, now):
             return None
-        if ours and self._outside(source[1]) and (routes or not self._inside(uri)):
+        if ours and self.sides.outside(source[1]) and (routes or not self.sides.inside(uri, self.now)):
             return self.reply(txn, req, 403, "Forbidden (from outside, a dialog's requests reach the site's phones only)", (), now)
         if routes:
             return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
@@ -369,38 +362,6 @@ class Proxy(SiteRouting):
             if self.relay.resolve(uri, self.now) is not None:
                 return "lan"
         return self.relay.side(uri.host.strip("[]")) if uri.is_sip else "wan"
-
-    def _outside(self, host):
-        """From beyond the site (the WAN, not a configured peer), where the
-        router knows its sides: with an upstream, or lan0 in the config."""
-        if self.relay is not None:
-            return self.stranger(host)
-        out = self.config.outside
-        return out is not None and not self._trusted(host) and not any(ipv4_int(host) is not None and ipv4_int(host) & m == n for n, m in out[0])
-
-    def _inside(self, uri):
-        """Is the Request-URI a phone of the site (a contact token of ours,
-        a LAN address, a trusted network)?"""
-        if not uri.is_sip:
-            return False
-        if self.relay is not None and (self.relay.resolve(uri, self.now) is not None or self.relay.side(uri.host.strip("[]")) == "lan"):
-            return True
-        return self._trusted(uri.host.strip("[]"))
-
-    def _forbidden(self, dest):
-        """Where the router never sends, once it stands between a LAN and the
-        internet: loopback, multicast, unspecified, its own addresses (a lab
-        proxy on loopback, with neither upstream nor lan0, may)."""
-        if self.relay is None and self.config.outside is None:
-            return False
-        if ":" in dest[1]:
-            return True  # IPv6: the ALG and the ruleset are IPv4 only
-        a = ipv4(dest[1])
-        return a is not None and (not is_unicast(a) or str(a) in self._own)
-
-    def _trusted(self, host):
-        n = ipv4_int(host)
-        return n is not None and any(n & mask == net for net, mask in self.config.trusted)
 
     def _restricted(self):
         """With users configured and auth.invite on, only our users may use
@@ -482,7 +443,7 @@ class Proxy(SiteRouting):
 
     def _forward(self, req, txn, targets, now):
         """Fork `req` to every (request-uri or None, dest) in `targets`."""
-        targets = [t for t in targets if not self._forbidden(t[1])]
+        targets = [t for t in targets if not self.sides.forbidden(t[1])]
         if not targets:
             return self.reply(txn, req, 403, "Forbidden (not a destination)", (), now)
         ctx = ResponseContext(self, txn, req, now)
@@ -545,11 +506,11 @@ class Proxy(SiteRouting):
             dest = _uri_dest(routes[0].uri if routes else req.uri)
             if self.is_me(req.uri) and not routes:
                 return  # an ACK to us: nothing to do
-        if not ours and (self._restricted() or source is None or not self._trusted(source[1])):
+        if not ours and (self._restricted() or source is None or not self.sides.trusted(source[1])):
             self.counters["malformed"] += 1
             return  # not a proven dialog of ours: an ACK never makes us send elsewhere
         mf = req.max_forwards
-        if mf == 0 or self._forbidden(dest):
+        if mf == 0 or self.sides.forbidden(dest):
             return
         if mf is None:
             req.insert_field("max-forwards", "70")

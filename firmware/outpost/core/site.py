@@ -60,7 +60,7 @@ class SiteRouting:
             self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
             return False
         if self.config.authenticator is None:
-            if self._trusted(source[1]):
+            if self.sides.trusted(source[1]):
                 return True
             self.reply(txn, req, 403, "Forbidden (relaying only for trusted networks)", (), now)
             return False
