@@ -36,8 +36,12 @@ class Sides:
     def outside(self, host):
         if self.relay is not None:
             return self.stranger(host)
+        return self.config.outside is not None and not self.trusted(host) and not self.on_lan(host)
+
+    def on_lan(self, host):
+        """Inside lan0's networks, without an upstream (`config.outside`)."""
         out = self.config.outside
-        return out is not None and not self.trusted(host) and not _within(host, out[0])
+        return out is not None and _within(host, out[0])
 
     def inside(self, uri, now):
         """Is this Request-URI a phone of the site (a contact token of ours,

@@ -113,10 +113,7 @@ class SiteRouting:
         (advertised) inside lan0, the WAN one anywhere else."""
         host = self._local(dest[0])[1]
         outside = self.config.outside
-        if outside is None or ipv4_int(dest[1]) is None:
-            return host
-        n = ipv4_int(dest[1])
-        if any(n & mask == net for net, mask in outside[0]):
+        if outside is None or ipv4_int(dest[1]) is None or self.sides.on_lan(dest[1]):
             return host
         if not outside[1]:
             raise RemoteProtocolError(503, "Service Unavailable (no WAN address yet)")

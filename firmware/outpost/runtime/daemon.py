@@ -24,6 +24,7 @@ from ..compat import json
 from .transport import Udp, TcpPool, is_ip
 from .netinfo import local_ipv4, source_address
 from .resolver import Resolver
+from .consoleviews import field
 
 log = logging.getLogger("outpost")
 
@@ -428,13 +429,10 @@ class Daemon:
 
 
 def safe(value, limit=200):
-    """Text from the network as a log line may show it: control characters
-    (an ESC sequence would drive the admin's terminal through `log`) escaped,
-    and no longer than `limit`."""
-    text = str(value)[:limit]
-    if any(c < " " or "\x7f" <= c <= "\x9f" for c in text):
-        text = "".join(c if " " <= c < "\x7f" or c > "\x9f" else "\\x%02x" % ord(c) for c in text)
-    return text
+    """Text from the network as a log line may show it: escaped as the
+    console shows it (`log` puts the log on the admin's terminal), and no
+    longer than `limit`."""
+    return field(value, limit)
 
 
 def _leg_json(leg):
