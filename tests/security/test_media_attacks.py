@@ -119,3 +119,29 @@ def test_a_stranger_cannot_create_sessions_from_the_wan():
         p.receive(request("INVITE", "sip:alice@203.0.113.2", STRANGER, call_id="w%d" % i, branch="z9hG4bKw%d" % i, body=far_sdp()), STRANGER, i)
     out(p)
     assert len(p.relay.media) == 0
+
+
+def test_a_phone_that_refuses_a_forked_call_frees_its_leg_while_another_rings():
+    """The upstream calls an AOR with two phones: one answers 486 at once
+    (do-not-disturb), the other rings and answers. The refusing phone's
+    session and ports used to stay until max_call_s (4 h per such call)."""
+    p = make_site()
+    contacts = []
+    for src, user_port in ((ALICE, 5062), (("udp", "192.0.2.11", 5064, None), 5064)):
+        p.receive(request("REGISTER", "sip:hq.example.com", src, call_id="reg%d@x" % user_port, branch="z9hG4bKr%d" % user_port,
+                          extra=("Expires: 600",)).replace(b"To: <sip:hq.example.com>", b"To: <sip:alice@hq.example.com>"), src, 0)
+        up = [m for m, d in out(p) if d == UPSTREAM][0]
+        contacts.append(str(up.contacts[0].uri))
+        p.receive(response(up, 200, "OK", extra=("Contact: <%s>;expires=600" % contacts[-1],)), UPSTREAM, 1)
+        out(p)
+    p.receive(request("INVITE", "sip:alice@hq.example.com", UPSTREAM, call_id="fork1", body=far_sdp()), UPSTREAM, 10)
+    legs = {d: m for m, d in out(p) if m.is_request}
+    assert len(legs) == 2 and len(p.relay.media) == 2
+    busy, rings = sorted(legs)
+    p.receive(response(legs[busy], 486, "Busy Here", to_tag="b1"), busy, 20)
+    out(p)
+    assert len(p.relay.media) == 1  # the refusing phone's leg is gone at once
+    p.receive(response(legs[rings], 200, "OK", phone_sdp(rings[1]), to_tag="r1",
+                       extra=("Contact: <sip:alice@%s:%d>" % (rings[1], rings[2]),)), rings, 30)
+    out(p)
+    assert len(p.relay.media) == 1 and len(p.relay.media.ports) == 1

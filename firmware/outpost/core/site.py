@@ -147,8 +147,10 @@ class SiteRouting:
         else:
             relay.to_wan(resp, txn.dest, now, key, create)  # the phone that answered
         if resp.status >= 300 and ctx.method == "INVITE" and ctx.initial:
-            if all(b.final is not None or b.txn is txn for b in ctx.branches):
-                relay.media.end(key)  # the call never came to be
+            # A leg keyed by the phone that refused (a fork to the LAN) ends
+            # with its refusal; the caller's leg only when no branch is left.
+            if out == "wan" or all(b.final is not None or b.txn is txn for b in ctx.branches):
+                relay.media.end(key)
 
     def media_end(self, req, phones):
         """Free the media sessions of a call's legs (one per phone)."""
