@@ -5,13 +5,13 @@ in process and through a real pty."""
 import io
 import os
 import pty
-import select
 import signal
 import sys
 import threading
 import time
 
 from outpost.runtime.console import Console, check_password, hash_password
+from consolerig import read_until  # tests/security: the console's test rig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SITE = "# Branch 17\nsip:\n  domain: example.com\n  listen:\n    - transport: udp\n      address: 192.0.2.1\n"
@@ -63,20 +63,6 @@ def test_rollback_and_registrations(tmp_path):
     rc, out = session(tmp_path, ["rollback", "show config registrar", "show registrations", "exit"], ["branch-17-secret"])
     assert "rolled back" in out and "900" not in out.split("rolled back", 1)[1]
     assert "sip:alice@example.com" in out and "sip:alice@192.0.2.20:5060" in out
-
-
-def read_until(fd, marker, timeout=10):
-    buf = b""
-    deadline = time.time() + timeout
-    while marker.encode() not in buf:
-        r, _, _ = select.select([fd], [], [], max(0, deadline - time.time()))
-        if not r:
-            raise TimeoutError("no %r in %r" % (marker, buf[-400:]))
-        try:
-            buf += os.read(fd, 4096)
-        except OSError:
-            break
-    return buf.decode(errors="replace")
 
 
 def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):

@@ -125,3 +125,11 @@ def register_alice(p, t=0):
     p.receive(response(up, 200, "OK", extra=("Contact: <%s>;expires=600" % contact,)), UPSTREAM, t + 1)
     out(p)
     return contact
+
+
+def register(src, cseq, branch, contact, extra=(), user="alice", expires=600):
+    """A REGISTER of user's own address-of-record (its To is the AOR, which
+    request() would make the Request-URI)."""
+    return sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP %s:%d;branch=%s;rport" % (src[1], src[2], branch),
+               "Max-Forwards: 70", "From: <sip:%s@hq.example.com>;tag=ra" % user, "To: <sip:%s@hq.example.com>" % user,
+               "Call-ID: reg-" + user, "CSeq: %d REGISTER" % cseq, "Contact: <%s>" % contact, "Expires: %d" % expires, *extra)

@@ -4,16 +4,9 @@ digest credential replayed once its nonce was pushed out of the table
 forged answers to the upstream probes."""
 
 from outpost.core.survival import NORMAL
-from attacksite import (ALICE, DOMAIN, STRANGER, UPSTREAM, credentials, make_site, not_probes, out, request, response,
-                        run_timers, sip)
+from attacksite import (ALICE, DOMAIN, STRANGER, UPSTREAM, credentials, make_site, not_probes, out, register, response, run_timers)
 
 MALLORY = ("udp", "198.51.100.66", 5070, None)
-
-
-def register(src, cseq, branch, contact, extra=(), user="alice"):
-    return sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP %s:%d;branch=%s;rport" % (src[1], src[2], branch),
-               "Max-Forwards: 70", "From: <sip:%s@hq.example.com>;tag=ra" % user, "To: <sip:%s@hq.example.com>" % user,
-               "Call-ID: reg-" + user, "CSeq: %d REGISTER" % cseq, "Contact: <%s>" % contact, "Expires: 600", *extra)
 
 
 def sniffed_registration(p):

@@ -3,8 +3,8 @@
 
 import re
 
-from attacksite import (ALICE, ROGUE, STRANGER, TRUNK, UPSTREAM, VICTIM, credentials, far_sdp, lose_upstream, make_site, not_probes, out,
-                        phone_sdp, request, response, run_timers, sip)
+from attacksite import (ALICE, ROGUE, UPSTREAM, credentials, far_sdp, lose_upstream, make_site, not_probes, out, phone_sdp, register,
+                        request, response, run_timers, sip)
 
 FAR_END = ("udp", "203.0.113.20", 5060, None)
 
@@ -75,14 +75,11 @@ def test_a_token_from_a_call_between_lan_phones_never_leads_to_the_wan():
     router's Record-Route in the 180: it must not reach the trunk with it."""
     p = make_site()
     t = lose_upstream(p)
-
-    def reg(cseq, branch, extra=()):
-        return sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=%s;rport" % branch, "Max-Forwards: 70",
-                   "From: <sip:alice@hq.example.com>;tag=ra", "To: <sip:alice@hq.example.com>", "Call-ID: reg-alice",
-                   "CSeq: %d REGISTER" % cseq, "Contact: <sip:alice@192.0.2.10:5062>", "Expires: 60", *extra)
-    p.receive(reg(1, "z9hG4bKlr1"), ALICE, t)
+    contact = "sip:alice@192.0.2.10:5062"
+    p.receive(register(ALICE, 1, "z9hG4bKlr1", contact, expires=60), ALICE, t)
     ch = [m for m, d in out(p)][0]
-    p.receive(reg(2, "z9hG4bKlr2", ("Authorization: " + credentials(ch, "alice", "REGISTER", "sip:hq.example.com", "www-authenticate"),)), ALICE, t + 1)
+    auth = "Authorization: " + credentials(ch, "alice", "REGISTER", "sip:hq.example.com", "www-authenticate")
+    p.receive(register(ALICE, 2, "z9hG4bKlr2", contact, (auth,), expires=60), ALICE, t + 1)
     out(p)
     p.receive(request("INVITE", "sip:alice@hq.example.com", ROGUE, call_id="rg1", from_tag="rf", frm="sip:mallory@evil.example",
                       body=phone_sdp("192.0.2.66")), ROGUE, t + 10)
@@ -171,11 +168,6 @@ def test_the_lans_broadcast_address_is_no_phone_and_survival_contacts_stay_on_th
     assert [m.status for m, d in out(p) if m.status != 100] == [488] and len(p.relay.media.ports) == 0
     p = make_site()
     t = lose_upstream(p)
-
-    def reg(cseq, branch, extra=()):
-        return sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=%s;rport" % branch, "Max-Forwards: 70",
-                   "From: <sip:alice@hq.example.com>;tag=ra", "To: <sip:alice@hq.example.com>", "Call-ID: reg-alice",
-                   "CSeq: %d REGISTER" % cseq, "Contact: <sip:x@198.51.100.50;transport=tcp>", "Expires: 60", *extra)
-    p.receive(reg(1, "z9hG4bKsr1"), ALICE, t)
+    p.receive(register(ALICE, 1, "z9hG4bKsr1", "sip:x@198.51.100.50;transport=tcp", expires=60), ALICE, t)
     assert [(m.status, m.reason) for m, d in out(p)] == [(403, "Forbidden (Contact outside the LAN)")]
     assert p.location.lookup("sip:alice@hq.example.com", t) == []

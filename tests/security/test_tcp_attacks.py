@@ -78,6 +78,16 @@ async def trickle(pool, clock, reader, writer, chunks, step_ms, pong=False):
     return None
 
 
+async def one_client(deliver=lambda d, s: None):
+    """A pool listening on loopback with one client connected to it:
+    (clock, pool, reader, writer)."""
+    clock = Clock()
+    pool = TcpPool(deliver, clock)
+    port = await listening(pool)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    return clock, pool, reader, writer
+
+
 def blackhole():
     """A loopback port that takes one connection and then drops SYNs (its
     accept queue is full): a connect to it hangs like one to a dead host."""
@@ -124,10 +134,7 @@ def test_one_source_cannot_hold_more_than_its_share_of_inbound_connections():
 
 def test_a_slowloris_trickling_bytes_without_a_message_is_closed_after_the_first_message_timeout():
     async def go():
-        clock = Clock()
-        pool = TcpPool(lambda d, s: None, clock)
-        port = await listening(pool)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        clock, pool, reader, writer = await one_client()
         await settle(pool, lambda: pool.flows)
         # One byte every 4 s: never a whole message.
         closed_at = await trickle(pool, clock, reader, writer, [bytes([b]) for b in OPTIONS[:40]], 4000)
@@ -139,10 +146,7 @@ def test_a_slowloris_trickling_bytes_without_a_message_is_closed_after_the_first
 
 def test_keepalive_pings_alone_do_not_keep_a_stranger_connected():
     async def go():
-        clock = Clock()
-        pool = TcpPool(lambda d, s: None, clock)
-        port = await listening(pool)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        clock, pool, reader, writer = await one_client()
         await settle(pool, lambda: pool.flows)
         closed_at = await trickle(pool, clock, reader, writer, [b"\r\n\r\n"] * 40, 4000, pong=True)
         pool.close()
@@ -152,11 +156,8 @@ def test_keepalive_pings_alone_do_not_keep_a_stranger_connected():
 
 def test_a_peer_that_sent_one_message_cannot_then_trickle_bytes_forever():
     async def go():
-        clock = Clock()
         delivered = []
-        pool = TcpPool(lambda d, s: delivered.append(d), clock)
-        port = await listening(pool)
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        clock, pool, reader, writer = await one_client(lambda d, s: delivered.append(d))
         writer.write(OPTIONS)
         await settle(pool, lambda: delivered)
         # Then a message that never ends, one byte every 15 s: a real SIP
