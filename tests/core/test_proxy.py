@@ -450,3 +450,45 @@ def test_without_users_only_trusted_networks_register_and_relay():
     assert only(p, wan).reason == "Forbidden (relaying only for trusted networks)"
     p.receive(invite(frm="carol", src=wan).replace(b"Call-ID: call-1", b"Call-ID: in-1"), wan, 0)  # an incoming call to bob
     assert [d for m, d in sent(p) if m.is_request] == [BOB]
+
+
+def _spiral_proxy():
+    from outpost.core.auth import parse_networks
+    cfg = ProxyConfig("example.com", {"udp": ROUTER}, b"s" * 32, None, RegistrarPolicy("example.com"))
+    cfg.trusted = parse_networks(["192.0.2.0/24", "198.51.100.0/24"])
+    return Proxy(cfg, 0)
+
+
+def _back_from(m, hop, keep_route):
+    """`m` as the next hop sends it back to us: its Via on top, its own
+    Route popped (a spiral) or left as it was (a loop)."""
+    head, body = m.serialise().decode().split("\r\n\r\n", 1)
+    lines = head.split("\r\n")
+    lines.insert(1, "Via: SIP/2.0/UDP %s:5060;branch=z9hG4bKhop%d" % (hop, keep_route))
+    if not keep_route:
+        lines = [ln for ln in lines if not ln.lower().startswith("route:")]
+    return ("\r\n".join(lines) + "\r\n\r\n" + body).encode()
+
+
+def test_a_request_back_with_another_route_set_is_a_spiral_and_unchanged_is_a_loop():
+    """RFC 3261 §16.3 item 4 / §16.6 step 8: the loop hash covers the Route
+    values. A BYE between two LAN phones through an upstream that does not
+    anchor media passes the router twice with one Request-URI and another
+    Route set: that is a spiral, forwarded; only an unchanged request is a
+    loop (482)."""
+    hop = ("udp", "198.51.100.7", 5060, None)
+    target = ("udp", "198.51.100.50", 5060, None)
+    req = sip("BYE sip:carol@198.51.100.50 SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKsp1;rport",
+              "Max-Forwards: 70", "Route: <sip:198.51.100.7;lr>", "From: <sip:alice@example.com>;tag=a1",
+              "To: <sip:carol@example.com>;tag=c1", "Call-ID: spiral-no-host", "CSeq: 2 BYE")
+    for keep_route, want in ((False, target), (True, None)):
+        p = _spiral_proxy()
+        p.receive(req, ALICE, 0)
+        fwd = only(p, hop)
+        p.receive(_back_from(fwd, hop[1], keep_route), hop, 10)
+        back = only(p)
+        if want is None:
+            assert not back.is_request and back.status == 482, back
+        else:
+            assert back.is_request and back.method == "BYE", back
+            assert len(back.vias) == 4  # ours, the hop's, ours, alice's: it went on

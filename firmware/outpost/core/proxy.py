@@ -32,6 +32,9 @@ SUPPORTED = ("path",)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
 # Requests from our own users that must carry Proxy-Authorization.
 AUTH_METHODS = ("INVITE", "MESSAGE", "SUBSCRIBE", "REFER")
+# What a request's loop hash covers besides its Request-URI, tags, Call-ID
+# and CSeq (RFC 3261 §16.6 step 8).
+LOOP_FIELDS = ("route", "proxy-require", "proxy-authorization")
 # Methods whose initial request creates a dialog we stay in (Record-Route).
 DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
 TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
@@ -426,11 +429,18 @@ class Proxy(SiteRouting):
                 raise RemoteProtocolError(482, "Loop Detected")
 
     def _hash(self, req, with_top_via, n):
-        # Asked for by the loop check and again for the branch: computed once.
+        # Asked for by the loop check (on the request as received, before our
+        # Routes are popped) and again for the branch: computed once.
         key = "hash%d" % with_top_via
         h = req._cache.get(key)
         if h is None:
+            # §16.6 step 8: every field a spiral may change (Route above all:
+            # two phones' BYE through an upstream passes twice with one
+            # Request-URI), so that only an unchanged request counts as a loop.
             text = "%s|%s|%s|%s|%d" % (req.uri, req.from_.tag, req.to.tag, req.call_id, req.cseq.seq)
+            for name in LOOP_FIELDS:
+                for f in req.fields(name):
+                    text += "|" + f.text
             if with_top_via:
                 text += "|" + (req.top_via.branch or req.top_via.text)
             h = req._cache[key] = binascii.hexlify(md5(text.encode()).digest()).decode()
