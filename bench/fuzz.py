@@ -390,24 +390,25 @@ class World:
 
     def _leg(self, kind, leg):
         bad = None
-        ends = [("lan", leg.lan), ("wan", leg.wan)] + ([("remote", leg.remote)] if leg.remote is not None else [])
+        guard = kind in ("guard", "unguard")  # a far end only (core/media.py Guard)
+        ends = ([] if guard else [("lan", leg.lan), ("wan", leg.wan)]) + ([("remote", leg.remote)] if leg.remote is not None else [])
         for name, end in ends:
             ok = isinstance(end, tuple) and len(end) == 2 and isinstance(end[1], int) and not isinstance(end[1], bool) \
                 and 0 < end[1] < 65536 and type(end[0]).__name__ in ("str", "IPv4") and DOTTED.match(str(end[0]))
             if not ok:
                 bad = "syntax (%s end %r)" % (name, end if len(repr(end)) < 60 else repr(end)[:60] + "...")
                 break
-        if bad is None:
+        if bad is None and not guard:
             lan, wan = str(leg.lan[0]), str(leg.wan[0])
             if not lan.startswith("192.0.2.") or lan in (seeds.LAN_IP, "192.0.2.0", "192.0.2.255"):
                 bad = "lan end %s" % lan
             elif wan != seeds.WAN_IP or not MEDIA[0] <= leg.wan[1] <= MEDIA[1]:
                 bad = "wan end %s:%d" % (wan, leg.wan[1])
-            elif leg.remote is not None:
-                r = str(leg.remote[0])
-                first = int(r.split(".")[0])
-                if r in ("0.0.0.0", "255.255.255.255") or 224 <= first <= 239 or first == 127 or r.startswith("192.0.2."):
-                    bad = "remote %s" % r
+        if bad is None and leg.remote is not None:
+            r = str(leg.remote[0])
+            first = int(r.split(".")[0])
+            if r in ("0.0.0.0", "255.255.255.255") or 224 <= first <= 239 or first == 127 or r.startswith("192.0.2."):
+                bad = "remote %s" % r
         if bad:
             self.findings.add("bad pinholes", bad.split(" (")[0].split(" ")[0] + (" end" if bad.startswith(("lan", "wan")) else ""),
                               "%s %r: %s" % (kind, leg, bad), self)

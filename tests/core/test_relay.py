@@ -99,7 +99,10 @@ def test_late_offer_in_200_and_answer_in_ack_and_update_and_a_non_sdp_body():
     p.receive(respond(up, 200, "OK", FAR_SDP, extra=["Contact: <sip:bob@203.0.113.20>"]), UPSTREAM, 10)
     ok = to(p, ALICE)
     assert ok.sdp().connection.address == "203.0.113.20" and ok.record_routes[0].uri.host == LAN_IP
-    assert p.relay.media.actions == []  # the phone's side is not known before the ACK
+    # The phone's side is not known before the ACK, but it may send RTP as
+    # soon as it has this offer: the far end is guarded, nothing is open.
+    assert [(k, plain(g.remote)) for k, g in p.relay.media.actions] == [("guard", ("203.0.113.20", 8078)), ("guard", ("203.0.113.20", 8079))]
+    p.relay.media.actions.clear()
     route = "<%s>" % ok.record_routes[0].uri  # our Record-Route, with the dialog's token
     in_dialog = ["Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=a1", "To: <sip:bob@hq.example.com>;tag=up1",
                  "Call-ID: late@192.0.2.10", "Route: " + route]
@@ -130,7 +133,7 @@ def test_late_offer_in_200_and_answer_in_ack_and_update_and_a_non_sdp_body():
                   "Call-ID: " + up.call_id, "CSeq: 9 BYE", "Route: <sip:%s:5060;lr>" % WAN_IP), UPSTREAM, 50)
     bye = to(p, ALICE)
     assert bye.call_id == "late@192.0.2.10" and str(bye.uri) == "sip:alice@192.0.2.10:5062"
-    assert sorted(k for k, _ in p.relay.media.actions) == ["close", "close"] and len(p.relay.media) == 0
+    assert sorted(k for k, _ in p.relay.media.actions) == ["close", "close", "unguard", "unguard"] and len(p.relay.media) == 0
 
 
 def test_wan_strangers_cannot_relay_through_the_router():

@@ -17,7 +17,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 
 from outpost.core.addr import ipv4  # noqa: E402
-from outpost.core.media import Leg  # noqa: E402
+from outpost.core.media import Guard, Leg  # noqa: E402
 from outpost.runtime.pinhole import NftPinholes  # noqa: E402
 from netns import Topology, sh  # noqa: E402
 
@@ -122,3 +122,29 @@ def test_first_sender_lock_lets_one_unknown_source_in_and_keeps_it(topo):
     assert udp_exchange(topo, topo.wan, (REMOTE, 6666), (ROUTER_WAN, 40032), topo.lan, (PHONE, 4032)) is None
     h.close(leg)
     assert h.apply() and elements(topo, "set", "media_any") == []
+
+
+def test_a_phone_sending_before_its_pinhole_is_dropped_then_leaves_from_the_sdp_port(topo):
+    """A phone answering an offer sends RTP at once (baresip: 5 ms), before
+    the router has seen its answer. Masqueraded, that flow would leave from
+    a port no SDP named and conntrack would keep it for the whole call. The
+    guard (set while the offer crosses) drops those packets; once the
+    pinhole is in, the very same socket's media leaves from the WAN port
+    the router's SDP named."""
+    h = helper(topo)
+    guard = Guard(("call5", 0, "rtp-guard"), (ipv4(REMOTE), 5040))
+    h.open(guard)
+    assert h.apply() and len(elements(topo, "set", "media_guard")) == 1
+    assert udp_exchange(topo, topo.lan, (PHONE, 4040), (REMOTE, 5040), topo.wan, (REMOTE, 5040)) is None
+    # The answer seen: the leg opens (the guard stays for the call's life).
+    leg = Leg(("call5", 0, "rtp"), (ipv4(PHONE), 4040), (ipv4(ROUTER_WAN), 40040), (ipv4(REMOTE), 5040))
+    h.open(leg)
+    assert h.apply()
+    assert udp_exchange(topo, topo.lan, (PHONE, 4040), (REMOTE, 5040), topo.wan, (REMOTE, 5040)) == ("rtp", ROUTER_WAN, 40040)
+    # Another LAN port to the guarded far end stays dropped; unguarded
+    # traffic (not a call's far end) is the LAN's to send as ever.
+    assert udp_exchange(topo, topo.lan, (PHONE, 4042), (REMOTE, 5040), topo.wan, (REMOTE, 5040)) is None
+    assert udp_exchange(topo, topo.lan, (PHONE, 4044), (REMOTE, 5050), topo.wan, (REMOTE, 5050))[1] == ROUTER_WAN
+    h.close(leg)
+    h.close(guard)
+    assert h.apply() and elements(topo, "set", "media_guard") == []

@@ -23,8 +23,12 @@ Rules of this file:
   UPDATE or BYE for a call the table does not know changes nothing.
 - BYE, CANCEL, a final error to the INVITE, a timeout, or the session's end
   close every leg of the call and free its ports.
-Actions come out as ("open", Leg) and ("close", Leg) for the runtime's
-pinhole helper. Bounds: `max_calls` sessions, MAX_CALLS_PER_SOURCE of them
+- While a stream's far end is known, a Guard names it (media.Guard): LAN
+  packets to it pass only through the call's pinhole, so a phone's RTP
+  sent before its pinhole is in place is dropped, never masqueraded.
+Actions come out as ("open", Leg), ("close", Leg), ("guard", Guard) and
+("unguard", Guard) for the runtime's pinhole helper, which applies them
+before the SIP message that caused them is sent. Bounds: `max_calls` sessions, MAX_CALLS_PER_SOURCE of them
 per source address (the configured peers excepted: their calls are the
 site's), the media port pool; at any of them an offer is refused (the
 caller answers 503) and nothing leaks.
@@ -33,7 +37,7 @@ caller answers 503) and nothing leaks.
 from .addr import ipv4, is_unicast
 from .leaks import names
 from .errors import RemoteProtocolError
-from .media import Leg, PortPool
+from .media import Guard, Leg, PortPool
 
 MAX_CALLS = 500
 # Concurrent calls one LAN host may hold through the router: a desk phone
@@ -64,12 +68,13 @@ class Stream:
 
 
 class Session:
-    __slots__ = ("call_id", "streams", "legs", "created", "owner")
+    __slots__ = ("call_id", "streams", "legs", "guards", "created", "owner")
 
     def __init__(self, call_id, now, owner=None):
         self.call_id = call_id
         self.streams = {}  # m= index -> Stream
         self.legs = {}  # key -> Leg currently open
+        self.guards = {}  # key -> Guard currently open
         self.created = now
         self.owner = owner  # the source host whose share it counts against, or None
 
@@ -290,6 +295,8 @@ class MediaAlg:
         if sess is None:
             return
         self._release_owner(sess)
+        for key in list(sess.guards):
+            self.actions.append(("unguard", sess.guards.pop(key)))
         for key in list(sess.legs):
             self.actions.append(("close", sess.legs.pop(key)))
         for st in sess.streams.values():
@@ -317,6 +324,11 @@ class MediaAlg:
         for sess in self.sessions.values():
             for leg in sess.legs.values():
                 yield leg
+
+    def guards(self):
+        for sess in self.sessions.values():
+            for guard in sess.guards.values():
+                yield guard
 
     # -- legs ---------------------------------------------------------------------
 
@@ -363,10 +375,14 @@ class MediaAlg:
     def _update(self, sess):
         # Keys in a list as well: MicroPython's dict does not keep insertion
         # order, and the runtime should see RTP before RTCP, stream by stream.
-        want = {}
-        order = []
+        want, order = {}, []
+        guards, gorder = {}, []
         for i in sorted(sess.streams):
             st = sess.streams[i]
+            for kind, remote in (("rtp-guard", st.remote), ("rtcp-guard", st.remote_rtcp)):
+                if remote is not None:  # keys apart from the legs': one helper holds both
+                    guards[(sess.call_id, i, kind)] = Guard((sess.call_id, i, kind), remote)
+                    gorder.append((sess.call_id, i, kind))
             if st.lan is None or st.remote is None:
                 continue  # both ends known, or no pinhole
             inbound = st.lan_dir in RECEIVES and st.remote_dir in SENDS
@@ -378,12 +394,17 @@ class MediaAlg:
                 # RTCP reports flow both ways even on hold (RFC 3264 §5.1).
                 want[key] = Leg(key, lan, (self.wan_ip, port), remote, "udp", inbound or kind == "rtcp", outbound or kind == "rtcp")
                 order.append(key)
-        for key in list(sess.legs):
-            old = sess.legs[key]
+        # Guards first: they must be in place before a phone can send.
+        self._replace(sess.guards, guards, gorder, "guard", "unguard")
+        self._replace(sess.legs, want, order, "open", "close")
+
+    def _replace(self, table, want, order, opening, closing):
+        """Close what changed or went, open what is new (Legs or Guards)."""
+        for key in list(table):
             new = want.get(key)
-            if new is None or not old.same(new):
-                self.actions.append(("close", sess.legs.pop(key)))
+            if new is None or not table[key].same(new):
+                self.actions.append((closing, table.pop(key)))
         for key in order:
-            if key not in sess.legs:
-                sess.legs[key] = want[key]
-                self.actions.append(("open", want[key]))
+            if key not in table:
+                table[key] = want[key]
+                self.actions.append((opening, want[key]))

@@ -36,6 +36,27 @@ class Leg:
         return "Leg(%r, lan=%r, wan=%r, remote=%r, in=%r, out=%r)" % (self.key, self.lan, self.wan, self.remote, self.inbound, self.outbound)
 
 
+class Guard:
+    """A far end's media address while a call names it: the LAN reaches it
+    only through the call's own pinhole. Between an offer reaching a phone
+    and the router seeing its answer, the phone may already send RTP (RFC
+    3264 lets it, baresip does within 5 ms): masqueraded then, its flow would
+    keep a wrong source port for the whole call, and the far end's first
+    packets would clash with it. The guard drops those few packets instead."""
+
+    __slots__ = ("key", "remote")
+
+    def __init__(self, key, remote):
+        self.key = key  # (call-id, stream index, "rtp-guard"|"rtcp-guard")
+        self.remote = remote  # (IPv4, port) the far end's SDP named
+
+    def same(self, other):
+        return self.remote == other.remote
+
+    def __repr__(self):
+        return "Guard(%r, remote=%r)" % (self.key, self.remote)
+
+
 class PortPool:
     """Even/odd WAN port pairs from a configured range, never reused while live.
 

@@ -218,45 +218,58 @@ class Daemon:
         self._pump()
 
     def _pump(self):
+        # Pinholes first: a phone may send RTP within milliseconds of the SIP
+        # message that carries the answer, and a packet that beats its
+        # pinhole is NATed wrongly for the call's whole life.
+        self._media_actions()
         for data, dest in self.proxy.datagrams_to_send():
             self.send(data, dest)
         events = self.proxy.events
         if events:
             self.proxy.events = []
-            changed = False
-            for kind, b in events:
-                if kind == "binding":
-                    log.info("registered %s at %s expires in %ds", safe(b.aor), safe(b.uri), b.remaining(now_ms()))
-                    changed = True
-                elif kind == "expired":
-                    log.info("registration of %s at %s expired", safe(b.aor), safe(b.uri))
-                    changed = True
-                elif kind == "survival":
-                    log.warning("upstream %s", b)
-                    self._write_status()
-                elif kind == "trunk":
-                    log.info("survival: %s", safe(b))
-                elif kind == "refused":
-                    log.warning("refused: %s", safe(b))
-                elif kind == "call_limit":
-                    log.info("call %s reached media.max_call_s: its pinholes are closed", safe(b))
-            if changed:
-                self.snap.changed(now_ms())
-        relay = self.proxy.relay
-        if relay is not None and relay.media.actions:
-            actions, relay.media.actions = relay.media.actions, []
-            stale = []
-            for kind, leg in actions:
-                stale += self._pinhole(kind, leg)
-                if self._debug:
-                    log.debug("pinhole %s %r", kind, leg)
-            self.conntrack.forget(stale)  # a flow of the last call on the same ports must not catch this one
-            self._apply_pinholes()
-            self._write_status()  # "show calls" sees a call as it starts and ends
-            if self.conntrack.failed and not getattr(self, "_ct_logged", False):
-                self._ct_logged = True
-                log.warning("cannot reach conntrack over netlink: a call reusing the last call's ports may get stale NAT")
+            self._events(events)
         self._arm()
+
+    def _events(self, events):
+        changed = False
+        for kind, b in events:
+            if kind == "binding":
+                log.info("registered %s at %s expires in %ds", safe(b.aor), safe(b.uri), b.remaining(now_ms()))
+                changed = True
+            elif kind == "expired":
+                log.info("registration of %s at %s expired", safe(b.aor), safe(b.uri))
+                changed = True
+            elif kind == "survival":
+                log.warning("upstream %s", b)
+                self._write_status()
+            elif kind == "trunk":
+                log.info("survival: %s", safe(b))
+            elif kind == "refused":
+                log.warning("refused: %s", safe(b))
+            elif kind == "call_limit":
+                log.info("call %s reached media.max_call_s: its pinholes are closed", safe(b))
+        if changed:
+            self.snap.changed(now_ms())
+
+    def _media_actions(self):
+        """The core's pinhole actions into nft, then the conntrack entries
+        that packets sent before them left (a phone's RTP masqueraded with
+        the wrong port) deleted: in that order, before any SIP goes out."""
+        relay = self.proxy.relay
+        if relay is None or not relay.media.actions:
+            return
+        actions, relay.media.actions = relay.media.actions, []
+        stale = []
+        for kind, leg in actions:
+            stale += self._pinhole(kind, leg)
+            if self._debug:
+                log.debug("pinhole %s %r", kind, leg)
+        self._apply_pinholes()
+        self.conntrack.forget(stale)  # after the apply: no packet can make a wrong entry again
+        self._write_status()  # "show calls" sees a call as it starts and ends
+        if self.conntrack.failed and not getattr(self, "_ct_logged", False):
+            self._ct_logged = True
+            log.warning("cannot reach conntrack over netlink: a call reusing the last call's ports may get stale NAT")
 
     def _pinhole(self, kind, leg):
         """One leg to the helper; the conntrack tuples to forget. The helper
@@ -266,10 +279,10 @@ class Daemon:
         from .conntrack import leg_tuples
 
         try:
-            if kind == "open":
+            if kind in ("open", "guard"):
                 self.pinholes.open(leg)
-                return leg_tuples(leg)
-            self.pinholes.close(leg)
+                return leg_tuples(leg) if kind == "open" else []
+            self.pinholes.close(leg)  # close, unguard
         except TypeError as e:
             self.proxy.counters["internal_errors"] = self.proxy.counters.get("internal_errors", 0) + 1
             log.error("pinhole %s refused: %s", kind, e)
@@ -353,7 +366,7 @@ class Daemon:
             return
         self._pinhole_refresh = now + self.cfg["media"]["idle_timeout_s"] * 500
         n = 0
-        for leg in relay.media.legs():
+        for leg in list(relay.media.legs()) + list(relay.media.guards()):
             self.pinholes.refresh(leg)
             n += 1
         if n:

@@ -10,6 +10,9 @@ The base ruleset (/etc/nftables.conf) owns four containers in
   media_any    phone . phone port  (forward accept, WAN->LAN from whoever sends
                first: media.lock first_sender; the ruleset lets one flow in
                per WAN port)
+  media_guard  remote . remote port (forward drop, LAN->WAN, after the accepts:
+               a far end a call names is reached only through the call's
+               pinhole; from a core.media.Guard)
 
 Rules of this file:
 - Only typed values cross into the kernel. A leg's addresses must be
@@ -42,11 +45,13 @@ import json
 import subprocess
 
 from ..core.addr import IPv4
+from ..core.media import Guard
 
 TABLE = "inet outpost"
 MEDIA_IDLE_S = 120  # Juniper's default media inactivity timeout
 MAPS = ("media_dnat", "media_snat")
-SETS = ("media_in", "media_out", "media_any")
+SETS = ("media_in", "media_out", "media_any", "media_guard")
+REFRESHED = MAPS + ("media_guard",)  # no packet refreshes these
 
 
 class NftPinholes:
@@ -83,10 +88,10 @@ class NftPinholes:
             self._batch.append(("add", name, key, data))
 
     def refresh(self, leg):
-        """Keep a live call's NAT mappings; its accept elements live on the
-        call's packets, so an idle call stops passing media."""
+        """Keep a live call's NAT mappings and guards; its accept elements
+        live on the call's packets, so an idle call stops passing media."""
         for name, key, data in self._installed.get(leg.key, ()):
-            if name in MAPS and self._owner.get((name, key)) == (leg.key, data):
+            if name in REFRESHED and (name not in MAPS or self._owner.get((name, key)) == (leg.key, data)):
                 self._batch += [("delete", name, key, data), ("add", name, key, data)]
 
     def close(self, leg):
@@ -157,8 +162,10 @@ class NftPinholes:
 # -- legs to elements --------------------------------------------------------------
 
 def _elements(leg, lock):
-    """[(container, key, data)] of a leg; keys and data are tuples of ints
-    (addresses as numbers). Raises TypeError for anything not typed."""
+    """[(container, key, data)] of a leg or guard; keys and data are tuples
+    of ints (addresses as numbers). Raises TypeError for anything not typed."""
+    if type(leg) is Guard:
+        return [("media_guard", _endpoint(leg.remote, "remote"), None)]
     lan, wan = _endpoint(leg.lan, "lan"), _endpoint(leg.wan, "wan")
     remote = _endpoint(leg.remote, "remote") if leg.remote is not None else None
     if leg.proto != "udp" or type(leg.inbound) is not bool or type(leg.outbound) is not bool:
