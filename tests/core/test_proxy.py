@@ -18,7 +18,7 @@ PASSWORDS = {"alice": "alice-secret", "bob": "bob-secret", "carol": "carol-secre
 
 def make_proxy(now=0, **kw):
     users = {u: Credentials.from_password(u, "example.com", p) for u, p in PASSWORDS.items()}
-    auth = Authenticator("example.com", users, Nonces(b"k" * 32))
+    auth = Authenticator("example.com", users, Nonces(b"k" * 32), ("SHA-256", "MD5"))
     cfg = ProxyConfig("example.com", {"udp": ROUTER, "tcp": ROUTER}, b"s" * 32, auth, RegistrarPolicy("example.com"), **kw)
     return Proxy(cfg, now)
 
@@ -492,3 +492,33 @@ def test_a_request_back_with_another_route_set_is_a_spiral_and_unchanged_is_a_lo
         else:
             assert back.is_request and back.method == "BYE", back
             assert len(back.vias) == 4  # ours, the hop's, ours, alice's: it went on
+
+
+def _algorithms_offered(auth, user, src):
+    p = Proxy(ProxyConfig("example.com", {"udp": ROUTER}, b"s" * 32, auth, RegistrarPolicy("example.com")), 0)
+    p.receive(register(user, src), src, 0)
+    return [ch.get("algorithm") for ch in only(p, src).auth("www-authenticate")]
+
+
+def test_digest_algorithms_by_user_then_network_then_site_and_md5_by_default():
+    """baresip 1.0 and many desk phones give up on a challenge that has any
+    SHA-256 in it: the default is MD5 alone; SHA-256 is offered where the
+    admin says, per user or per network, and only what is offered is taken."""
+    from outpost.core.auth import parse_networks
+    users = {u: Credentials.from_password(u, "example.com", p) for u, p in PASSWORDS.items()}
+    users["bob"].algorithms = ("SHA-256",)
+    auth = Authenticator("example.com", users, Nonces(b"k" * 32),
+                         by_network=[(parse_networks(["192.0.2.128/25"]), ("SHA-256", "MD5"))])
+    assert _algorithms_offered(auth, "alice", ALICE) == ["MD5"]
+    assert _algorithms_offered(auth, "alice", ("udp", "192.0.2.130", 5060, None)) == ["SHA-256", "MD5"]
+    assert _algorithms_offered(auth, "bob", ALICE) == ["SHA-256"]
+    # A credential in an algorithm this phone was not offered is refused.
+    p = Proxy(ProxyConfig("example.com", {"udp": ROUTER}, b"s" * 32, auth, RegistrarPolicy("example.com")), 0)
+    p.receive(register("alice", ALICE), ALICE, 0)
+    ch = only(p, ALICE)
+    nonce = ch.auth("www-authenticate")[0].get("nonce")
+    for alg, status in (("SHA-256", 401), ("MD5", 200)):
+        cred = digest.credentials("alice", "example.com", digest.ha1(alg, "alice", "example.com", "alice-secret"), nonce,
+                                  "REGISTER", "sip:example.com", alg, "auth", "00000001" if alg == "SHA-256" else "00000002", "0a4f113b")
+        p.receive(register("alice", ALICE, cseq=2 if alg == "SHA-256" else 3, extra=("Authorization: " + cred,)), ALICE, 1)
+        assert only(p, ALICE).status == status, alg

@@ -156,3 +156,24 @@ def test_interfaces_are_validated_and_written_for_boot(tmp_path):
     site.commit()
     assert (tmp_path / "interfaces").read_text().splitlines()[1:] == [
         "lan0 52:54:00:4f:50:01 static 192.0.2.1/24", "wan0 52:54:00:4f:50:02 dhcp "]
+
+
+def test_digest_algorithms_default_to_md5_and_are_set_per_user_or_network(site):
+    """The common phones (baresip 1.0, many desk phones) give up on any
+    SHA-256 challenge: MD5 by default; SHA-256 where the admin says. A list
+    a user's phone would meet without an HA1 for it is an error naming
+    the user, the field and the list."""
+    site.set("users.alice.password", "s3cret!")
+    site.commit()
+    cfg = configmod.check(configmod.validate(configmod.SCHEMA, site._plain()))
+    assert cfg["auth"]["algorithms"] == ["MD5"]
+    site.set("auth.by_network", "[{network: 192.0.2.128/25, algorithms: [SHA-256, MD5]}]")
+    site.set("users.alice.algorithms", "[SHA-256]")
+    assert site.errors() == []
+    auth = configmod.proxy_config(configmod.check(configmod.validate(configmod.SCHEMA, site._plain())), b"k" * 32).authenticator
+    assert auth.offered("alice", "192.0.2.10") == ("SHA-256",)
+    assert auth.offered("bob", "192.0.2.130") == ("SHA-256", "MD5") and auth.offered("bob", "192.0.2.10") == ("MD5",)
+    site.delete("users.alice.ha1.SHA-256")
+    assert any("users.alice.ha1: needs a value for one of SHA-256 (users.alice.algorithms)" in e for e in site.errors()), site.errors()
+    site.set("auth.by_network[0].algorithms", "[MD4]")
+    assert any("auth.by_network[0].algorithms[0]" in e for e in site.errors()), site.errors()

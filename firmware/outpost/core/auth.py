@@ -162,48 +162,73 @@ def parse_networks(cidrs):
 
 
 class Credentials:
-    """A user's stored secrets: HA1 per algorithm, never the password; and
-    the networks the user may register and call from (empty: anywhere)."""
+    """A user's stored secrets: HA1 per algorithm, never the password; the
+    networks the user may register and call from (empty: anywhere); and the
+    digest algorithms this user's phone is challenged with (None: as the
+    network or the site says)."""
 
-    __slots__ = ("username", "realm", "ha1", "networks")
+    __slots__ = ("username", "realm", "ha1", "networks", "algorithms")
 
-    def __init__(self, username, realm, ha1, networks=()):
+    def __init__(self, username, realm, ha1, networks=(), algorithms=None):
         self.username = username
         self.realm = realm
         self.ha1 = ha1  # {"MD5": hex, "SHA-256": hex}
         self.networks = networks  # [(network, mask)]
+        self.algorithms = algorithms
 
     def allowed_from(self, addr):
         if not self.networks:
             return True
-        n = ipv4_int(addr)
-        return n is not None and any(n & mask == net for net, mask in self.networks)
+        return _within(addr, self.networks)
 
     @staticmethod
     def from_password(username, realm, password, algorithms=("SHA-256", "MD5")):
         return Credentials(username, realm, {a: digest.ha1(a, username, realm, password) for a in algorithms})
 
 
-class Authenticator:
-    """Checks Authorization (registrar, 401) or Proxy-Authorization (proxy, 407)."""
+def _within(addr, networks):
+    n = ipv4_int(addr)
+    return n is not None and any(n & mask == net for net, mask in networks)
 
-    def __init__(self, realm, users, nonces, algorithms=("SHA-256", "MD5")):
+
+class Authenticator:
+    """Checks Authorization (registrar, 401) or Proxy-Authorization (proxy, 407).
+
+    Which algorithms a phone is challenged with, and may answer with: its
+    user's own list, else the first of `by_network` its address is in, else
+    the site's. Many phones (baresip 1.0, older desk phones) give up on the
+    whole challenge when any WWW-Authenticate is SHA-256, so one site-wide
+    list cannot serve both them and phones that do SHA-256."""
+
+    def __init__(self, realm, users, nonces, algorithms=("MD5",), by_network=()):
         self.realm = realm
         self.users = users  # username -> Credentials
         self.nonces = nonces
         self.algorithms = algorithms
+        self.by_network = by_network  # [([(network, mask)], algorithms)]
         # uri -> bool: a URI naming this router or its domain (no user part),
         # which a digest `uri` may name instead of the Request-URI: sipp signs
         # the address it sends to, or whatever -auth_uri says, and phones
         # behind an outbound proxy the proxy. Set by the proxy.
         self.names_us = None
 
-    def challenges(self, now, stale=False):
+    def offered(self, username, source):
+        """The algorithms for a phone claiming `username` from `source` (an
+        address), most preferred first."""
+        user = self.users.get(username)
+        if user is not None and user.algorithms:
+            return user.algorithms
+        for networks, algorithms in self.by_network:
+            if source is not None and _within(source, networks):
+                return algorithms
+        return self.algorithms
+
+    def challenges(self, now, stale=False, username=None, source=None):
         """Header values, most preferred algorithm first (RFC 8760 §2.4)."""
         nonce = self.nonces.issue(now)
-        return [digest.challenge(self.realm, nonce, a, stale=stale) for a in self.algorithms]
+        return [digest.challenge(self.realm, nonce, a, stale=stale) for a in self.offered(username, source)]
 
-    def check(self, req, header, now):
+    def check(self, req, header, now, source=None):
         """(username or None, stale): the authenticated user, or why not. A
         credential for another Request-URI is refused with 400 (RFC 3261
         §22.4): a response sniffed on one request cannot serve another."""
@@ -214,7 +239,7 @@ class Authenticator:
                 raise RemoteProtocolError(400, "Bad Request (digest uri does not match the Request-URI)")
             alg = cred.get("algorithm", "MD5")
             user = self.users.get(cred.get("username"))
-            if user is None or alg not in self.algorithms or alg not in user.ha1:
+            if user is None or alg not in self.offered(user.username, source) or alg not in user.ha1:
                 return None, False
             if not digest.verify(cred, user.ha1[alg], req.method):
                 return None, False

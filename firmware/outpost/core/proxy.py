@@ -382,9 +382,10 @@ class Proxy(SiteRouting):
         from_ours = frm.is_sip and frm.host.lower() == self.config.domain and frm.user in auth.users
         if not required and (req.method not in AUTH_METHODS or not from_ours):
             return True
-        user, stale = auth.check(req, "proxy-authorization", now)
+        user, stale = auth.check(req, "proxy-authorization", now, txn.dest[1])
         if user is None:
-            self.reply(txn, req, 407, "Proxy Authentication Required", [("proxy-authenticate", c) for c in auth.challenges(now, stale)], now)
+            challenges = auth.challenges(now, stale, frm.user, txn.dest[1])
+            self.reply(txn, req, 407, "Proxy Authentication Required", [("proxy-authenticate", c) for c in challenges], now)
             return False
         if from_ours and user != frm.user:
             self.reply(txn, req, 403, "Forbidden (From is not you)", (), now)

@@ -40,9 +40,10 @@ def register(req, source, now, table, policy, authenticator):
         return Outcome(404, "Not Found")
     aor = to.aor()
     if authenticator is not None:
-        user, stale = authenticator.check(req, "authorization", now)
+        user, stale = authenticator.check(req, "authorization", now, source[1])
         if user is None:
-            return Outcome(401, "Unauthorized", [("www-authenticate", c) for c in authenticator.challenges(now, stale)])
+            challenges = authenticator.challenges(now, stale, to.user, source[1])
+            return Outcome(401, "Unauthorized", [("www-authenticate", c) for c in challenges])
         if aor != "%s:%s@%s" % (to.scheme, user, policy.domain):
             return Outcome(403, "Forbidden (not your address-of-record)")
         if not authenticator.users[user].allowed_from(source[1]):

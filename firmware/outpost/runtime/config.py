@@ -28,6 +28,15 @@ USER = Record({
     }), REQUIRED),
     # Where this user may register and call from; empty: anywhere.
     "networks": (List(CIDR, 0, 16), []),
+    # Digest algorithms this user's phone is challenged with (none: the
+    # network's, else auth.algorithms).
+    "algorithms": (List(OneOf("SHA-256", "MD5"), 0, 2), []),
+})
+
+# Phones on a network that take other digest algorithms than the site's.
+AUTH_NETWORK = Record({
+    "network": (CIDR, REQUIRED),
+    "algorithms": (List(OneOf("SHA-256", "MD5"), 1, 2), REQUIRED),
 })
 
 IFACE = Record({
@@ -68,7 +77,10 @@ SCHEMA = Record({
     }), {}),
     "auth": (Record({
         "realm": (Host(), None),
-        "algorithms": (List(OneOf("SHA-256", "MD5"), 1, 2), ["SHA-256", "MD5"]),
+        # MD5 alone by default: baresip 1.0 and many desk phones give up on
+        # a challenge that has any SHA-256 in it (README "Phones").
+        "algorithms": (List(OneOf("SHA-256", "MD5"), 1, 2), ["MD5"]),
+        "by_network": (List(AUTH_NETWORK, 0, 16), []),
         "nonce_ttl_s": (Int(10, 3600), 300),
         "invite": (Bool(), True),
     }), {}),
@@ -150,9 +162,7 @@ def check(cfg):
     errors = []
     realm = cfg["auth"]["realm"] or cfg["sip"]["domain"]
     for name, user in cfg["users"].items():
-        have = [a for a in cfg["auth"]["algorithms"] if user["ha1"].get(a)]
-        if not have:
-            errors.append("users.%s.ha1: needs a value for one of %s" % (name, ", ".join(cfg["auth"]["algorithms"])))
+        _check_user_algorithms(name, user, cfg["auth"], errors)
     for name, iface in cfg["interfaces"].items():
         if iface and iface["method"] == "static" and not iface["address"]:
             errors.append("interfaces.%s.address: required when method is static" % name)
@@ -223,6 +233,19 @@ def secret(state_dir):
     return s
 
 
+def _check_user_algorithms(name, user, auth, errors):
+    """Every list a user's phone may be challenged with must include an
+    algorithm the user has an HA1 for, or that phone could never register."""
+    if user["algorithms"]:
+        lists = [("users.%s.algorithms" % name, user["algorithms"])]
+    else:
+        lists = [("auth.algorithms", auth["algorithms"])]
+        lists += [("auth.by_network[%d].algorithms" % i, n["algorithms"]) for i, n in enumerate(auth["by_network"])]
+    for where, algorithms in lists:
+        if not [a for a in algorithms if user["ha1"].get(a)]:
+            errors.append("users.%s.ha1: needs a value for one of %s (%s)" % (name, ", ".join(algorithms), where))
+
+
 def proxy_config(cfg, key, local_addresses=(), wan_address=None):
     """The core's config. `local_addresses`: the host's own addresses, which
     a wildcard listener answers for too; `wan_address`: ours towards the
@@ -240,9 +263,11 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
     a = cfg["auth"]
     users = {}
     for name, user in cfg["users"].items():
-        users[name] = Credentials(name, a["realm"], {alg: v for alg, v in user["ha1"].items() if v}, parse_networks(user["networks"]))
-    algorithms = tuple(a["algorithms"])
-    authenticator = Authenticator(a["realm"], users, Nonces(key, a["nonce_ttl_s"] * 1000), algorithms) if users else None
+        users[name] = Credentials(name, a["realm"], {alg: v for alg, v in user["ha1"].items() if v}, parse_networks(user["networks"]),
+                                  tuple(user["algorithms"]) or None)
+    by_network = [(parse_networks([n["network"]]), tuple(n["algorithms"])) for n in a["by_network"]]
+    nonces = Nonces(key, a["nonce_ttl_s"] * 1000)
+    authenticator = Authenticator(a["realm"], users, nonces, tuple(a["algorithms"]), by_network) if users else None
     r = cfg["registrar"]
     lim = cfg["limits"]
     t = sip["timers"]
