@@ -197,7 +197,7 @@ def test_register_with_sha256_digest_computed_by_sippy(tmp_path):
     and computes the SHA-256 response, over a real UDP socket."""
     from sippy.SipResponse import SipResponse
 
-    d = Daemon(tmp_path).start()  # default: SHA-256 then MD5
+    d = Daemon(tmp_path).start()  # the harness offers SHA-256 then MD5
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.settimeout(5)
     try:
