@@ -13,6 +13,10 @@ from .message import parse_message
 from .response import make_response
 
 
+# Answers the proxy makes itself when no branch answered.
+OWN = {408: (408, "Request Timeout"), 503: (503, "Service Unavailable (next hop unreachable)")}
+
+
 def _rank(status):
     """Lower is better (§16.7 step 6): any 6xx wins, then 3xx, 4xx, 5xx."""
     return (0 if status >= 600 else 1, status)
@@ -112,9 +116,9 @@ class ResponseContext:
             return
         if self.proxy.survival is not None:
             self.proxy.upstream_failed(txn, "timeout", self.proxy.now)
-        b.final = 408
-        if self.best is None or _rank(408) < self.best[0]:
-            self.best = (_rank(408), 408, None)
+        b.final = status = 503 if txn.unreachable else 408
+        if self.best is None or _rank(status) < self.best[0]:
+            self.best = (_rank(status), status, None)
         self._maybe_finish(self.proxy.now)
 
     def on_timer_c(self, txn):
@@ -160,8 +164,9 @@ class ResponseContext:
         self.answered = True
         _, status, data = self.best
         if data is None or status == 503:
-            # Our own 408, or 503 which a proxy turns into 500 (§16.7 step 6).
-            status, reason = (408, "Request Timeout") if status == 408 else (500, "Server Internal Error")
+            # Our own 408 or 503 (no next hop), or a 503 received, which a
+            # proxy turns into 500 (§16.7 step 6).
+            status, reason = OWN.get(status, (500, "Server Internal Error")) if data is None else (500, "Server Internal Error")
             data = make_response(self.req, status, reason, to_tag=self.proxy.to_tag(self.req))
         self.proxy.call_failed(self)  # a timeout or an error: the call's media sessions end
         self.proxy.respond(self.server, status, data, now)

@@ -164,7 +164,9 @@ class Daemon:
         self._pump()
 
     def _tcp_failed(self, host, port):
-        """A TCP upstream refused or could not be reached: evidence for survival."""
+        """A TCP peer refused or could not be reached: what waits on it gets
+        503 now; for the upstream, evidence for survival too."""
+        self._unreachable(("tcp", host, port))
         relay = self.proxy.relay
         if relay is not None and relay.config.upstream[0] == "tcp" and (host, port) == tuple(relay.config.upstream[1:3]):
             self.proxy.upstream_unreachable(now_ms())
@@ -304,22 +306,30 @@ class Daemon:
         if transport == "tcp":
             if not self._dns.refuse(host):  # a connect to a name would resolve it
                 self.tcp.send(data, host, port, flow)
+            else:
+                self._unreachable(dest)
         elif transport == "udp":
             if not self.udp:
                 return
             if is_ip(host):
                 self.udp[0].send(data, host, port)
             else:
-                self._resolve_then(host, lambda addr: self.udp[0].send(data, addr, port))
+                self._dns.resolve_then(host, lambda addr: self.udp[0].send(data, addr, port), lambda: self._unreachable(dest))
         elif transport == "probe":
             if self._probe is not None:
                 self._probe.send(data)
         else:
             log.info("no %s transport: dropping a message to %s:%d", transport, host, port)
 
-    def _resolve_then(self, host, fn):
-        """Only names from the configuration; one packet's host is dropped."""
-        self._dns.resolve_then(host, fn)
+    def _unreachable(self, dest):
+        """No way to dest (a name that does not resolve, or one the router
+        does not resolve, a failed connect): the core answers what waits on
+        it with 503 now. Later, not inside the send loop that found it."""
+        asyncio.get_running_loop().call_soon(self._unreachable_now, dest)
+
+    def _unreachable_now(self, dest):
+        self.proxy.unreachable(dest, now_ms())
+        self._pump()
 
     def _arm(self):
         now = now_ms()

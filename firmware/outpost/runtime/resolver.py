@@ -56,19 +56,20 @@ class Resolver:
         log.debug("not resolving %r: only configured host names are (message dropped)", host[:64])
         return True
 
-    def resolve_then(self, host, fn):
-        """fn(address) now from the cache, or once the lookup is done."""
+    def resolve_then(self, host, fn, failed=None):
+        """fn(address) now from the cache, or once the lookup is done;
+        failed() when the name is refused or does not resolve."""
         if self.refuse(host):
-            return
+            return failed() if failed is not None else None
         hit = self._cache.get(host)
         if hit and hit[1] > self.now():
             return fn(hit[0])
         waiting = self._waiting.get(host)
         if waiting is None:
-            self._waiting[host] = [fn]
+            self._waiting[host] = [(fn, failed)]
             asyncio.ensure_future(self._lookup(host))
         elif len(waiting) < MAX_WAITING:
-            waiting.append(fn)
+            waiting.append((fn, failed))
 
     async def _lookup(self, host):
         loop = asyncio.get_running_loop()
@@ -76,13 +77,15 @@ class Resolver:
             info = await loop.getaddrinfo(host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM)
         except OSError as e:
             log.info("cannot resolve %s: %s", host, e)
-            self._waiting.pop(host, None)
+            for _, failed in self._waiting.pop(host, ()):
+                if failed is not None:
+                    failed()
             return
         addr = info[0][4][0]
         self._put(host, addr)
         if self.on_resolved is not None:
             self.on_resolved()
-        for fn in self._waiting.pop(host, ()):
+        for fn, _ in self._waiting.pop(host, ()):
             fn(addr)
 
     def _put(self, host, addr):

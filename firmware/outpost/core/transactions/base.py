@@ -45,6 +45,7 @@ class Transaction:
         self.timers = {}  # name -> deadline (ms)
         self.owner = None  # the TU object told about responses and timeouts
         self.last_response = None  # bytes of the last response sent (server)
+        self.unreachable = False  # the runtime could not send to dest (client): 503, not 408
 
     def fire(self, event, now, msg=None):
         entry = self.TABLE.get((self.state, event))
