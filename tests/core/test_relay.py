@@ -221,3 +221,21 @@ def test_two_phones_of_the_site_through_a_proxy_upstream_talk_on_the_lan():
     assert (sdp.connection.address, sdp.media[0].port) == ("192.0.2.11", 7090)
     assert [a for a in p.relay.media.actions if a[0] == "open"] == []  # the router is not in the media path
     assert len(p.relay.media) == 2  # alice's leg and bob's leg, one Call-ID
+
+
+def test_unknown_header_fields_do_not_leave_on_the_wan_unless_the_admin_allows_them():
+    """Topology hiding: baresip's X-RTP-Stat names the phone's address in a
+    shape no sweep foresees; a field the router does not know leaves only
+    when upstream.pass_headers lists it (and is still swept for the LAN)."""
+    p = make_relay()
+    p.config.relay.pass_headers = frozenset(["x-billing-code", "x-site-note"])
+    raw = register().decode().replace("Expires: 600\r\n", "Expires: 600\r\n" + "".join(
+        h + "\r\n" for h in ("X-RTP-Stat: CS=0;CD=3;PR=150;IP=10.0.0.1:1,192.0.2.10:10008", "X-Vendor-Thing: harmless",
+                             "P-Asserted-Identity: <sip:alice@hq.example.com>", "X-Billing-Code: 4711",
+                             "X-Site-Note: phone at 192.0.2.10", "User-Agent: baresip v1.0.0 (x86_64/linux)")))
+    p.receive(raw.encode(), ALICE, 0)
+    up = no_lan(to(p, UPSTREAM))
+    names = [n for n in up.names()]
+    assert "x-rtp-stat" not in names and "x-vendor-thing" not in names and "x-site-note" not in names
+    assert up.get("x-billing-code") == "4711" and up.get("p-asserted-identity") == "<sip:alice@hq.example.com>"
+    assert up.get("user-agent") == "baresip v1.0.0 (x86_64/linux)"

@@ -9,6 +9,11 @@ Rules of this file:
   from its user, host and tag alone, a Contact parameter naming one goes.
 - "Naming" is generous: percent-escapes are decoded, and dotted quads with
   leading zeros are read as decimal and as octal (inet_aton's reading).
+- Topology hiding for what the router does not know: a header field not in
+  KNOWN (RFC 3261's and the extensions phones and servers use) nor in the
+  admin's allow list (`upstream.pass_headers`) goes, whatever it says.
+  Vendor fields carry LAN addresses in shapes no sweep can foresee
+  (baresip's `X-RTP-Stat: ...,IP=192.0.2.10:10008`).
 - A message needing more than MAX_DROPPED_LINES removals is refused (400):
   no phone sends that, and each removal is an edit of a bounded budget.
 """
@@ -25,6 +30,23 @@ MAX_DROPPED_LINES = 32
 # rewriting it breaks the login, so only the rest of the line is judged.
 REWRITTEN = ("contact", "from", "to", "call-id", "refer-to", "content-length", "content-type")
 CREDENTIALS = ("authorization", "proxy-authorization")
+# Fields passed to the WAN side (still swept for LAN addresses): RFC 3261
+# and the extensions SIP servers and trunks act on. Anything else leaves
+# only when the admin lists it.
+KNOWN = frozenset((
+    "accept", "accept-contact", "accept-encoding", "accept-language", "alert-info", "allow", "allow-events",
+    "authentication-info", "authorization", "call-id", "call-info", "contact", "content-disposition",
+    "content-encoding", "content-language", "content-length", "content-type", "cseq", "date", "diversion",
+    "error-info", "event", "expires", "from", "history-info", "identity", "in-reply-to", "info-package",
+    "join", "max-breadth", "max-forwards", "mime-version", "min-expires", "min-se", "organization",
+    "p-asserted-identity", "p-early-media", "p-preferred-identity", "path", "priority", "privacy",
+    "proxy-authenticate", "proxy-authorization", "proxy-require", "rack", "reason", "record-route",
+    "recv-info", "refer-sub", "refer-to", "referred-by", "reject-contact", "remote-party-id", "replaces",
+    "reply-to", "request-disposition", "require", "resource-priority", "retry-after", "route", "rseq",
+    "security-client", "security-server", "security-verify", "server", "service-route", "session-expires",
+    "sip-etag", "sip-if-match", "subject", "subscription-state", "supported", "target-dialog", "timestamp",
+    "to", "unsupported", "user-agent", "user-to-user", "via", "warning", "www-authenticate",
+))
 
 
 def names(text, networks):
@@ -36,17 +58,22 @@ def names(text, networks):
     return False
 
 
-def sweep(msg, networks):
+def sweep(msg, networks, allowed=None):
     """Drop every header line naming a LAN address (in its value or its
     name), but lines already rewritten (ours for the WAN, the Vias kept
     for the phone) and the fields rewritten elsewhere. A Route or
-    Record-Route of ours still naming the LAN here cannot work on the WAN."""
+    Record-Route of ours still naming the LAN here cannot work on the WAN.
+    With `allowed` (names, lower case), a field neither KNOWN nor allowed
+    goes whole."""
     drop = []
     seen = []
     for n in msg.names():
         if n in seen or n in REWRITTEN:
             continue
         seen.append(n)
+        if allowed is not None and n not in KNOWN and n not in allowed:
+            drop += [i for i, _ in msg.lines_of(n)]
+            continue
         for i, text in msg.lines_of(n):
             if msg.line_edited(i):
                 continue  # rewritten (or removed) by whoever knows the field

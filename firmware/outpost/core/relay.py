@@ -55,6 +55,8 @@ class RelayConfig:
         # Addresses on the WAN that may start dialogs with the phones: the
         # upstream (the runtime adds what a host name resolves to).
         self.peers = set(h for h in (upstream[1],) if ipv4_int(h) is not None)
+        # Header fields passed to the WAN beyond leaks.KNOWN (lower case).
+        self.pass_headers = frozenset()
 
 
 class Relay:
@@ -185,7 +187,7 @@ class Relay:
         for f in msg.fields("refer-to"):
             self._refer_to_wan(msg, f, source, now)
         _set_call_id(msg, self.call_id_out(msg.call_id, source, now))
-        leaks.sweep(msg, nets)
+        leaks.sweep(msg, nets, self.config.pass_headers)
         self.media.from_lan(msg, key, create, source[1])
 
     def _refer_to_wan(self, msg, f, source, now):

@@ -9,6 +9,7 @@ import os
 
 from ..compat import json
 from ..core.auth import Authenticator, Credentials, Nonces, ipv4_int, parse_networks
+from ..core.headers import field_key
 from ..core.proxy import ProxyConfig
 from ..core.registrar import RegistrarPolicy
 from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Path, Port, Record, Str, validate, Invalid
@@ -91,6 +92,9 @@ SCHEMA = Record({
         "port": (Port(), 5060),
         "transport": (OneOf("udp", "tcp"), "udp"),
         "outbound_proxy": (Host(), None),
+        # Header fields a phone's messages may carry to the WAN beyond the
+        # standard ones the router knows (core/leaks.py KNOWN); others go.
+        "pass_headers": (List(Str(r"[A-Za-z0-9!%*_+`'~.-]+", "is not a header field name"), 0, 64), []),
     }), {}),
     "media": (Record({
         "port_min": (Int(MEDIA_RANGE[0], MEDIA_RANGE[1], "is outside the media range the firewall guards (%d-%d)" % MEDIA_RANGE), 40000),
@@ -293,6 +297,7 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
         pc.relay = RelayConfig(parse_networks([lan]), lan.split("/")[0], wan,
                                (up["transport"], up["outbound_proxy"] or up["host"], up["port"], None), udp[0])
         pc.relay.peers.update(h for h in (up["host"], up["outbound_proxy"]) if h and ipv4_int(h) is not None)
+        pc.relay.pass_headers = frozenset(field_key(h) for h in up["pass_headers"])
         m = cfg["media"]
         pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
         sv = cfg["survival"]
