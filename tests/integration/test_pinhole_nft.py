@@ -132,7 +132,7 @@ def test_a_phone_sending_before_its_pinhole_is_dropped_then_leaves_from_the_sdp_
     pinhole is in, the very same socket's media leaves from the WAN port
     the router's SDP named."""
     h = helper(topo)
-    guard = Guard(("call5", 0, "rtp-guard"), (ipv4(REMOTE), 5040))
+    guard = Guard(("call5", 0, "rtp-guard"), ipv4(PHONE), (ipv4(REMOTE), 5040))
     h.open(guard)
     assert h.apply() and len(elements(topo, "set", "media_guard")) == 1
     assert udp_exchange(topo, topo.lan, (PHONE, 4040), (REMOTE, 5040), topo.wan, (REMOTE, 5040)) is None

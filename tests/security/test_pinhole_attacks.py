@@ -218,3 +218,25 @@ def test_a_phone_address_on_the_wan_side_never_turns_the_router_into_a_media_rel
         assert got is None
     finally:
         t.down()
+
+
+def test_a_far_ends_sdp_cannot_cut_other_lan_hosts_off_from_a_server():
+    """A caller through the upstream writes its SDP as it likes: c= naming
+    the site's VPN concentrator or DNS resolver, m= its port. The guard that
+    keeps the called phone's early RTP from being NATed wrongly holds that
+    phone only: every other LAN host still reaches that server, and the
+    phone itself is held only for that address and port."""
+    other = "192.0.2.30"
+    t = Topology(prefix="sg", lan_hosts=(PHONE, other)).up()
+    try:
+        h = NftPinholes(120, nft=["ip", "netns", "exec", t.rtr, "nft"])
+        h.flush()
+        from outpost.core.media import Guard
+        h.open(Guard(("evil", 0, "rtp-guard"), ipv4(PHONE), (ipv4(REMOTE), 4500)))  # IPsec NAT-T's port
+        assert h.apply()
+        got = udp_exchange(t, t.lan, (other, 4500), (REMOTE, 4500), t.wan, (REMOTE, 4500))
+        assert got is not None and got[1] == ROUTER_WAN, got  # the other host's VPN is untouched
+        assert udp_exchange(t, t.lan, (PHONE, 4600), (REMOTE, 4501), t.wan, (REMOTE, 4501)) is not None
+        assert udp_exchange(t, t.lan, (PHONE, 4602), (REMOTE, 4500), t.wan, (REMOTE, 4500)) is None  # the called phone, that port only
+    finally:
+        t.down()

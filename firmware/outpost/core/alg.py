@@ -68,7 +68,7 @@ class Stream:
 
 
 class Session:
-    __slots__ = ("call_id", "streams", "legs", "guards", "created", "owner")
+    __slots__ = ("call_id", "streams", "legs", "guards", "created", "owner", "phone")
 
     def __init__(self, call_id, now, owner=None):
         self.call_id = call_id
@@ -77,6 +77,7 @@ class Session:
         self.guards = {}  # key -> Guard currently open
         self.created = now
         self.owner = owner  # the source host whose share it counts against, or None
+        self.phone = None  # IPv4 of the phone this leg reaches, once known
 
 
 def _held(m):
@@ -223,8 +224,9 @@ class MediaAlg:
     def _names_lan(self, text):
         return names(text, self.lan_networks)
 
-    def from_wan(self, msg, key=None, create=True, owner=None):
-        """A message with SDP coming in from the WAN side: learn the remote ends."""
+    def from_wan(self, msg, key=None, create=True, owner=None, phone=None):
+        """A message with SDP coming in from the WAN side: learn the remote
+        ends (`phone`: the LAN host it goes to)."""
         sdp = msg.sdp()
         if sdp is None:
             return
@@ -233,6 +235,8 @@ class MediaAlg:
         sess = self._session(key or msg.call_id, create, owner)
         if sess is None:
             return
+        if phone is not None and sess.phone is None:
+            sess.phone = ipv4(phone)
         try:
             for i in range(len(ends)):
                 if ends[i] is not None or i in sess.streams:
@@ -379,9 +383,10 @@ class MediaAlg:
         guards, gorder = {}, []
         for i in sorted(sess.streams):
             st = sess.streams[i]
+            phone = st.lan[0] if st.lan is not None else sess.phone
             for kind, remote in (("rtp-guard", st.remote), ("rtcp-guard", st.remote_rtcp)):
-                if remote is not None:  # keys apart from the legs': one helper holds both
-                    guards[(sess.call_id, i, kind)] = Guard((sess.call_id, i, kind), remote)
+                if remote is not None and phone is not None:  # keys apart from the legs': one helper holds both
+                    guards[(sess.call_id, i, kind)] = Guard((sess.call_id, i, kind), phone, remote)
                     gorder.append((sess.call_id, i, kind))
             if st.lan is None or st.remote is None:
                 continue  # both ends known, or no pinhole

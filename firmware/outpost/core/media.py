@@ -42,19 +42,22 @@ class Guard:
     and the router seeing its answer, the phone may already send RTP (RFC
     3264 lets it, baresip does within 5 ms): masqueraded then, its flow would
     keep a wrong source port for the whole call, and the far end's first
-    packets would clash with it. The guard drops those few packets instead."""
+    packets would clash with it. The guard drops those few packets instead.
+    It holds only the call's own phone: an SDP from the WAN can name any
+    address and port, and must not cut other LAN hosts off from it."""
 
-    __slots__ = ("key", "remote")
+    __slots__ = ("key", "phone", "remote")
 
-    def __init__(self, key, remote):
+    def __init__(self, key, phone, remote):
         self.key = key  # (call-id, stream index, "rtp-guard"|"rtcp-guard")
+        self.phone = phone  # IPv4 of the phone in the call
         self.remote = remote  # (IPv4, port) the far end's SDP named
 
     def same(self, other):
-        return self.remote == other.remote
+        return (self.phone, self.remote) == (other.phone, other.remote)
 
     def __repr__(self):
-        return "Guard(%r, remote=%r)" % (self.key, self.remote)
+        return "Guard(%r, phone=%r, remote=%r)" % (self.key, self.phone, self.remote)
 
 
 class PortPool:

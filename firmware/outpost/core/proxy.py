@@ -545,7 +545,7 @@ class Proxy(SiteRouting):
                 req.drop_lines("via")  # an ACK gets no response: the phone's Vias need not come back
                 relay.to_wan(req, source, now, relay.key(req, source), False)
             elif into != out:
-                relay.to_lan(req, relay.key(req, dest), False)
+                relay.to_lan(req, relay.key(req, dest), False, None, dest[1])
         req.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s.a;rport" % (transport.upper(), host, port, self._branch_prefix(req)))
         self.send(req.serialise(), dest)
 

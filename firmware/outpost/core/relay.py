@@ -219,11 +219,12 @@ class Relay:
         cid, semi, rest = text.partition(";")
         return leaks.escape(self.call_id_out(cid, source, now) + semi + rest)
 
-    def to_lan(self, msg, key, create=True, owner=None):
+    def to_lan(self, msg, key, create=True, owner=None, phone=None):
         """A request or response from the WAN about to leave on the LAN
-        (`owner`: the WAN host a new media session counts against)."""
+        (`owner`: the WAN host a new media session counts against; `phone`:
+        the LAN host it goes to)."""
         _set_call_id(msg, self.call_id_in(msg.call_id))
-        self.media.from_wan(msg, key, create, owner)
+        self.media.from_wan(msg, key, create, owner, phone)
 
     def key(self, msg, phone):
         """The media table's key for this call leg: the Call-ID as the phone

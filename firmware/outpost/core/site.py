@@ -103,7 +103,7 @@ class SiteRouting:
                              relay.register_out(req, txn.dest), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
             relay.to_wan(m, txn.dest, now, key, create)
         else:
-            relay.to_lan(m, key, create, txn.dest[1])
+            relay.to_lan(m, key, create, txn.dest[1], dest[1])
         if req.method == "BYE":
             relay.media.end(key)
         return relay.address(out)
@@ -143,7 +143,7 @@ class SiteRouting:
         if out == "lan":
             if ctx.relay is not None and resp.status >= 200:
                 self.events += relay.register_answered(resp, ctx, self.location, now)
-            relay.to_lan(resp, key, create, txn.dest[1])
+            relay.to_lan(resp, key, create, txn.dest[1], ctx.server.dest[1])
         else:
             relay.to_wan(resp, txn.dest, now, key, create)  # the phone that answered
         if resp.status >= 300 and ctx.method == "INVITE" and ctx.initial:

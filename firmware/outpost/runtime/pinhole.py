@@ -10,9 +10,9 @@ The base ruleset (/etc/nftables.conf) owns four containers in
   media_any    phone . phone port  (forward accept, WAN->LAN from whoever sends
                first: media.lock first_sender; the ruleset lets one flow in
                per WAN port)
-  media_guard  remote . remote port (forward drop, LAN->WAN, after the accepts:
-               a far end a call names is reached only through the call's
-               pinhole; from a core.media.Guard)
+  media_guard  phone . remote . remote port (forward drop, LAN->WAN, after
+               the accepts: the call's phone reaches the far end its SDP
+               names only through the call's pinhole; a core.media.Guard)
 
 Rules of this file:
 - Only typed values cross into the kernel. A leg's addresses must be
@@ -165,7 +165,8 @@ def _elements(leg, lock):
     """[(container, key, data)] of a leg or guard; keys and data are tuples
     of ints (addresses as numbers). Raises TypeError for anything not typed."""
     if type(leg) is Guard:
-        return [("media_guard", _endpoint(leg.remote, "remote"), None)]
+        phone = _endpoint((leg.phone, 1), "phone")[0]
+        return [("media_guard", (phone,) + _endpoint(leg.remote, "remote"), None)]
     lan, wan = _endpoint(leg.lan, "lan"), _endpoint(leg.wan, "wan")
     remote = _endpoint(leg.remote, "remote") if leg.remote is not None else None
     if leg.proto != "udp" or type(leg.inbound) is not bool or type(leg.outbound) is not bool:
