@@ -27,6 +27,7 @@ from netns import ROUTER_WAN, sh
 from routersite import ns_popen, stop
 
 SIP_PORT = 5060
+SETTLE_S = 0.5
 LAN_PREFIX = "192.0.2."
 SDP_C = re.compile(rb"^c=IN IP4 (\S+)", re.M)
 SDP_M = re.compile(rb"^m=audio (\d+) ", re.M)
@@ -45,9 +46,12 @@ class Capture:
         self.proc = ns_popen(ns, cmd, open(self.log_path, "wb"))
         # tshark says "Capturing on" before dumpcap has opened every
         # interface; an open capture is a packet socket in the namespace.
+        # Even then the first few milliseconds of packets went missing (an
+        # INVITE among them), hence the settling time after.
         deadline = time.time() + 15
         while time.time() < deadline and _packet_sockets(ns) < len(ifaces):
             time.sleep(0.05)
+        time.sleep(SETTLE_S)
 
     def stop(self):
         # A short wait first: the last packets are still in tshark's buffer.
@@ -188,6 +192,12 @@ def lan_leaks(path):
             lines = [ln for ln in text.splitlines() if LAN_PREFIX in ln]
             leaks.append((p.src, text.split("\r\n", 1)[0], lines))
     return seen, leaks
+
+
+def requests(path, method):
+    """Requests of `method` on a link: (time, from, to, request line)."""
+    return [(p.t, p.src, p.dst, p.payload.split(b"\r\n", 1)[0].decode(errors="replace")) for p in packets(path)
+            if SIP_PORT in (p.sport, p.dport) and p.payload.startswith(method.encode() + b" ")]
 
 
 def responses(path, method):
