@@ -166,6 +166,14 @@ class Captured:
                 link, len(res.mismatches), res.checked, "\n".join(res.mismatches[:10]))
         assert self.wan_result.checked + self.lan_result.checked >= min_checked, (self.wan_result, self.lan_result)
 
+    def assert_callee_acked(self, phone):
+        """A phone that answered got the caller's ACK (else it resends its
+        200 OK and, after 32 s, ends the call: RFC 3261 13.3.1.4)."""
+        acks = [r for r in rtpcheck.requests(self.lan.path, "ACK") if r[2] == phone]
+        oks = [r for r in rtpcheck.responses(self.lan.path, "INVITE") if r[1] == phone and r[3].startswith("SIP/2.0 200")]
+        assert acks and len(oks) == 1, "%s answered %d times (200 resent) and got ACKs %s;\nWAN ACKs: %s" % (
+            phone, len(oks), acks, rtpcheck.requests(self.wan.path, "ACK"))
+
     def assert_no_lan_address_on_wan(self):
         seen, leaks = rtpcheck.lan_leaks(self.wan.path)
         assert seen > 0
@@ -190,6 +198,7 @@ def test_b_lan_to_wan_and_wan_to_lan_calls_carry_audio_both_ways(site, phones):
         talk(alice, bob)
     with Captured(site, "b-in") as inc:
         talk(bob, alice)
+    inc.assert_callee_acked(ALICE)
     for c in (out, inc):
         c.assert_two_way(ALICE)
     for c in (out, inc):
@@ -282,6 +291,7 @@ def test_g_linphone_on_the_lan_calls_and_is_called_by_baresip_at_hq(site, phones
         talk(carol, bob)
     with Captured(site, "g-in") as inc:
         talk(bob, carol)
+    inc.assert_callee_acked(CAROL)
     for c in (out, inc):
         c.assert_two_way(CAROL)
     for c in (out, inc):
