@@ -24,7 +24,8 @@ die() { printf 'build.sh: %s\n' "$*" >&2; exit 1; }
 #   nftables, iproute2: the pinhole tests' router namespace
 #   kamailio: the upstream server (registrar and proxy) of the ALG tests
 #   tshark: what crossed wan0 in those tests, read back from a capture
-TEST_APT_PACKAGES=(python3 python3-venv sip-tester qemu-system-arm e2fsprogs nftables iproute2 kamailio tshark)
+#   baresip-core, linphone-cli: real softphones (two independent SIP stacks) for the interop tests
+TEST_APT_PACKAGES=(python3 python3-venv sip-tester qemu-system-arm e2fsprogs nftables iproute2 kamailio tshark baresip-core linphone-cli)
 
 apt_missing() {
     local p missing=()
