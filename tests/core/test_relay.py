@@ -239,3 +239,33 @@ def test_unknown_header_fields_do_not_leave_on_the_wan_unless_the_admin_allows_t
     assert "x-rtp-stat" not in names and "x-vendor-thing" not in names and "x-site-note" not in names
     assert up.get("x-billing-code") == "4711" and up.get("p-asserted-identity") == "<sip:alice@hq.example.com>"
     assert up.get("user-agent") == "baresip v1.0.0 (x86_64/linux)"
+
+
+def test_a_phones_gruu_contact_becomes_ours_so_the_ack_reaches_it():
+    """linphone answers with its GRUU as Contact (sip:carol@DOMAIN;gr=...,
+    RFC 5627). Upstream sends the ACK and BYE to that name, which nobody on
+    the WAN can reach: the router puts its own contact for the phone there,
+    and the ACK to it reaches the phone."""
+    p = make_relay()
+    p.relay.config.peers = {"203.0.113.10"}
+    p.receive(register(), ALICE, 0)
+    up = to(p, UPSTREAM)
+    p.receive(respond(up, 200, "OK", extra=["Contact: <%s>;expires=300" % up.contacts[0].uri]), UPSTREAM, 10)
+    out(p)
+    p.receive(sip("INVITE %s SIP/2.0" % up.contacts[0].uri, "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKgr1", "Max-Forwards: 70",
+                  "Record-Route: <sip:203.0.113.10;lr>", "From: <sip:bob@hq.example.com>;tag=b1", "To: <sip:alice@hq.example.com>",
+                  "Call-ID: gruu-call", "CSeq: 1 INVITE", "Contact: <sip:bob@203.0.113.20>"), UPSTREAM, 20)
+    inv = to(p, ALICE)
+    gruu = "sip:alice@hq.example.com;gr=urn:uuid:f81d4fae-7dec-11d0-a765-00a0c91e6bf6"
+    p.receive(sip("SIP/2.0 200 OK", *["Via: " + v.text for v in inv.vias], *["Record-Route: " + r.field.text for r in inv.record_routes],
+                  "From: " + inv.get("from"), "To: " + inv.get("to") + ";tag=a9", "Call-ID: gruu-call", "CSeq: 1 INVITE",
+                  "Contact: <%s>" % gruu), ALICE, 30)
+    ok = no_lan(to(p, UPSTREAM))
+    contact = ok.contacts[0].uri
+    assert contact.host == WAN_IP and contact.param("oc") and not contact.has_param("gr")
+    rr = [r.field.text for r in ok.record_routes]
+    p.receive(sip("ACK %s SIP/2.0" % contact, "Via: SIP/2.0/UDP 203.0.113.10;branch=z9hG4bKgr2", "Max-Forwards: 70",
+                  *["Route: " + r for r in rr if "203.0.113.10" not in r], "From: <sip:bob@hq.example.com>;tag=b1",
+                  "To: <sip:alice@hq.example.com>;tag=a9", "Call-ID: gruu-call", "CSeq: 1 ACK"), UPSTREAM, 40)
+    ack = to(p, ALICE)
+    assert ack.method == "ACK" and ack.uri.host == ALICE[1]

@@ -179,6 +179,15 @@ class Relay:
                 continue
             if c.uri.is_sip and (self.side(c.uri.host.strip("[]")) == "lan" or self.names_lan(str(c.uri))):
                 msg.set_uri(c, self.wan_contact(c.uri, self.remember(str(c.uri), source, now)))
+            elif c.uri.is_sip and c.uri.has_param("gr"):
+                # A GRUU (RFC 5627, linphone's dialog Contact): upstream sends
+                # the ACK and BYE to it by name, which only the phone behind
+                # this router answers. Our contact for the phone's own address
+                # (where it sent from) takes its place.
+                phone = URI("sip", c.uri.user, None, source[1], source[2])
+                if source[0] != "udp":
+                    phone = phone.with_params(add=[("transport", source[0])])
+                msg.set_uri(c, self.wan_contact(c.uri, self.remember(str(phone), source, now)))
             elif self.names_lan(str(c.uri)):
                 raise RemoteProtocolError(400, "Bad Request (Contact names a LAN address)")
             leaks.contact_params(msg, c, nets)
