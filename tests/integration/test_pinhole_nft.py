@@ -148,3 +148,36 @@ def test_a_phone_sending_before_its_pinhole_is_dropped_then_leaves_from_the_sdp_
     h.close(leg)
     h.close(guard)
     assert h.apply() and elements(topo, "set", "media_guard") == []
+
+
+PRIME = """
+import sys
+sys.path.insert(0, %r)
+from outpost.core.addr import ipv4
+from outpost.core.media import Leg
+from outpost.runtime.conntrack import Conntrack
+ct = Conntrack()
+leg = Leg(("call6", 0, "rtp"), (ipv4(%r), 4060), (ipv4(%r), 40060), (ipv4(%r), 5060))
+print(ct.prime([leg]), ct.prime([leg]), ct.failed)
+"""
+
+
+def test_a_primed_entry_carries_both_first_packets_with_the_legs_nat(topo):
+    """When a call is answered both ends may send their first RTP within
+    microseconds; two new entries for one flow clash and the kernel
+    rewrites one side's source port. The daemon makes the flow's entry
+    itself (ctnetlink, the leg's SNAT) before the SIP goes out. Proven
+    here without the maps: with only the primed entry and the accept
+    sets, the far end's packet reaches the phone through the WAN port and
+    the phone's leaves from it."""
+    h = helper(topo)
+    leg = Leg(("call6", 0, "rtp"), (ipv4(PHONE), 4060), (ipv4(ROUTER_WAN), 40060), (ipv4(REMOTE), 5060))
+    h.open(leg)
+    assert h.apply()
+    h._batch += [("delete", "media_dnat", (40060,), None), ("delete", "media_snat", (ipv4(PHONE).n, 4060), None)]
+    assert h.apply() and elements(topo, "map", "media_dnat") == [] and elements(topo, "map", "media_snat") == []
+    out = subprocess.run(["ip", "netns", "exec", topo.rtr, sys.executable, "-c", PRIME % (os.path.join(ROOT, "firmware"), PHONE, ROUTER_WAN, REMOTE)],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "0", "False"], out  # made once; the second finds it there
+    assert udp_exchange(topo, topo.wan, (REMOTE, 5060), (ROUTER_WAN, 40060), topo.lan, (PHONE, 4060)) == ("rtp", REMOTE, 5060)
+    assert udp_exchange(topo, topo.lan, (PHONE, 4060), (REMOTE, 5060), topo.wan, (REMOTE, 5060)) == ("rtp", ROUTER_WAN, 40060)

@@ -254,9 +254,12 @@ class Daemon:
             self.snap.changed(now_ms())
 
     def _media_actions(self):
-        """The core's pinhole actions into nft, then the conntrack entries
-        that packets sent before them left (a phone's RTP masqueraded with
-        the wrong port) deleted: in that order, before any SIP goes out."""
+        """The core's pinhole actions into nft, before any SIP goes out.
+        Conntrack entries between a leg's two ends go first (a call before
+        on the same ports, its NAT on another WAN port: a packet meeting it
+        would leave from that port, and the far end's first packet would
+        clash with it and get a new source port), then the batch, then
+        those tuples once more, then each new leg's own entry is made."""
         relay = self.proxy.relay
         if relay is None or not relay.media.actions:
             return
@@ -266,8 +269,12 @@ class Daemon:
             stale += self._pinhole(kind, leg)
             if self._debug:
                 log.debug("pinhole %s %r", kind, leg)
+        self.conntrack.forget(stale)
         self._apply_pinholes()
-        self.conntrack.forget(stale)  # after the apply: no packet can make a wrong entry again
+        # Whatever crossed before the batch went in, then the entries both
+        # first packets will meet (conntrack.py: why).
+        self.conntrack.forget(stale)
+        self.conntrack.prime([leg for kind, leg in actions if kind == "open" and leg.key in self.pinholes.live])
         self._write_status()  # "show calls" sees a call as it starts and ends
         if self.conntrack.failed and not getattr(self, "_ct_logged", False):
             self._ct_logged = True
@@ -283,8 +290,12 @@ class Daemon:
         try:
             if kind in ("open", "guard"):
                 self.pinholes.open(leg)
-                return leg_tuples(leg) if kind == "open" else []
-            self.pinholes.close(leg)  # close, unguard
+            else:
+                self.pinholes.close(leg)  # close, unguard
+            # Only an opening leg's: after a close, the old entry keeps the
+            # phone's late packets on the old WAN port, where the ruleset
+            # drops them; deleted, they would leave masqueraded.
+            return leg_tuples(leg) if kind == "open" else []
         except TypeError as e:
             self.proxy.counters["internal_errors"] = self.proxy.counters.get("internal_errors", 0) + 1
             log.error("pinhole %s refused: %s", kind, e)
