@@ -123,11 +123,18 @@ def _port(port):
 
 
 def leg_tuples(leg):
-    """Entries an older flow between the leg's two ends may have left."""
+    """Entries an older flow may have left that the leg's packets would
+    meet: between the leg's phone port and the far end (a call before on
+    the same ports), and between the far end and the leg's WAN port (this
+    call before a re-INVITE moved the phone to another port: that entry
+    would still send the far end's packets to the old one, and hold the
+    WAN port so the new flow could not have it)."""
     if leg.remote is None:
         return []
-    t = (leg.lan[0], leg.lan[1], leg.remote[0], leg.remote[1])
-    return [(CTA_TUPLE_ORIG,) + t, (CTA_TUPLE_REPLY,) + t]
+    out = []
+    for t in ((leg.lan[0], leg.lan[1], leg.remote[0], leg.remote[1]), (leg.remote[0], leg.remote[1], leg.wan[0], leg.wan[1])):
+        out += [(CTA_TUPLE_ORIG,) + t, (CTA_TUPLE_REPLY,) + t]
+    return out
 
 
 class Conntrack:
