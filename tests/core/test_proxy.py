@@ -522,3 +522,23 @@ def test_digest_algorithms_by_user_then_network_then_site_and_md5_by_default():
                                   "REGISTER", "sip:example.com", alg, "auth", "00000001" if alg == "SHA-256" else "00000002", "0a4f113b")
         p.receive(register("alice", ALICE, cseq=2 if alg == "SHA-256" else 3, extra=("Authorization: " + cred,)), ALICE, 1)
         assert only(p, ALICE).status == status, alg
+
+
+def test_only_the_request_that_could_not_go_fails_when_its_next_hop_is_unreachable():
+    """A lookup failing for one request must not fail another one the
+    runtime delivered to that host on an earlier lookup: the runtime says
+    which bytes it could not send, and only their transaction answers 503
+    at once (RFC 3263 §4.3); the other still waits for its answer."""
+    p = _spiral_proxy()
+    sent = []
+    for i in (1, 2):
+        p.receive(sip("OPTIONS sip:carol@far.example SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKun%d;rport" % i,
+                      "Max-Forwards: 70", "From: <sip:alice@example.com>;tag=u%d" % i, "To: <sip:carol@far.example>",
+                      "Call-ID: unreach%d" % i, "CSeq: 1 OPTIONS"), ALICE, 0)
+        sent += p.datagrams_to_send()
+    assert [d[1] for _, d in sent] == ["far.example", "far.example"]
+    p.unreachable(sent[1][1], 10, sent[1][0])
+    back = only(p, ALICE)
+    assert back.status == 503 and back.call_id == "unreach2"
+    p.unreachable(("udp", "other.example", 5060), 20)
+    assert p.datagrams_to_send() == []  # another host's failure fails nothing here

@@ -143,7 +143,7 @@ users:
     site.commit()
     cfg = configmod.load(str(tmp_path / "outpost.json"))
     assert cfg["survival"]["probe_interval_s"] == 10 and cfg["survival"]["emergency_numbers"] == ["112", "911"]
-    assert cfg["media"] == {"port_min": 40000, "port_max": 49999, "idle_timeout_s": 120, "max_call_s": 14400, "max_calls": 500, "lock": "sdp"}
+    assert cfg["media"] == {"port_min": 40000, "port_max": 49999, "idle_timeout_s": 120, "max_call_s": 14400, "max_calls": 500, "lock": "sdp", "lan_gateways": []}
 
 
 def test_interfaces_are_validated_and_written_for_boot(tmp_path):

@@ -145,3 +145,84 @@ def test_a_phone_that_refuses_a_forked_call_frees_its_leg_while_another_rings():
                        extra=("Contact: <sip:alice@%s:%d>" % (rings[1], rings[2]),)), rings, 30)
     out(p)
     assert len(p.relay.media) == 1 and len(p.relay.media.ports) == 1
+
+
+def test_a_phone_cannot_name_its_neighbours_address_as_its_media():
+    """Review of #14, finding 1: alice's INVITE says c=192.0.2.30 m=4500
+    (the office VPN box's NAT-T flow) and an accomplice answers from the
+    VPN server's address: the router would NAT, guard and reset the
+    neighbour's flow. A phone's SDP must name the phone (488 otherwise);
+    only a configured LAN gateway (an on-site PBX) may name another host."""
+    p = make_site()
+    msgs = call(p, body=phone_sdp("192.0.2.30", 4500))
+    assert status_to(msgs, ALICE) == [488] and not any(d == UPSTREAM for m, d in msgs)
+    assert len(p.relay.media) == 0 and p.relay.media.actions == []
+    p = make_site()
+    msgs = call(p, body=phone_sdp(extra="a=rtcp:4501 IN IP4 192.0.2.30\r\n"))  # the same through a=rtcp
+    assert status_to(msgs, ALICE) == [488]
+    p = make_site()
+    p.config.relay.media_gateways = frozenset([ALICE[1]])
+    p.relay.set_config(p.config.relay)
+    msgs = call(p, body=phone_sdp("192.0.2.30", 4500))
+    assert any(d == UPSTREAM for m, d in msgs)  # the admin said this host speaks for others
+
+
+def test_a_caller_cannot_guard_the_phone_off_low_ports_nor_beyond_ringing():
+    """Review of #14, finding 3: an INVITE from the upstream naming
+    c=8.8.8.8 m=53 and a=rtcp:123 would have installed guards keeping the
+    called phone from DNS and NTP for the call's length. Guards exist only
+    while the phone has not answered, and never below port 1024."""
+    p = make_site()
+    contact = register_alice(p)
+    p.relay.media.actions.clear()
+    p.receive(request("INVITE", contact, UPSTREAM, call_id="g1", body=far_sdp("198.51.100.53", 53,
+                                                                            "a=rtcp:123 IN IP4 198.51.100.123\r\n")), UPSTREAM, 10)
+    to_alice = [m for m, d in out(p) if d[1] == ALICE[1]]
+    assert to_alice and [a for a in p.relay.media.actions if a[0] == "guard"] == []
+    p.receive(request("INVITE", contact, UPSTREAM, call_id="g2", branch="z9hG4bKg2", body=far_sdp(port=20000)), UPSTREAM, 20)
+    inv = [m for m, d in out(p) if d[1] == ALICE[1] and m.is_request][0]
+    guards = [g for k, g in p.relay.media.actions if k == "guard"]
+    assert [str(g.phone) for g in guards] == [ALICE[1], ALICE[1]] and sorted(g.remote[1] for g in guards) == [20000, 20001]
+    p.relay.media.actions.clear()
+    p.receive(response(inv, 200, "OK", phone_sdp()), ALICE, 30)  # answered: the legs take over
+    kinds = sorted(k for k, _ in p.relay.media.actions)
+    assert kinds == ["open", "open", "unguard", "unguard"], kinds
+
+
+class _Recording:
+    """ctnetlink stand-in that counts; the kernel side is test_pinhole_nft's."""
+
+    def __init__(self):
+        self.primed, self.failed = [], False
+
+    def forget(self, tuples):
+        return 0
+
+    def prime(self, legs):
+        self.primed += legs
+        return len(legs)
+
+
+def test_a_far_end_re_offering_in_a_loop_makes_no_conntrack_entry_per_offer():
+    """Review of #14, finding 2: every new SDP from the far end replaces the
+    call's legs; priming a conntrack entry for each would let one caller
+    fill the router's whole conntrack table (every LAN host's connections
+    fail). Only a stream new to the call gets an entry."""
+    from outpost.runtime.daemon import Daemon
+    from outpost.runtime.pinhole import NftPinholes
+
+    p = make_site()
+    d = Daemon.__new__(Daemon)
+    d.proxy, d._debug, d.conntrack = p, False, _Recording()
+    d.pinholes = NftPinholes(120, nft=["true"])  # the statements are test_pinhole_nft's; here only which legs are primed
+    d._write_status = lambda: None
+    inv = [m for m, dest in call(p) if dest == UPSTREAM][0]
+    p.receive(response(inv, 200, "OK", far_sdp()), UPSTREAM, 10)
+    out(p)
+    d._media_actions()
+    assert len(d.conntrack.primed) == 2  # RTP and RTCP of the new call
+    for i in range(50):
+        p.receive(response(inv, 200, "OK", far_sdp(port=10000 + 2 * i)), UPSTREAM, 20 + i)
+        out(p)
+        d._media_actions()
+    assert len(d.conntrack.primed) == 2 and len(d.pinholes.live) == 2

@@ -125,6 +125,9 @@ class MediaAlg:
         self.lan_networks = None  # [(network, mask)] the phones live in (None: not checked)
         self.own = ()  # the router's own IPv4 addresses: never a media end
         self.exempt = ()  # hosts without a per-source share (the upstream, the trunk)
+        # LAN hosts whose SDP may name another LAN host's media (an on-site
+        # PBX, a media gateway); any other phone's SDP names itself.
+        self.gateways = ()
         self.set_wan(wan_address)
 
     def set_wan(self, wan_address):
@@ -142,7 +145,7 @@ class MediaAlg:
         sdp = msg.sdp()
         if sdp is None:
             return
-        ends = [self._phone_end(m) for m in sdp.media]  # 488 before anything is allocated
+        ends = [self._phone_end(m, owner) for m in sdp.media]  # 488 before anything is allocated
         sess = self._session(key or msg.call_id, create, owner)
         if sess is None:
             return self._rewrite(sdp, None)
@@ -163,9 +166,12 @@ class MediaAlg:
         self._rewrite(sdp, ports)
         self._update(sess)
 
-    def _phone_end(self, m):
+    def _phone_end(self, m, sender=None):
         """(address, rtcp, direction) of a phone's stream, None for a declined
-        or TCP one; 488 for an address that is no phone of the LAN."""
+        or TCP one; 488 for an address that is no phone of the LAN, or (from
+        `sender`, the host the SIP came from) another host than the sender:
+        a phone naming its neighbour's address would have the router NAT,
+        guard and reset that host's flows."""
         if m.rejected or m.proto.upper().startswith("TCP"):
             return None
         addr, direction = _held(m)
@@ -175,6 +181,8 @@ class MediaAlg:
         for a in (addr, rtcp[0]):
             if a in self.own or not is_unicast(a) or (self.lan_networks is not None and not _host_of(a, self.lan_networks)):
                 raise refused("media address is not a phone on the LAN")
+            if sender is not None and sender not in self.gateways and a != ipv4(sender):
+                raise refused("media address is not the sending phone's")
         return addr, rtcp, direction
 
     def _rewrite(self, sdp, ports):
@@ -383,11 +391,15 @@ class MediaAlg:
         guards, gorder = {}, []
         for i in sorted(sess.streams):
             st = sess.streams[i]
-            phone = st.lan[0] if st.lan is not None else sess.phone
             for kind, remote in (("rtp-guard", st.remote), ("rtcp-guard", st.remote_rtcp)):
-                if remote is not None and phone is not None:  # keys apart from the legs': one helper holds both
-                    guards[(sess.call_id, i, kind)] = Guard((sess.call_id, i, kind), phone, remote)
-                    gorder.append((sess.call_id, i, kind))
+                # Only while the phone's side is unknown (its answer not
+                # seen): then its legs hold its media. Not below 1024: no
+                # RTP lives there, and a caller must not cut the phone off
+                # from DNS or NTP for a call's length.
+                if remote is not None and st.lan is None and sess.phone is not None and remote[1] >= 1024:
+                    key = (sess.call_id, i, kind)  # apart from the legs' keys: one helper holds both
+                    guards[key] = Guard(key, sess.phone, remote)
+                    gorder.append(key)
             if st.lan is None or st.remote is None:
                 continue  # both ends known, or no pinhole
             inbound = st.lan_dir in RECEIVES and st.remote_dir in SENDS

@@ -178,13 +178,15 @@ class Proxy(SiteRouting):
                 self.probe_answered(msg, source, now)
             # Unmatched responses are dropped (RFC 6026 §8.2: stray).
 
-    def unreachable(self, dest, now):
-        """The runtime could not send to dest (transport, host, port): its
-        name did not resolve, or is not one the router resolves, or a TCP
-        connect failed. Every request waiting on it fails now with 503
-        (RFC 3261 §8.1.3.1, RFC 3263 §4.3), not with 408 after Timer B/F."""
+    def unreachable(self, dest, now, data=None):
+        """The runtime could not send `data` (or, None: anything) to dest
+        (transport, host, port): its name did not resolve, or is not one the
+        router resolves, or a TCP connect failed. The requests that could not
+        go fail now with 503 (RFC 3261 §8.1.3.1, RFC 3263 §4.3), not with
+        408 after Timer B/F; one sent before, on an earlier lookup, waits."""
         self.now = now
-        for txn in [t for t in self.txns.clients.values() if tuple(t.dest[:3]) == tuple(dest[:3])]:
+        dest = tuple(dest[:3])
+        for txn in [t for t in self.txns.clients.values() if tuple(t.dest[:3]) == dest and (data is None or t.request == data)]:
             txn.unreachable = True
             self.txns.transport_error(txn, now)
 

@@ -57,6 +57,8 @@ class RelayConfig:
         self.peers = set(h for h in (upstream[1],) if ipv4_int(h) is not None)
         # Header fields passed to the WAN beyond leaks.KNOWN (lower case).
         self.pass_headers = frozenset()
+        # LAN hosts whose SDP may name another LAN host (alg.MediaAlg.gateways).
+        self.media_gateways = frozenset()
 
 
 class Relay:
@@ -75,6 +77,7 @@ class Relay:
         m.lan_networks = config.lan_networks
         m.own = set(a for a in (ipv4(config.lan_address or ""), ipv4(config.wan_address or "")) if a is not None)
         m.exempt = config.peers
+        m.gateways = config.media_gateways
 
     def names_lan(self, text):
         """Does `text` name a LAN address, percent-encoded or not?"""

@@ -103,6 +103,9 @@ SCHEMA = Record({
         "max_call_s": (Int(60, 86400), 14400),
         "max_calls": (Int(1, 10000), 500),
         "lock": (OneOf("sdp", "first_sender"), "sdp"),
+        # LAN hosts (an on-site PBX, a media gateway) whose SDP may name
+        # another LAN host's media; any other phone's SDP must name itself.
+        "lan_gateways": (List(Str(r"(\d{1,3}\.){3}\d{1,3}", "is not an IPv4 address"), 0, 32), []),
     }), {}),
     "survival": (Record({
         "probe_interval_s": (Int(1, 300), 10),
@@ -298,6 +301,7 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
                                (up["transport"], up["outbound_proxy"] or up["host"], up["port"], None), udp[0])
         pc.relay.peers.update(h for h in (up["host"], up["outbound_proxy"]) if h and ipv4_int(h) is not None)
         pc.relay.pass_headers = frozenset(field_key(h) for h in up["pass_headers"])
+        pc.relay.media_gateways = frozenset(cfg["media"]["lan_gateways"])
         m = cfg["media"]
         pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
         sv = cfg["survival"]

@@ -264,6 +264,7 @@ class Daemon:
         if relay is None or not relay.media.actions:
             return
         actions, relay.media.actions = relay.media.actions, []
+        live = set(self.pinholes.live)  # a leg replacing one of the same key is no new flow
         stale = []
         for kind, leg in actions:
             stale += self._pinhole(kind, leg)
@@ -274,7 +275,10 @@ class Daemon:
         # Whatever crossed before the batch went in, then the entries both
         # first packets will meet (conntrack.py: why).
         self.conntrack.forget(stale)
-        self.conntrack.prime([leg for kind, leg in actions if kind == "open" and leg.key in self.pinholes.live])
+        # Only streams new to the call: a far end re-offering in a loop
+        # must not make an entry per re-INVITE (conntrack's table is the
+        # whole router's).
+        self.conntrack.prime([leg for kind, leg in actions if kind == "open" and leg.key not in live and leg.key in self.pinholes.live])
         self._write_status()  # "show calls" sees a call as it starts and ends
         if self.conntrack.failed and not getattr(self, "_ct_logged", False):
             self._ct_logged = True
@@ -318,28 +322,29 @@ class Daemon:
             if not self._dns.refuse(host):  # a connect to a name would resolve it
                 self.tcp.send(data, host, port, flow)
             else:
-                self._unreachable(dest)
+                self._unreachable(dest, data)
         elif transport == "udp":
             if not self.udp:
                 return
             if is_ip(host):
                 self.udp[0].send(data, host, port)
             else:
-                self._dns.resolve_then(host, lambda addr: self.udp[0].send(data, addr, port), lambda: self._unreachable(dest))
+                self._dns.resolve_then(host, lambda addr: self.udp[0].send(data, addr, port), lambda: self._unreachable(dest, data))
         elif transport == "probe":
             if self._probe is not None:
                 self._probe.send(data)
         else:
             log.info("no %s transport: dropping a message to %s:%d", transport, host, port)
 
-    def _unreachable(self, dest):
+    def _unreachable(self, dest, data=None):
         """No way to dest (a name that does not resolve, or one the router
-        does not resolve, a failed connect): the core answers what waits on
-        it with 503 now. Later, not inside the send loop that found it."""
-        asyncio.get_running_loop().call_soon(self._unreachable_now, dest)
+        does not resolve, a failed connect): the core answers what waited
+        on it (the request `data`, or all to dest) with 503 now. Later, not
+        inside the send loop that found it."""
+        asyncio.get_running_loop().call_soon(self._unreachable_now, dest, data)
 
-    def _unreachable_now(self, dest):
-        self.proxy.unreachable(dest, now_ms())
+    def _unreachable_now(self, dest, data):
+        self.proxy.unreachable(dest, now_ms(), data)
         self._pump()
 
     def _arm(self):
