@@ -2,6 +2,7 @@
 # Outpost's one entry point.
 #
 #   ./build.sh [build]   build the firmware image into output/images/
+#   ./build.sh --locked  the same, refusing a pin the archive no longer has
 #   ./build.sh qemu      build if needed, boot it with the serial console here
 #   ./build.sh test      install what the tests need, then run every test
 #   ./build.sh pin       re-resolve the Debian packages into board/debian/packages.lock
@@ -111,6 +112,7 @@ cmd_buildroot() {
 case "${1:-build}" in
     test) shift; cmd_test "$@" ;;
     build) shift || true; cmd_build "$@" ;;
+    --locked) cmd_build "$@" ;;
     pin) shift; cmd_build --pin "$@" ;;
     qemu) shift; cmd_qemu "$@" ;;
     --backend)

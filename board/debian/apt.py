@@ -87,21 +87,19 @@ class Apt:
     def update(self):
         self.run("apt-get", "update", "-qq", capture=True)
 
+    def has(self, name, version):
+        """Does the index still list this exact version?"""
+        p = subprocess.run(["apt-cache"] + self.options() + ["show", "%s=%s" % (name, version)], capture_output=True, text=True)
+        return p.returncode == 0 and bool(p.stdout.strip())
+
+    def candidate(self, name):
+        """The candidate's stanza, or None when the index has no such package."""
+        p = subprocess.run(["apt-cache"] + self.options() + ["show", "--no-all-versions", name], capture_output=True, text=True)
+        return _stanza(p.stdout) if p.returncode == 0 and p.stdout.strip() else None
+
     def show(self, name):
         """The candidate's stanza as a dict (Package, Version, SHA256, Depends...)."""
-        text = self.run("apt-cache", "show", "--no-all-versions", name)
-        fields = {}
-        key = None
-        for line in text.splitlines():
-            if not line:
-                break
-            if line[0] in " \t" and key:
-                fields[key] += "\n" + line.strip()
-                continue
-            k, _, v = line.partition(":")
-            key = k.strip()
-            fields[key] = v.strip()
-        return fields
+        return _stanza(self.run("apt-cache", "show", "--no-all-versions", name))
 
     def download(self, name, version, sha256, dest):
         """name_version.deb in dest, downloaded once and checked against the pin."""
@@ -115,6 +113,22 @@ class Apt:
             if found[0] != path:
                 os.replace(found[0], path)
         return path
+
+
+def _stanza(text):
+    """The first stanza of apt-cache show as a dict."""
+    fields = {}
+    key = None
+    for line in text.splitlines():
+        if not line:
+            break
+        if line[0] in " \t" and key:
+            fields[key] += "\n" + line.strip()
+            continue
+        k, _, v = line.partition(":")
+        key = k.strip()
+        fields[key] = v.strip()
+    return fields
 
 
 def deb_name(name, version):

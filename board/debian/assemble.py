@@ -26,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 import apt  # noqa: E402
+import lock  # noqa: E402
 import elf  # noqa: E402
 import cpio  # noqa: E402
 
@@ -75,7 +76,8 @@ def resolve(a):
             continue
         seen.add(name)
         s = a.show(name)
-        out.append((s["Package"], s["Version"], s["SHA256"]))
+        if name not in lock.META:
+            out.append((s["Package"], s["Version"], s["SHA256"]))
         for field in ("Pre-Depends", "Depends"):
             for alt in filter(None, (x.strip() for x in s.get(field, "").split(","))):
                 choice = alt.split("|")[0].split("(")[0].split(":")[0].strip()
@@ -83,35 +85,24 @@ def resolve(a):
     return sorted(out)
 
 
-def read_lock():
-    pins = []
-    for line in open(LOCK):
-        if line.strip() and not line.startswith("#"):
-            name, version, sha = line.split()
-            pins.append((name, version, sha))
-    return pins
-
-
-def write_lock(pins):
-    with open(LOCK, "w") as f:
-        f.write("# Debian bookworm arm64 packages of the image: name version sha256.\n"
-                "# Written by ./build.sh pin (board/debian/assemble.py --pin); the build checks every .deb against it.\n")
-        for p in pins:
-            f.write("%s %s %s\n" % p)
-
-
-def fetch(dl, pins):
+def fetch(dl, pins, locked=False):
+    """(the .debs, the pins used): what the cache lacks is downloaded, a pin
+    the archive no longer has followed (lock.follow)."""
     debs = os.path.join(dl, "debs")
     missing = [p for p in pins if not cached(debs, p)]
+    moved = []
     if missing:
         step("downloading %d of %d arm64 packages" % (len(missing), len(pins)))
         a = apt.Apt(os.path.join(dl, "apt"))
         a.update()
+        missing, moved = lock.follow(a, missing, locked)
         for name, version, sha in missing:
             a.download(name, version, sha, debs)
+        gone = set(old for old, _ in moved)
+        pins = [p for p in pins if p not in gone] + [new for _, new in moved]
     else:
         step("all %d packages cached in %s" % (len(pins), debs))
-    return [os.path.join(debs, apt.deb_name(n, v)) for n, v, _ in pins]
+    return [os.path.join(debs, apt.deb_name(n, v)) for n, v, _ in pins], pins, moved
 
 
 def cached(debs, pin):
@@ -365,18 +356,24 @@ def data_disk(images):
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--pin", action="store_true", help="resolve the package closure again and rewrite packages.lock")
+    ap.add_argument("--locked", action="store_true", help="refuse a pin the archive no longer has instead of following it")
+    ap.add_argument("--lock", default=LOCK, help=argparse.SUPPRESS)  # tests: another lock
     ap.add_argument("--output", default=os.path.join(ROOT, "output"))
     ap.add_argument("--dl", default=os.environ.get("OUTPOST_DL", os.path.join(os.path.expanduser("~"), ".cache", "outpost", "dl")))
     args = ap.parse_args(argv)
     t0 = time.time()
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH", "1767225600"))  # 2026-01-01, fixed for reproducible output
-    if args.pin or not os.path.exists(LOCK):
+    if args.pin or not os.path.exists(args.lock):
         step("resolving the arm64 package closure")
         a = apt.Apt(os.path.join(args.dl, "apt"))
         a.update()
-        write_lock(resolve(a))
-    pins = read_lock()
-    debs = fetch(args.dl, pins)
+        lock.write(args.lock, resolve(a))
+    debs, pins, moved = fetch(args.dl, lock.read(args.lock), args.locked)
+    if moved:
+        os.makedirs(args.output, exist_ok=True)
+        lock.write(os.path.join(args.output, "packages.lock"), pins)
+        step("%d packages moved on in the archive: the lock they were built from is %s (./build.sh pin takes it)" % (
+            len(moved), os.path.join(args.output, "packages.lock")))
     src = unpack(args.dl, debs)
     images = os.path.join(args.output, "images")
     os.makedirs(images, exist_ok=True)
