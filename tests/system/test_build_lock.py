@@ -13,14 +13,18 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ASSEMBLE = os.path.join(ROOT, "board", "debian", "assemble.py")
 GONE = "2.36-9+deb12u0"  # a libc6 version no index lists
+OLD_ABI = "linux-image-6.1.0-1-cloud-arm64"  # a kernel ABI name long gone from the index
 
 
 def stale_lock(path):
-    """The real lock with libc6 pinned to a version that is gone."""
+    """The real lock with libc6 pinned to a version that is gone, and the
+    kernel to an ABI name that is gone."""
     lines = []
     for line in open(os.path.join(ROOT, "board", "debian", "packages.lock")):
         if line.startswith("libc6 "):
             line = "libc6 %s %s\n" % (GONE, "0" * 64)
+        elif line.startswith("linux-image-"):
+            line = "%s 6.1.1-1 %s\n" % (OLD_ABI, "0" * 64)
         lines.append(line)
     path.write_text("".join(lines))
     return str(path)
@@ -34,10 +38,13 @@ def test_a_pin_the_archive_no_longer_has_is_followed_and_said_and_locked_refuses
     lock = stale_lock(tmp_path / "old.lock")
     out = assemble("--lock", lock, "--output", str(tmp_path / "out"))
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
-    moved = [ln for ln in out.stdout.splitlines() if ln.startswith("moved: ")]
-    assert len(moved) == 1 and moved[0].startswith("moved: libc6 %s -> 2.36-9+deb12u" % GONE), out.stdout
+    moved = sorted(ln for ln in out.stdout.splitlines() if ln.startswith("moved: "))
+    assert len(moved) == 2 and moved[0].startswith("moved: libc6 %s -> 2.36-9+deb12u" % GONE), out.stdout
+    # The kernel followed through linux-image-cloud-arm64 to the current ABI.
+    assert moved[1].startswith("moved: %s 6.1.1-1 -> linux-image-6.1.0-" % OLD_ABI), out.stdout
     written = open(str(tmp_path / "out" / "packages.lock")).read()
-    assert "libc6 " + GONE not in written and moved[0].split(" -> ")[1] in written
+    assert "libc6 " + GONE not in written and moved[0].split(" -> ")[1] in written and OLD_ABI not in written
+    assert " ".join(moved[1].split(" -> ")[1].split()[:2]) in written
     assert os.path.getsize(str(tmp_path / "out" / "images" / "rootfs.cpio.gz")) > 1000000
     # The same lock and cache again: the same bytes (reproducible image).
     again = assemble("--lock", str(tmp_path / "out" / "packages.lock"), "--output", str(tmp_path / "out2"))
