@@ -205,3 +205,25 @@ def test_show_survival_and_status_name_the_upstream_state(tmp_path):
     assert "SURVIVAL (upstream lost: routing locally), for 0h 01m 0" in out
     assert "failures        4 in a row" in out and "phones known    2" in out and "200 12ms  FAIL(timeout)" in out
     assert "survival        SURVIVAL: local survival" in out and "WAN address 203.0.113.2" in out
+
+
+def test_words_a_command_does_not_take_are_errors_never_ignored(tmp_path):
+    """#13 finding 1: `commit check` committed for real, `rollback 3` rolled
+    back one level, `log abc` showed 20 lines, `help CMD` ignored CMD. Every
+    word a command does not take is now an error naming the command and its
+    rule, and nothing is done."""
+    session(tmp_path, ["set registrar.default_expires 900", "exit"], ["branch-17-secret"] * 3)
+    before = (tmp_path / "outpost.yaml").read_text()
+    rc, out = session(tmp_path, ["set registrar.default_expires 901", "commit check", "commit confirmed 1", "rollback 3",
+                                 "show status now", "log abc", "log -3", "log 0", "help commit", "help frobnicate", "diff", "exit"],
+                      ["branch-17-secret"])
+    assert "commit: takes no arguments (got 'check'); nothing was done" in out
+    assert "commit: takes no arguments (got 'confirmed 1'); nothing was done" in out
+    assert "rollback: takes no arguments (got '3'); nothing was done" in out
+    assert "show status: takes no more words (got 'now')" in out
+    assert out.count("log: N must be a whole number 1-10000") == 3
+    assert "commit                  validate, save, and tell the daemon to reload" in out
+    assert "show registrations      phones registered" not in out  # that one line, not the whole help
+    assert "help: no command 'frobnicate' (help lists them)" in out
+    assert "+  default_expires: 901" in out  # still only a candidate: nothing committed, nothing rolled back
+    assert (tmp_path / "outpost.yaml").read_text() == before and "committed (" not in out and "rolled back" not in out

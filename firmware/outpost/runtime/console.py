@@ -24,6 +24,7 @@ Rules of this file (the console's trust boundary, THREAT-console.md):
 import getpass
 import json
 import os
+import re
 import shlex
 import signal
 import socket
@@ -42,6 +43,14 @@ from .store import read_json
 PIDFILE = "/var/run/outpost.pid"
 MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
 IDLE_TIMEOUT_S = 600  # console.idle_timeout_s when the site file does not say
+# Words each command takes (fewest, most; None: any): a word more is an
+# error, never ignored (`commit check` must not commit, `rollback 3` must
+# not roll back one level). `show` and `log` check their own words.
+ARITY = {"help": (0, 1), "exit": (0, 0), "logout": (0, 0), "quit": (0, 0), "show": (0, 2), "ping_upstream": (0, 0),
+         "log": (0, 1), "reboot": (0, 0), "set": (2, 2), "delete": (1, 1), "diff": (0, 0), "commit": (0, 0),
+         "rollback": (0, 0), "revert": (0, 0), "password": (0, 0), "load": (0, None), "shell": (0, 0)}
+MAX_LOG_LINES = 10000
+
 HELP = """\
 show config [PATH]      the candidate configuration, or one value of it
 show registrations      phones registered with this router
@@ -310,6 +319,10 @@ class Console:
         if handler is None:
             self.say("unknown command '%s' (try help)" % cmd[:40])
             return True
+        fewest, most = ARITY.get(cmd.replace("-", "_"), (0, None))
+        if len(args) < fewest or (most is not None and len(args) > most):
+            self.say(_arity_error(cmd, args, fewest, most))
+            return True
         try:
             return handler(args) is not False
         except (KeyError, ValueError) as e:
@@ -322,7 +335,12 @@ class Console:
         return True
 
     def cmd_help(self, args):
-        self.say(HELP)
+        if not args:
+            self.say(HELP)
+            return
+        word = args[0].lower()
+        lines = [ln for ln in HELP.splitlines() if ln.split(" ", 1)[0] == word]
+        self.say("\n".join(lines) if lines else "help: no command '%s' (help lists them)" % word[:40])
 
     def cmd_exit(self, args):
         if self.dirty:
@@ -333,6 +351,9 @@ class Console:
 
     def cmd_show(self, args):
         what = args[0] if args else ""
+        if len(args) > 1 and what != "config":
+            self.say("show %s: takes no more words (got '%s')" % (what[:40], args[1][:40]))
+            return
         if what == "config":
             if len(args) > 1:
                 value = self.site.get(args[1])
@@ -379,7 +400,10 @@ class Console:
         self.say(ping(host, up.get("port", 5060), self.hostname))
 
     def cmd_log(self, args):
-        n = int(args[0]) if args and args[0].isdigit() and len(args[0]) < 7 else 20
+        if args and not (re.fullmatch(r"[0-9]{1,5}", args[0]) and 1 <= int(args[0]) <= MAX_LOG_LINES):
+            self.say("log: N must be a whole number 1-%d (got '%s')" % (MAX_LOG_LINES, args[0][:40]))
+            return
+        n = int(args[0]) if args else 20
         try:
             out = subprocess.run(["logread"], capture_output=True, text=True, errors="replace", timeout=10).stdout
         except (OSError, subprocess.TimeoutExpired):
@@ -473,6 +497,14 @@ class Console:
             return True
         except (OSError, ValueError):
             return False
+
+
+def _arity_error(cmd, args, fewest, most):
+    """One line naming the command and its rule."""
+    if most == 0:
+        return "%s: takes no arguments (got '%s'); nothing was done" % (cmd, " ".join(args)[:60])
+    usage = [ln.split("  ")[0].strip() for ln in HELP.splitlines() if ln.split(" ", 1)[0] == cmd]
+    return "%s: wrong number of arguments; usage: %s" % (cmd, usage[0] if usage else cmd)
 
 
 def main(argv=None):
