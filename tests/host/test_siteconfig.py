@@ -40,29 +40,57 @@ def test_set_keeps_comments_order_and_formatting(site):
     assert site.dirty and "-  default_expires: 600" in site.diff() and "+  default_expires: 900" in site.diff()
 
 
-def test_commit_writes_yaml_json_and_previous_atomically(site, tmp_path):
+def test_commit_writes_yaml_json_and_history_atomically(site, tmp_path):
     site.set("registrar.default_expires", "900")
-    changes, cfg = site.commit()
-    assert "+  default_expires: 900" in changes and not site.dirty
+    r = site.commit(comment="shorter registrations")
+    assert r.state == "committed" and "+  default_expires: 900" in r.changes and not site.dirty
     assert configmod.load(str(tmp_path / "outpost.json"))["registrar"]["default_expires"] == 900
-    assert (tmp_path / "outpost.yaml.prev").read_text() == SITE
+    assert site.history.text(1) == SITE and site.history.text(0) == (tmp_path / "outpost.yaml").read_text()
+    assert [e[3] for e in site.history.entries()] == ["shorter registrations", ""]
     assert "# Branch 17, Lyon." in (tmp_path / "outpost.yaml").read_text()
 
 
 def test_a_rejected_commit_changes_nothing_and_names_every_error(site, tmp_path):
     site.commit()
     before = [(tmp_path / f).read_text() for f in ("outpost.yaml", "outpost.json")]
-    site.set("sip.listen[0].port", "70000")
-    site.set("registrar.default_expires", "abc")
-    site.set("sip.domian", "typo.example.com")
+    site.replace(SITE.replace("port: 5060", "port: 70000").replace("default_expires: 600", "default_expires: abc")
+                 .replace("domain:", "domian:"))
     with pytest.raises(Invalid) as e:
         site.commit()
     assert e.value.errors == [
         "sip.domian: unknown key (did you mean 'domain'?)",
+        "sip.domain: is required",
         "sip.listen[0].port: 70000 is not a port (1-65535)",
         "registrar.default_expires: 'abc' is not a whole number",
     ]
     assert [(tmp_path / f).read_text() for f in ("outpost.yaml", "outpost.json")] == before
+
+
+def test_set_checks_the_value_against_the_schema_where_it_is_typed(site):
+    """#13 finding 4 and 9: set took anything until commit; lists lost their text."""
+    for path, value, error in (
+            ("sip.listen[0].port", "70000", "sip.listen[0].port: 70000 is not a port (1-65535)"),
+            ("registrar.default_expires", "abc", "registrar.default_expires: 'abc' is not a whole number"),
+            ("upstream.transport", "sctp", "upstream.transport: 'sctp' is not one of 'udp', 'tcp'"),
+            ("interfaces.lan0.address", "10.20.0.300/24", "interfaces.lan0.address: '10.20.0.300/24' is not an IPv4 address with a prefix"),
+            ("interfaces.lan0.address", "10.20.0.1/33", "interfaces.lan0.address: '10.20.0.1/33' is not an IPv4 address with a prefix"),
+            ("media.lan_gateways", "[192.0.2.256]", "media.lan_gateways[0]: '192.0.2.256' is not an IPv4 address"),
+            ("upstream.host", "pbx..example.com", "upstream.host: 'pbx..example.com' is not a host name or IP address"),
+            ("survival.fallback_patterns", "0X.", "survival.fallback_patterns: is a list: write [a, b]"),
+            ("log.syslog", "maybe", "log.syslog: 'maybe' is not true or false")):
+        with pytest.raises(Invalid) as e:
+            site.set(path, value)
+        assert e.value.errors[0].startswith(error), e.value.errors
+    with pytest.raises(KeyError, match="sip.domian: unknown key \\(did you mean 'domain'\\?\\)"):
+        site.set("sip.domian", "example.org")
+    assert not site.dirty  # nothing refused was stored
+    site.set("survival.fallback_patterns", "[0X., 00.]")
+    site.set("survival.emergency_numbers", "[112,999]")
+    site.add("survival.emergency_numbers", "000")
+    site.set("upstream.host", "pbx.hq.example.com")
+    assert site.get("survival.fallback_patterns") == ["0X.", "00."]
+    assert site.get("survival.emergency_numbers") == ["112", "999", "000"]
+    assert site.errors() == ["upstream.host: relaying to pbx.hq.example.com needs interfaces.lan0.address (the phones' network)"]
 
 
 def test_rollback_restores_the_previous_commit(site, tmp_path):
@@ -70,16 +98,18 @@ def test_rollback_restores_the_previous_commit(site, tmp_path):
     site.set("registrar.default_expires", "1200")
     site.commit()
     site.rollback()
+    assert site.dirty and "+  default_expires: 600" in site.diff()  # a candidate, as in Junos
+    site.commit(comment="back")
     assert configmod.load(str(tmp_path / "outpost.json"))["registrar"]["default_expires"] == 600
     assert "# Keep registrations short" in (tmp_path / "outpost.yaml").read_text()
 
 
 def test_a_password_is_stored_as_ha1_only(site):
-    site.set("users.alice.password", "s3cret!")
+    site.set("users.alice.password", "s3cret-alice")
     text = site.text()
-    assert "s3cret!" not in text
-    assert site.get("users.alice.ha1.SHA-256") == digest.ha1("SHA-256", "alice", "example.com", "s3cret!")
-    assert site.get("users.alice.ha1.MD5") == digest.ha1("MD5", "alice", "example.com", "s3cret!")
+    assert "s3cret-alice" not in text
+    assert site.get("users.alice.ha1.SHA-256") == digest.ha1("SHA-256", "alice", "example.com", "s3cret-alice")
+    assert site.get("users.alice.ha1.MD5") == digest.ha1("MD5", "alice", "example.com", "s3cret-alice")
     site.commit()
 
 
@@ -131,7 +161,7 @@ users:
     assert "media.port_min: 30000 is outside the media range the firewall guards (40000-49999)" in errs
     assert "media.idle_timeout_s: 5 is not in 10-3600" in errs
     assert "survival.fallback_patterns[1]: 'call-me' is not a dial pattern (digits, X, [..], .)" in errs
-    assert "users.bob.networks[1]: 'lan' is not an IPv4 network (like 192.0.2.0/24)" in errs
+    assert "users.bob.networks[1]: 'lan' is not an IPv4 address with a prefix length 0-32 (like 192.0.2.1/24)" in errs
     good = SITE + "upstream: {host: pbx.hq.example.com}\nsurvival: {fallback_trunk: 192.0.2.50}\n"
     (tmp_path / "outpost.yaml").write_text(good)
     assert SiteConfig(str(tmp_path)).errors() == [
@@ -149,13 +179,14 @@ users:
 def test_interfaces_are_validated_and_written_for_boot(tmp_path):
     (tmp_path / "outpost.yaml").write_text(SITE + "interfaces:\n  lan0: {mac: '52:54:00:4f:50:01', method: static}\n  wan0: {mac: 'zz', method: dhcp}\n")
     site = SiteConfig(str(tmp_path))
-    assert site.errors() == ["interfaces.wan0.mac: 'zz' is not a MAC address (like 52:54:00:4f:50:01)"]
+    assert site.errors() == ["interfaces.wan0.mac: 'zz' is not a MAC address (like 52:54:00:4f:50:01)",
+                             "interfaces.lan0.address: required when method is static"]  # every error at once
     site.set("interfaces.wan0.mac", "'52:54:00:4f:50:02'")
     assert site.errors() == ["interfaces.lan0.address: required when method is static"]
     site.set("interfaces.lan0.address", "192.0.2.1/24")
     site.commit()
     assert (tmp_path / "interfaces").read_text().splitlines()[1:] == [
-        "lan0 52:54:00:4f:50:01 static 192.0.2.1/24", "wan0 52:54:00:4f:50:02 dhcp "]
+        "lan0 52:54:00:4f:50:01 static 192.0.2.1/24 -", "wan0 52:54:00:4f:50:02 dhcp - -"]
 
 
 def test_digest_algorithms_default_to_md5_and_are_set_per_user_or_network(site):
@@ -163,7 +194,7 @@ def test_digest_algorithms_default_to_md5_and_are_set_per_user_or_network(site):
     SHA-256 challenge: MD5 by default; SHA-256 where the admin says. A list
     a user's phone would meet without an HA1 for it is an error naming
     the user, the field and the list."""
-    site.set("users.alice.password", "s3cret!")
+    site.set("users.alice.password", "s3cret-alice")
     site.commit()
     cfg = configmod.check(configmod.validate(configmod.SCHEMA, site._plain()))
     assert cfg["auth"]["algorithms"] == ["MD5"]
@@ -175,5 +206,27 @@ def test_digest_algorithms_default_to_md5_and_are_set_per_user_or_network(site):
     assert auth.offered("bob", "192.0.2.130") == ("SHA-256", "MD5") and auth.offered("bob", "192.0.2.10") == ("MD5",)
     site.delete("users.alice.ha1.SHA-256")
     assert any("users.alice.ha1: needs a value for one of SHA-256 (users.alice.algorithms)" in e for e in site.errors()), site.errors()
-    site.set("auth.by_network[0].algorithms", "[MD4]")
-    assert any("auth.by_network[0].algorithms[0]" in e for e in site.errors()), site.errors()
+    with pytest.raises(Invalid, match="auth.by_network\\[0\\].algorithms\\[0\\]: 'MD4' is not one of"):
+        site.set("auth.by_network[0].algorithms", "[MD4]")
+
+
+def test_a_static_wan_has_a_gateway_and_dns_servers(tmp_path):
+    """#13 finding 8: static WAN had no gateway and no DNS servers, so an
+    upstream given by name could never be resolved."""
+    (tmp_path / "outpost.yaml").write_text(SITE + "interfaces:\n  lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}\n"
+                                           "  wan0: {mac: '52:54:00:4f:50:02', address: 203.0.113.2/24, gateway: 198.51.100.1}\n")
+    site = SiteConfig(str(tmp_path))
+    assert site.errors() == ["interfaces.wan0.gateway: 198.51.100.1 is not in wan0's network 203.0.113.0/24"]
+    site.set("interfaces.wan0.gateway", "203.0.113.1")
+    site.set("interfaces.wan0.dns", "[203.0.113.53, 198.51.100.53]")
+    site.commit()
+    assert (tmp_path / "interfaces").read_text().splitlines()[1:] == [
+        "lan0 52:54:00:4f:50:01 static 192.0.2.1/24 -", "wan0 52:54:00:4f:50:02 static 203.0.113.2/24 203.0.113.1"]
+    assert (tmp_path / "resolv.conf").read_text() == "nameserver 203.0.113.53\nnameserver 198.51.100.53\n"
+    site.set("interfaces.wan0.method", "dhcp")
+    assert "interfaces.wan0.gateway: gateway and dns are for method static (dhcp brings its own)" in site.errors()
+    site.delete("interfaces.wan0.gateway")
+    site.delete("interfaces.wan0.dns")
+    site.delete("interfaces.wan0.address")
+    site.commit()
+    assert not (tmp_path / "resolv.conf").exists()  # the lease's servers again

@@ -11,9 +11,19 @@ import pytest
 from consolerig import PASSWORD, SITE, session
 from outpost.runtime import config as configmod
 from outpost.runtime import store
+from outpost.runtime.schema import Invalid
 from outpost.runtime.siteconfig import SiteConfig
 
-SITE_FILES = ("outpost.yaml", "outpost.json", "outpost.yaml.prev")
+SITE_FILES = ("outpost.yaml", "outpost.json", "history/index.json", "history/00000001.yaml", "history/00000002.yaml")
+
+
+def refused(site, path, value):
+    """The errors for a value: where it is typed (set), else at commit."""
+    try:
+        site.set(path, value)
+    except Invalid as e:
+        return e.errors
+    return site.errors()
 
 
 @pytest.fixture
@@ -36,7 +46,7 @@ def test_site_files_are_0600_after_first_boot_commit_and_rollback(tmp_path, open
     session(tmp_path, ["set users.alice.password s3cret-alice", "commit", "exit"], [PASSWORD])
     assert "ha1" in (tmp_path / "outpost.yaml").read_text()
     assert {name: mode(tmp_path / name) for name in SITE_FILES} == dict.fromkeys(SITE_FILES, 0o600)
-    session(tmp_path, ["rollback", "exit"], [PASSWORD])
+    session(tmp_path, ["rollback", "commit", "exit"], [PASSWORD])
     assert {name: mode(tmp_path / name) for name in SITE_FILES} == dict.fromkeys(SITE_FILES, 0o600)
 
 
@@ -82,9 +92,35 @@ def test_the_status_file_cannot_be_pointed_at_a_system_or_site_file(tmp_path, va
     JSON holding Call-IDs from the network."""
     (tmp_path / "outpost.yaml").write_text(SITE)
     site = SiteConfig(str(tmp_path))
-    site.set("state.status_file", "'%s'" % value.format(site=tmp_path))
-    assert any(e.startswith("state.status_file:") for e in site.errors())
+    assert any(e.startswith("state.status_file:") for e in refused(site, "state.status_file", "'%s'" % value.format(site=tmp_path)))
     site.revert()
-    site.set("state.dir", "'%s'" % os.path.dirname(value.format(site=tmp_path)))
+    errors = refused(site, "state.dir", "'%s'" % os.path.dirname(value.format(site=tmp_path)))
     if value.startswith(("/etc", "/proc", "/run/outpost/..")):
-        assert any(e.startswith("state.dir:") for e in site.errors())
+        assert any(e.startswith("state.dir:") for e in errors)
+
+
+def test_a_password_in_a_site_file_never_reaches_the_disk(tmp_path, open_umask):
+    """users.NAME.password in an applied file becomes HA1s as it is loaded:
+    not in the YAML, the JSON, the history, nor any file beside them."""
+    (tmp_path / "outpost.yaml").write_text(SITE)
+    site = SiteConfig(str(tmp_path))
+    site.replace(SITE + "users:\n  alice: {password: 'alice-Plaintext-9'}\n")
+    site.commit()
+    for root, _, files in os.walk(tmp_path):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                assert b"alice-Plaintext-9" not in f.read(), name
+    assert site.get("users.alice.ha1.MD5")
+
+
+def test_a_forged_history_index_cannot_name_a_file_outside_the_history(tmp_path):
+    """The history index (0600, but on a disk someone may have edited) names
+    commits by number only: a path in it is ignored, never opened."""
+    (tmp_path / "outpost.yaml").write_text(SITE)
+    site = SiteConfig(str(tmp_path))
+    site.commit()
+    (tmp_path / "history" / "index.json").write_text(
+        '[{"seq": "../../../etc/passwd", "at": 1}, {"seq": 1.5, "at": 2}, {"seq": 1, "at": 3, "how": "commit"}]')
+    assert [e[4] for e in site.history.entries()] == [1]
+    with pytest.raises(KeyError, match="rollback 1: the history holds 0-0"):
+        site.rollback(1)

@@ -133,7 +133,7 @@ def test_yaml_aliases_cannot_exhaust_the_console(tmp_path):
     first_boot(tmp_path)
     p = console_process(tmp_path, preexec_fn=limited)
     laughs_file = "sip:\n  domain: example.com\n  listen: [{transport: udp, address: 192.0.2.1}]\n  aliases: %s\n" % LAUGHS
-    lines = [PASSWORD, "set sip.aliases '%s'" % LAUGHS, "commit"] + block(laughs_file.encode()) + ["end", ".", "commit",
+    lines = [PASSWORD, "set sip.listen %s" % LAUGHS, "commit"] + block(laughs_file.encode()) + ["end", ".", "commit",
                                                                                                  "show config sip.domain", "exit"]
     try:
         out, _ = p.communicate(("\n".join(lines) + "\n").encode(), timeout=30)
@@ -147,7 +147,8 @@ def test_yaml_aliases_cannot_exhaust_the_console(tmp_path):
 
 def test_values_ruamel_cannot_build_are_one_line_errors(tmp_path):
     first_boot(tmp_path)
-    rc, out = session(tmp_path, ["set sip.domain '[unclosed'", "set sip.domain '%s'" % ("[" * 1500 + "]" * 1500),
-                                 "set registrar.default_expires %s" % ("9" * 5000), "set sip.domain 'a: b: c'",
-                                 "show config sip.domain", "exit"], [PASSWORD])
+    rc, out = session(tmp_path, ["set sip.listen '[unclosed'", "set sip.listen %s" % ("[" * 1500 + "]" * 1500),
+                                 "set registrar.default_expires %s" % ("9" * 3000), "set sip.timers {a: b: c}",
+                                 "set sip.domain '[unclosed'", "show config sip.domain", "exit"], [PASSWORD])
     assert rc == 0 and out.count("not a YAML value") >= 2 and '"example.com"' in out
+    assert "error: registrar.default_expires: '%s' is not a whole number" % ("9" * 3000) in out

@@ -112,6 +112,7 @@ def test_an_idle_session_is_logged_out_before_the_next_caller_types(tmp_path, sh
 
 
 def test_the_idle_timeout_comes_from_the_site_file_and_is_validated(tmp_path):
+    from outpost.runtime.schema import Invalid
     from outpost.runtime.siteconfig import SiteConfig
 
     (tmp_path / "outpost.yaml").write_text(SITE)
@@ -119,8 +120,9 @@ def test_the_idle_timeout_comes_from_the_site_file_and_is_validated(tmp_path):
     site = SiteConfig(str(tmp_path))
     assert site.get("console.idle_timeout_s") == 900
     assert Console(str(tmp_path), str(tmp_path)).idle_timeout_s == 900
-    site.set("console.idle_timeout_s", "5")
-    assert site.errors() == ["console.idle_timeout_s: 5 is not in 30-86400"]
+    with pytest.raises(Invalid) as e:
+        site.set("console.idle_timeout_s", "5")  # refused where it is typed
+    assert e.value.errors == ["console.idle_timeout_s: 5 is not in 30-86400"]
 
 
 def test_a_hangup_ends_the_session_at_once(tmp_path):

@@ -12,7 +12,7 @@ from ..core.auth import Authenticator, Credentials, Nonces, ipv4_int, parse_netw
 from ..core.headers import field_key
 from ..core.proxy import ProxyConfig
 from ..core.registrar import RegistrarPolicy
-from .schema import REQUIRED, Bool, Hex, Host, Int, List, Map, OneOf, Path, Port, Record, Str, validate, Invalid
+from .schema import REQUIRED, IPv4, Bool, Hex, Host, Int, List, Map, OneOf, Path, Port, Record, Str, validate, Invalid
 
 LISTEN = Record({
     "transport": (OneOf("udp", "tcp"), REQUIRED),
@@ -20,7 +20,7 @@ LISTEN = Record({
     "port": (Port(), 5060),
 })
 
-CIDR = Str(r"(\d{1,3}\.){3}\d{1,3}/\d{1,2}", "is not an IPv4 network (like 192.0.2.0/24)")
+CIDR = IPv4(prefix=True)
 
 USER = Record({
     "ha1": (Record({
@@ -44,6 +44,10 @@ IFACE = Record({
     "mac": (Str(r"([0-9a-f]{2}:){5}[0-9a-f]{2}", "is not a MAC address (like 52:54:00:4f:50:01)"), REQUIRED),
     "method": (OneOf("static", "dhcp", "none"), "static"),
     "address": (CIDR, None),
+    # Static only (DHCP brings its own): the default route and the DNS
+    # servers that resolve upstream.host when it is a name.
+    "gateway": (IPv4(), None),
+    "dns": (List(IPv4(), 0, 3), []),
 })
 
 # The base ruleset (rootfs_overlay/etc/nftables.conf) guards this range.
@@ -105,7 +109,7 @@ SCHEMA = Record({
         "lock": (OneOf("sdp", "first_sender"), "sdp"),
         # LAN hosts (an on-site PBX, a media gateway) whose SDP may name
         # another LAN host's media; any other phone's SDP must name itself.
-        "lan_gateways": (List(Str(r"(\d{1,3}\.){3}\d{1,3}", "is not an IPv4 address"), 0, 32), []),
+        "lan_gateways": (List(IPv4(), 0, 32), []),
     }), {}),
     "survival": (Record({
         "probe_interval_s": (Int(1, 300), 10),
@@ -134,7 +138,9 @@ SCHEMA = Record({
         "max_sources": (Int(16, 100000), 1024),
     }), {}),
     "state": (Record({
-        "dir": (Path(), "/var/lib/outpost"),
+        # The data disk the image mounts (rcS): registrations, the nonce
+        # secret and the Contact-token key outlive a reboot.
+        "dir": (Path(), "/data/state"),
         "write_delay_ms": (Int(0, 600000), 1000),
         # Written every 10 s for the console's "show status": RAM, not flash.
         "status_file": (Path(), "/run/outpost/status.json"),
@@ -167,30 +173,110 @@ def check(cfg):
     """The rules that span fields; raises Invalid with every error. Returns
     cfg with the realm filled in."""
     errors = []
-    realm = cfg["auth"]["realm"] or cfg["sip"]["domain"]
+    _run_rules(cfg, errors)
+    if errors:
+        raise Invalid(errors)
+    cfg["auth"]["realm"] = cfg["auth"]["realm"] or cfg["sip"]["domain"]
+    return cfg
+
+
+def check_all(raw):
+    """(config with defaults, every error at once): the schema's and the
+    cross-field rules', even where the schema already refused a field (a
+    rule that trips over such a value is skipped: its field is named)."""
+    errors = []
+    cfg = SCHEMA.check(raw, "", errors)
+    if not isinstance(cfg, dict):
+        return cfg, errors
+    refused = {e.split(":", 1)[0] for e in errors}
+    own = []
+    _run_rules(cfg, own)
+    errors += [e for e in own if e.split(":", 1)[0] not in refused]
+    if not errors:
+        cfg["auth"]["realm"] = cfg["auth"]["realm"] or cfg["sip"]["domain"]
+    return cfg, errors
+
+
+def _run_rules(cfg, errors):
+    for rule in RULES:
+        try:
+            rule(cfg, errors)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            pass  # a value the schema refused (check_all names it)
+
+
+def _rule_users(cfg, errors):
     for name, user in cfg["users"].items():
         _check_user_algorithms(name, user, cfg["auth"], errors)
-    for name, iface in cfg["interfaces"].items():
+
+
+def _rule_interfaces(cfg, errors):
+    import ipaddress
+
+    nets = {}
+    for name, iface in sorted(cfg["interfaces"].items()):
         if iface and iface["method"] == "static" and not iface["address"]:
             errors.append("interfaces.%s.address: required when method is static" % name)
+        elif iface and iface["address"]:
+            i = ipaddress.IPv4Interface(iface["address"])
+            if i.network.prefixlen < 31 and i.ip in (i.network.network_address, i.network.broadcast_address):
+                errors.append("interfaces.%s.address: %s is the %s address of %s, not a host's" % (
+                    name, i.ip, "network" if i.ip == i.network.network_address else "broadcast", i.network))
+            nets[name] = i.network
+            gw = iface["gateway"]
+            if gw and ipaddress.IPv4Address(gw) not in i.network:
+                errors.append("interfaces.%s.gateway: %s is not in %s's network %s" % (name, gw, name, i.network))
+        if iface and iface["method"] != "static" and (iface["gateway"] or iface["dns"]):
+            errors.append("interfaces.%s.gateway: gateway and dns are for method static (%s brings its own)" % (name, iface["method"]))
+    if len(nets) == 2 and nets["lan0"].overlaps(nets["wan0"]):
+        errors.append("interfaces.wan0.address: %s overlaps lan0's network %s" % (nets["wan0"], nets["lan0"]))
+
+
+def _rule_listen(cfg, errors):
+    """A listen address the router does not have stops the daemon (bind
+    fails): with every interface static, it must be one of theirs."""
+    ifaces = [i for i in cfg["interfaces"].values() if i]
+    if not ifaces or any(i["method"] != "static" for i in ifaces):
+        return
+    own = [i["address"].split("/")[0] for i in ifaces]
+    for n, entry in enumerate(cfg["sip"]["listen"]):
+        a = entry["address"]
+        if a not in own and a not in ("0.0.0.0", "::") and not a.startswith("127."):
+            errors.append("sip.listen[%d].address: %s is not an address of this router (%s, 0.0.0.0 or 127.0.0.1)" % (n, a, ", ".join(own)))
+
+
+def _rule_upstream(cfg, errors):
     if cfg["upstream"]["host"] and not (cfg["interfaces"].get("lan0") or {}).get("address"):
         errors.append("upstream.host: relaying to %s needs interfaces.lan0.address (the phones' network)" % cfg["upstream"]["host"])
     trunk = cfg["survival"]["fallback_trunk"]
     if trunk and split_trunk(trunk) is None:
         errors.append("survival.fallback_trunk: %r has no valid port after ':' (1-65535)" % trunk)
+
+
+def _rule_media(cfg, errors):
+    import ipaddress
+
     m = cfg["media"]
     if m["port_min"] % 2 or m["port_max"] <= m["port_min"]:
         errors.append("media.port_min: %d must be even and below media.port_max (%d)" % (m["port_min"], m["port_max"]))
+    lan = (cfg["interfaces"].get("lan0") or {}).get("address")
+    if lan:
+        net = ipaddress.IPv4Interface(lan).network
+        for n, gw in enumerate(m["lan_gateways"]):
+            if ipaddress.IPv4Address(gw) not in net:
+                errors.append("media.lan_gateways[%d]: %s is not in lan0's network %s" % (n, gw, net))
+
+
+def _rule_limits(cfg, errors):
     lim = cfg["limits"]
     if lim["tcp_first_message_s"] > lim["tcp_idle_s"]:
         errors.append("limits.tcp_first_message_s: %d must not exceed limits.tcp_idle_s (%d)" % (lim["tcp_first_message_s"], lim["tcp_idle_s"]))
     r = cfg["registrar"]
     if not r["min_expires"] <= r["default_expires"] <= r["max_expires"]:
         errors.append("registrar.default_expires: %d must lie between min_expires (%d) and max_expires (%d)" % (r["default_expires"], r["min_expires"], r["max_expires"]))
-    if errors:
-        raise Invalid(errors)
-    cfg["auth"]["realm"] = realm
-    return cfg
+
+
+RULES = (_rule_users, _rule_interfaces, _rule_listen, _rule_upstream, _rule_media, _rule_limits)
 
 
 def split_trunk(text):
@@ -311,42 +397,3 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
         short = sv["expires_s"]
         pc.survival_policy = RegistrarPolicy(sip["domain"], short, min(r["min_expires"], short), short)
     return pc
-
-
-def config_paths(prefix, data):
-    """Completions of a config path (sip.listen[0].port) from the schema and
-    the site's own values (user names, list entries)."""
-    parent, dot, _ = prefix.rpartition(".")
-    node, value = SCHEMA, data
-    for part in parent.split(".") if dot else ():
-        name, _, index = part.partition("[")
-        if isinstance(node, Record):
-            node, value = node.fields.get(name, (None, None))[0], (value or {}).get(name)
-        elif isinstance(node, Map):
-            node, value = node.value, (value or {}).get(name)
-        else:
-            return []
-        if index:
-            if not isinstance(node, List) or not index.rstrip("]").isdigit():
-                return []
-            i = int(index.rstrip("]"))
-            node, value = node.item, (value[i] if isinstance(value, list) and i < len(value) else None)
-        if node is None:
-            return []
-    base = parent + "." if dot else ""
-    out = []
-    names = list(node.fields) if isinstance(node, Record) else sorted(value or {}) if isinstance(node, Map) and isinstance(value, dict) else []
-    for name in names:
-        sub = node.fields[name][0] if isinstance(node, Record) else node.value
-        sub_value = (value or {}).get(name) if isinstance(value, dict) else None
-        if isinstance(sub, List):
-            n = len(sub_value) if isinstance(sub_value, list) else 0
-            if isinstance(sub.item, (Record, Map)):
-                out += ["%s%s[%d]." % (base, name, i) for i in range(n)] or [base + name + "["]
-            else:
-                out.append(base + name)
-        elif isinstance(sub, (Record, Map)):
-            out.append(base + name + ".")
-        else:
-            out.append(base + name)
-    return out

@@ -74,8 +74,61 @@ class Path(Str):
         return v
 
 
-def Host():
-    return Str(r"[A-Za-z0-9.\-_:\[\]]+", "is not a host name or IP address")
+class IPv4(Str):
+    """A dotted-quad address, as the standard library parses it (no leading
+    zeros, each part 0-255): 10.20.0.300 is refused where it is typed."""
+
+    def __init__(self, prefix=False):
+        super().__init__(None, None, 1, 64)
+        self.prefix = prefix
+
+    def check(self, v, path, errors):
+        n = len(errors)
+        super().check(v, path, errors)
+        if len(errors) > n:
+            return v
+        import ipaddress
+
+        try:
+            if self.prefix:
+                if "/" not in v:
+                    raise ValueError
+                ipaddress.IPv4Interface(v)
+            else:
+                ipaddress.IPv4Address(v)
+        except ValueError:
+            errors.append("%s: %r %s" % (path, v, "is not an IPv4 address with a prefix length 0-32 (like 192.0.2.1/24)"
+                                         if self.prefix else "is not an IPv4 address (like 192.0.2.1)"))
+        return v
+
+
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
+
+
+class Host(Str):
+    """A host name (RFC 1123 labels) or an IPv4 or [IPv6] address; anything
+    made only of digits and dots must be a real IPv4 address."""
+
+    def __init__(self):
+        super().__init__(None, None, 1, 253)
+
+    def check(self, v, path, errors):
+        n = len(errors)
+        super().check(v, path, errors)
+        if len(errors) > n:
+            return v
+        import ipaddress
+
+        try:
+            if v.replace(".", "").isdigit():
+                ipaddress.IPv4Address(v)
+            elif ":" in v:
+                ipaddress.IPv6Address(v[1:-1] if v.startswith("[") and v.endswith("]") else v)
+            elif not all(_LABEL.match(label) for label in v.rstrip(".").split(".")):
+                raise ValueError
+        except ValueError:
+            errors.append("%s: %r is not a host name or IP address" % (path, v))
+        return v
 
 
 def Hex(n):

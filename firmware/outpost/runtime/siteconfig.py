@@ -1,11 +1,11 @@
 """The site file: YAML that people and the console edit, compiled into the
 JSON the daemon reads.
 
-    site = SiteConfig("/data/etc/outpost")   # outpost.yaml, outpost.json, outpost.yaml.prev
+    site = SiteConfig("/data/etc/outpost")   # outpost.yaml, outpost.json, history/
     site.set("sip.upstream.port", "5080")    # a candidate change, nothing written
     site.diff()                              # what commit would change
-    site.commit()                            # validate; write YAML, JSON, .prev atomically
-    site.rollback()                          # the previous committed file back
+    site.commit(comment="new ITSP port")     # validate; write YAML, JSON, history atomically
+    site.rollback(3)                         # rollback 3 as the candidate (commit to apply)
 
 Edits go through ruamel.yaml's round-trip mode, so comments, key order and
 formatting survive. ruamel.yaml is loaded here only: the daemon reads the
@@ -29,26 +29,22 @@ import difflib
 import io
 import json
 import os
-import re
+import time
 
 from ..core import digest
 from . import config as configmod
-from .schema import Invalid, validate
+from . import configvalues
+from .commits import Commits, Lock, effects, leaves
+from .schema import Invalid
+from .sitetree import (MIN_SIP_PASSWORD, PASSWORD_RULE, check_plain, parse_path, password_hash_of, passwords_to_ha1,
+                       reaches_password, yaml_problem)
 from .store import write_atomic
 
 YAML_NAME = "outpost.yaml"
 JSON_NAME = "outpost.json"
 PREV_NAME = "outpost.yaml.prev"
 
-# \Z, not $: "password_hash\n" must not read as "password_hash".
-_STEP = re.compile(r"([A-Za-z0-9_+\-]+)(?:\[(\d+)\])?\Z")
-SECRET_MODE = 0o600  # the YAML, JSON and previous file hold HA1s and the console hash
-# The console subtree's fields anyone logged in may edit; the hash is not one.
-CONSOLE_EDITABLE = ("idle_timeout_s",)
-PASSWORD_RULE = "set the console password at first boot or with the password command"
-# A branch's site file has a few hundred values, five levels deep.
-MAX_DEPTH = 32
-MAX_NODES = 200000
+SECRET_MODE = 0o600  # the YAML, JSON and history hold HA1s and the console hash
 
 
 def _yaml():
@@ -58,56 +54,6 @@ def _yaml():
     y.preserve_quotes = True
     y.indent(mapping=2, sequence=4, offset=2)
     return y
-
-
-def parse_path(path):
-    """'sip.listen[0].port' -> ['sip', 'listen', 0, 'port']; ValueError if malformed."""
-    out = []
-    for part in path.split("."):
-        m = _STEP.match(part)
-        if not part or m is None:
-            raise ValueError("%s: not a config path (like sip.listen[0].port)" % path)
-        out.append(m.group(1))
-        if m.group(2) is not None:
-            out.append(int(m.group(2)))
-    return out
-
-
-def reaches_password(steps):
-    """Would an edit at this path touch the console password hash? (The
-    whole console mapping, the hash, or anything not known to be harmless.)"""
-    return bool(steps) and steps[0] == "console" and (len(steps) == 1 or steps[1] not in CONSOLE_EDITABLE)
-
-
-def password_hash_of(data):
-    console = data.get("console") if isinstance(data, dict) else None
-    value = console.get("password_hash") if isinstance(console, dict) else None
-    return value if isinstance(value, str) and value else None
-
-
-def check_plain(data, what):
-    """ValueError unless `data` is a tree: no node reached twice (aliases,
-    recursion), no merge keys or anchors, bounded depth and size. Iterative,
-    so a deep file cannot exhaust the stack here."""
-    seen = set()
-    todo = [(data, 0)]
-    count = 0
-    while todo:
-        node, depth = todo.pop()
-        count += 1
-        if count > MAX_NODES or depth > MAX_DEPTH:
-            raise ValueError("%s: more than %d values or %d levels deep, refused" % (what, MAX_NODES, MAX_DEPTH))
-        if not isinstance(node, (dict, list)):
-            continue
-        anchor = getattr(getattr(node, "anchor", None), "value", None)
-        if id(node) in seen or anchor or getattr(node, "merge", None):
-            raise ValueError("%s: YAML anchors, aliases and merge keys (&, *, <<) are not allowed in a site file" % what)
-        seen.add(id(node))
-        children = node.values() if isinstance(node, dict) else node
-        todo.extend((child, depth + 1) for child in children)
-        if isinstance(node, dict):
-            todo.extend((key, depth + 1) for key in node)
-
 
 
 class SiteConfig:
@@ -122,6 +68,7 @@ class SiteConfig:
         # What every commit keeps, whatever the candidate says (rules above).
         self.password_hash = password_hash_of(self.data)
         self._clean = self.text()  # the committed file as ruamel writes it back
+        self.history = Commits(directory)
 
     # -- reading -------------------------------------------------------------------
 
@@ -142,8 +89,11 @@ class SiteConfig:
         return data
 
     def text(self):
+        return self._dump(self.data)
+
+    def _dump(self, data):
         buf = io.StringIO()
-        self._y.dump(self.data, buf)
+        self._y.dump(data, buf)
         return buf.getvalue()
 
     @property
@@ -160,18 +110,25 @@ class SiteConfig:
                 raise KeyError("%s: not set" % path)
         return node
 
-    # -- editing -------------------------------------------------------------------
-
-    def _value(self, path, value_text):
-        """A value typed after `set`, parsed as a YAML scalar or flow value."""
-        if not value_text.strip():
-            return ""
+    def effective(self, path):
+        """(the value in force at path, whether it is the schema's default):
+        what the daemon would use, where the file says nothing."""
         try:
-            value = self._y.load(value_text)
-        except Exception as e:  # ruamel's errors share no useful base; RecursionError, int limits
-            raise ValueError("%s: not a YAML value (%s)" % (path, (str(e).strip().splitlines() or [type(e).__name__])[-1]))
-        check_plain(value, path)
-        return value
+            return self.get(path), False
+        except KeyError:
+            pass
+        cfg, _ = configmod.check_all(self._plain())
+        node = cfg
+        for step in parse_path(path):
+            try:
+                node = node[step]
+            except (KeyError, IndexError, TypeError):
+                raise KeyError("%s: not set" % path)
+        if node is None:
+            raise KeyError("%s: not set (no default)" % path)
+        return node, True
+
+    # -- editing -------------------------------------------------------------------
 
     def set(self, path, value_text):
         """Set a value given as text (parsed as a YAML scalar or flow value)."""
@@ -180,7 +137,28 @@ class SiteConfig:
             raise KeyError("%s: %s" % (path, PASSWORD_RULE))
         if len(steps) == 3 and steps[0] == "users" and steps[2] == "password":
             return self._set_password(steps[1], value_text)
-        self._put(path, steps, self._value(path, value_text))
+        value = configvalues.typed(configvalues.node_at(steps), value_text, path, self._y.load)
+        check_plain(value, path)
+        self._put(path, steps, value)
+
+    def add(self, path, value_text):
+        """One more entry at the end of a list (`set PATH add VALUE`)."""
+        steps = parse_path(path)
+        node = configvalues.node_at(steps)
+        if reaches_password(steps) or not hasattr(node, "item"):
+            raise KeyError("%s: is not a list (add appends to a list)" % path)
+        try:
+            current = self.get(path)
+        except KeyError:
+            current = []
+        n = len(current) if isinstance(current, list) else 0
+        value = configvalues.typed(node.item, value_text, "%s[%d]" % (path, n), self._y.load)
+        check_plain(value, path)
+        if n == 0:
+            self._put(path, steps, [])
+        if len(self.get(path)) >= node.max_len:
+            raise Invalid(["%s: holds at most %d entries" % (path, node.max_len)])
+        self._put(path, steps + [n], value)
 
     def _put(self, path, steps, value):
         from ruamel.yaml.comments import CommentedMap
@@ -216,8 +194,10 @@ class SiteConfig:
         realm = (plain.get("auth") or {}).get("realm") or (plain.get("sip") or {}).get("domain")
         if not realm:
             raise KeyError("users.%s.password: set sip.domain first (the digest realm)" % user)
-        self.set("users.%s.ha1.SHA-256" % user, json.dumps(digest.ha1("SHA-256", user, realm, password)))
-        self.set("users.%s.ha1.MD5" % user, json.dumps(digest.ha1("MD5", user, realm, password)))
+        if len(password) < MIN_SIP_PASSWORD:
+            raise Invalid(["users.%s.password: too short (at least %d characters; a phone's password is guessed online)" % (user, MIN_SIP_PASSWORD)])
+        self.set("users.%s.ha1.SHA-256" % user, digest.ha1("SHA-256", user, realm, password))
+        self.set("users.%s.ha1.MD5" % user, digest.ha1("MD5", user, realm, password))
 
     def delete(self, path):
         steps = parse_path(path)
@@ -260,9 +240,27 @@ class SiteConfig:
         """(plain data, validated config); raises Invalid with every error,
         the cross-field ones (runtime.config.check) included."""
         plain = self._plain()
-        cfg = configmod.check(validate(configmod.SCHEMA, plain))
+        cfg, errors = configmod.check_all(plain)
+        if errors:
+            raise Invalid(errors)
         self._check_paths(cfg)
+        self._check_realm(plain, cfg)
         return plain, cfg
+
+    def _check_realm(self, plain, cfg):
+        """HA1s hash the realm: a new realm with the old HA1s would lock
+        every phone out, silently. Refused unless each user's password was
+        given again (their HA1s changed in this candidate)."""
+        old = self._committed_plain()
+        old_realm = (old.get("auth") or {}).get("realm") or (old.get("sip") or {}).get("domain")
+        if not old_realm or old_realm == cfg["auth"]["realm"]:
+            return
+        old_users = old.get("users") if isinstance(old.get("users"), dict) else {}
+        stale = sorted(n for n, u in (plain.get("users") or {}).items() if (old_users.get(n) or {}).get("ha1") == u.get("ha1"))
+        if stale:
+            raise Invalid(["sip.domain: the digest realm changes (%s -> %s) and the stored HA1s hash the old one: set "
+                           "users.NAME.password again for %s after changing it, or set auth.realm: %s to keep the old realm"
+                           % (old_realm, cfg["auth"]["realm"], ", ".join(stale), old_realm)])
 
     def _check_paths(self, cfg):
         """The daemon writes state.status_file as root every few seconds: it
@@ -271,7 +269,7 @@ class SiteConfig:
         path = os.path.realpath(cfg["state"]["status_file"])
         site = [os.path.realpath(p) for p in
                 (self.yaml_path, self.json_path, self.prev_path, os.path.join(self.dir, "interfaces"))]
-        if path in site:
+        if path in site or os.path.dirname(path) == os.path.realpath(self.history.dir):
             raise Invalid(["state.status_file: %r is a site file" % cfg["state"]["status_file"]])
 
     def errors(self):
@@ -284,29 +282,91 @@ class SiteConfig:
     def diff(self):
         return "".join(difflib.unified_diff(self._clean.splitlines(True), self.text().splitlines(True), "committed", "candidate"))
 
-    def commit(self):
-        """Validate, then write the previous file, the YAML and the JSON, each
-        atomically and 0600. Raises Invalid (nothing written) with every error."""
+    def diff_against(self, n):
+        """What the candidate changes against rollback n (`show | compare rollback N`)."""
+        old = self._dump(self._load(self._history_text(n)))
+        return "".join(difflib.unified_diff(old.splitlines(True), self.text().splitlines(True), "rollback %d" % n, "candidate"))
+
+    def refresh(self):
+        """The committed file changed under this session (the confirmed-commit
+        timer rolled back, or another session committed): a clean candidate
+        follows it (True); one with changes is kept, and commit refuses it
+        until the admin has looked (diff)."""
+        on_disk = self._read(self.yaml_path)
+        if on_disk == self.committed_text or self.dirty:
+            return False
+        self.committed_text = on_disk
+        self.data = self._load(on_disk)
+        self._clean = self.text()
+        self.password_hash = password_hash_of(self.data) or self.password_hash
+        return True
+
+    def check(self):
+        """`commit check`: validate as commit would; raises Invalid, writes nothing."""
         self._pin_password()
         check_plain(self.data, "config")
-        plain, cfg = self._validated()  # raises Invalid: nothing written
+        return self._validated()[1]
+
+    def commit(self, comment="", confirmed_minutes=None, how="commit", only_if_pending=None):
+        """Validate, then write the YAML, the JSON and the history, each
+        atomically and 0600. Raises Invalid (nothing written) with every
+        error. Returns a Committed; a candidate equal to the committed file
+        writes nothing (and confirms a pending commit confirmed)."""
+        cfg = self.check()
         text = self.text()
+        with Lock(self.dir):
+            on_disk = self._read(self.yaml_path)
+            if on_disk != self.committed_text:
+                self.committed_text, self._clean = on_disk, self._dump(self._load(on_disk))
+                raise Invalid(["commit: the committed configuration changed since this session read it (an automatic "
+                               "rollback, or another session); nothing was written: see diff, then commit again"])
+            pending = self.history.pending()
+            if only_if_pending is not None and (pending or {}).get("seq") != only_if_pending:
+                return Committed("confirmed-meanwhile", "", cfg)
+            if text == self._clean and self.committed_text and os.path.exists(self.json_path) and not confirmed_minutes:
+                return Committed("confirmed" if self.history.disarm() else "unchanged", "", cfg)
+            return self._write(text, cfg, comment, confirmed_minutes, how, pending)
+
+    def _write(self, text, cfg, comment, confirmed_minutes, how, pending):
+        old = self._committed_plain()
         changes = self.diff()
-        if self.committed_text:
-            write_atomic(self.prev_path, self.committed_text.encode(), mode=SECRET_MODE)
+        self.history.seed(self.committed_text, self._read(self.prev_path), _mtime(self.yaml_path))
+        plain = self._plain()
         write_atomic(self.yaml_path, text.encode(), mode=SECRET_MODE)
         write_atomic(self.json_path, json.dumps(plain, indent=1, sort_keys=True).encode(), mode=SECRET_MODE)
+        self._write_interfaces(cfg)
+        seq = self.history.record(text, how, comment)
+        self.committed_text = self._clean = text
+        cancelled = False
+        if confirmed_minutes:
+            self.history.arm(seq, time.time() + confirmed_minutes * 60, confirmed_minutes)
+        elif how != "password":  # a password change is no confirmation: the timer keeps running
+            cancelled = self.history.disarm()
+        return Committed("committed", changes, cfg, seq, effects(old, plain), cancelled)
+
+    def _committed_plain(self):
+        if not self.committed_text.strip():
+            return {}
+        return json.loads(json.dumps(self._load(self.committed_text), default=str))
+
+    def _write_interfaces(self, cfg):
         ifaces = cfg.get("interfaces") or {}
         if any(ifaces.values()):
             # S10network reads this at boot (busybox sh parses no JSON).
-            lines = ["# written by commit from outpost.yaml: name mac method address"]
+            lines = ["# written by commit from outpost.yaml: name mac method address gateway ('-': none)"]
+            dns = []
             for name in sorted(ifaces):
                 i = ifaces[name]
                 if i:
-                    lines.append("%s %s %s %s" % (name, i["mac"], i["method"], i["address"] or ""))
+                    lines.append("%s %s %s %s %s" % (name, i["mac"], i["method"], i["address"] or "-", i["gateway"] or "-"))
+                    dns += i["dns"]
             write_atomic(os.path.join(self.dir, "interfaces"), ("\n".join(lines) + "\n").encode())
-        self.committed_text = self._clean = text
-        return changes, cfg
+            # S10network copies it to /etc/resolv.conf; DHCP leaves it alone then.
+            resolv = os.path.join(self.dir, "resolv.conf")
+            if dns:
+                write_atomic(resolv, "".join("nameserver %s\n" % a for a in dns).encode())
+            elif os.path.exists(resolv):
+                os.unlink(resolv)
 
     def set_console_password(self, new_hash):
         """The one way to change the console password (first boot, and the
@@ -318,7 +378,7 @@ class SiteConfig:
         try:
             old, self.password_hash = self.password_hash, new_hash
             try:
-                self.commit()
+                self.commit(comment="console password changed", how="password")
             except Exception:
                 self.password_hash = old
                 raise
@@ -327,30 +387,98 @@ class SiteConfig:
         self._pin_password()
 
     def replace(self, text):
-        """A whole new candidate (the console's load); a YAML syntax error
-        raises ValueError naming the line. Returns notes for the operator:
-        a console password in the file is not taken."""
+        """A whole new candidate (the console's load). A YAML syntax error
+        raises ValueError naming line, column and problem; users' passwords
+        in the file become HA1s. Returns notes for the operator: what the
+        file leaves out that the committed one has, a console password in
+        the file not taken, passwords stored as HA1s."""
         try:
             data = self._load(text)
         except Exception as e:  # ruamel's errors have no common base worth naming here
-            raise ValueError("load: not YAML (%s)" % (str(e).strip().splitlines() or [type(e).__name__])[-1])
+            raise ValueError("load: not YAML: %s" % yaml_problem(e))
         check_plain(data, "load")
+        notes = passwords_to_ha1(data)
         theirs = password_hash_of(data)
+        old = self._committed_plain()
         self.data = data
         self._pin_password()
         if theirs and theirs != self.password_hash:
-            return ["note: the console.password_hash in the file is ignored; the router keeps its own (change it with the password command)"]
-        return []
+            notes.append("note: the console.password_hash in the file is ignored; the router keeps its own (change it with the password command)")
+        gone = sorted(leaves(old) - leaves(self._plain()))
+        gone = [p for p in gone if not p.startswith("console.password_hash")]
+        if gone:
+            notes.append("load: the file leaves out %d committed value(s), removed at commit: %s" % (len(gone), ", ".join(gone)))
+        notes.append("load: candidate replaced (%d lines); see diff, then commit" % len(text.splitlines()))
+        return notes
 
     def revert(self):
         """Drop uncommitted changes."""
         self.data = self._load(self.committed_text)
 
-    def rollback(self):
-        """Make the previously committed file the committed one again; the
-        console password stays the current one (an older file may have none)."""
-        prev = self._read(self.prev_path)
-        if not prev.strip():
-            raise KeyError("rollback: no previous configuration")
-        self.data = self._load(prev)
-        return self.commit()
+    def _history_text(self, n):
+        with Lock(self.dir):
+            self.history.seed(self.committed_text, self._read(self.prev_path), _mtime(self.yaml_path))
+        return self.history.text(n)
+
+    def rollback(self, n=1):
+        """Rollback n (0: what is committed now) as the candidate, as Junos
+        does: `commit` applies it. The console password stays the current
+        one (an older file may have none)."""
+        self.data = self._load(self._history_text(n))
+        self._pin_password()
+
+
+class Committed:
+    """What a commit did: state is committed, unchanged (nothing to write),
+    confirmed (a pending commit confirmed was confirmed by a no-op commit)
+    or confirmed-meanwhile (the automatic rollback found nothing to do)."""
+
+    def __init__(self, state, changes, cfg, seq=None, effects=((), (), ()), cancelled_rollback=False):
+        self.state, self.changes, self.cfg, self.seq = state, changes, cfg, seq
+        self.now, self.restart, self.reboot = effects
+        self.cancelled_rollback = cancelled_rollback
+
+
+def _mtime(path):
+    try:
+        return int(os.stat(path).st_mtime)
+    except OSError:
+        return int(time.time())
+
+
+def roll_back_unconfirmed(site_dir, seq):
+    """Commit confirmed `seq` was not confirmed in time: the file committed
+    before it becomes the committed one again. Returns what happened."""
+    site = SiteConfig(site_dir)
+    text = site.history.before(seq)
+    if text is None:
+        site.history.disarm()
+        return "commit %d was not confirmed, and the history holds nothing before it: kept" % seq
+    site.data = site._load(text)
+    site._pin_password()
+    try:
+        r = site.commit(comment="automatic rollback: commit %d was not confirmed" % seq, how="auto-rollback", only_if_pending=seq)
+    except Invalid as e:
+        site.history.disarm()
+        return "commit %d was not confirmed, but the file before it no longer validates (%s): kept" % (seq, "; ".join(e.errors))
+    if r.state == "confirmed-meanwhile":
+        return None
+    return "commit %d was not confirmed in time: rolled back to the configuration before it" % seq
+
+
+def check_text(text):
+    """Every error in a site file's text, as `commit` would find them after
+    `load` (outpost check-config: offline, on the admin's laptop)."""
+    try:
+        data = _yaml().load(text) if text.strip() else {}
+    except Exception as e:  # ruamel's errors have no common base
+        return ["not YAML: %s" % yaml_problem(e)]
+    try:
+        check_plain(data, "config")
+        passwords_to_ha1(data)
+    except ValueError as e:
+        return [str(e)]
+    except Invalid as e:
+        return list(e.errors)
+    _, errors = configmod.check_all(json.loads(json.dumps(data, default=str)))
+    return errors
