@@ -1,7 +1,8 @@
 """`outpost`: the daemon's command line.
 
     outpost run --config FILE [--log-level LEVEL] [--syslog]
-    outpost check-config FILE
+    outpost check-config FILE     (a site file, YAML, or the daemon's JSON)
+    outpost confirm-timer [--site DIR]   (commit confirmed's automatic rollback)
     outpost ha1 USER REALM        (password on stdin: prints the config entry)
     outpost console [--site DIR] [--state DIR]   (the serial console CLI)
 """
@@ -59,19 +60,38 @@ def cmd_run(args):
 
 
 def cmd_check(args):
+    """A site file (YAML, as written for `outpost-console apply`) or the
+    daemon's JSON: every error, one per line; exit 1 if any."""
     from .runtime import config
     from .runtime.schema import Invalid
 
     try:
-        config.load(args.file)
-    except Invalid as e:
-        for err in e.errors:
-            print(err)
+        with open(args.file, encoding="utf-8") as f:
+            text = f.read(1 << 20)
+    except (OSError, UnicodeDecodeError) as e:
+        print("%s: %s" % (args.file, getattr(e, "strerror", None) or e))
         return 1
-    except OSError as e:
-        print("%s: %s" % (args.file, e.strerror))
-        return 1
-    print("%s: valid" % args.file)
+    if args.file.endswith(".json"):
+        try:
+            config.load(args.file)
+            errors = []
+        except (Invalid, OSError) as e:
+            errors = getattr(e, "errors", None) or [str(e)]
+    else:
+        from .runtime.siteconfig import check_text
+
+        errors = check_text(text)
+    for err in errors:
+        print("%s: %s" % (args.file, err))
+    if not errors:
+        print("%s: valid" % args.file)
+    return 1 if errors else 0
+
+
+def cmd_confirm_timer(args):
+    from .runtime.supervision import confirm_timer
+
+    confirm_timer(args.site, args.pidfile)
     return 0
 
 
@@ -100,6 +120,10 @@ def main(argv=None):
     c = sub.add_parser("check-config", help="validate a config file")
     c.add_argument("file")
     c.set_defaults(fn=cmd_check)
+    t = sub.add_parser("confirm-timer", help="roll back a commit confirmed that is not confirmed in time (the console starts it)")
+    t.add_argument("--site", default="/data/etc/outpost")
+    t.add_argument("--pidfile", default="/var/run/outpost.pid")
+    t.set_defaults(fn=cmd_confirm_timer)
     h = sub.add_parser("ha1", help="print a user's HA1 entry (password on stdin)")
     h.add_argument("user")
     h.add_argument("realm")

@@ -29,7 +29,9 @@ import sys
 import time
 
 PROMPT = re.compile(r"(?:^|\n)[A-Za-z0-9_.-]+\*?> $")
-NEW_PASSWORD, PASSWORD, SHELL = r"New password: $", r"Password: $", r"# $"
+NEW_PASSWORD, PASSWORD = r"New password: $", r"Password: $"
+SHELL = r"# (?:\x1b\[6n)?$"  # ash may ask the terminal where the cursor is
+QUESTION = r"\[yes,no\] \(no\) $"  # exit with uncommitted changes: yes, we are leaving
 MAX_SITE_FILE = 1 << 20  # what the console's load accepts
 
 
@@ -88,12 +90,12 @@ class Link:
         Returns True when the prompt is first boot's "New password:"."""
         self.send("\x03\n")
         for _ in range(6):
-            idx, _ = self.settle([NEW_PASSWORD, PASSWORD, PROMPT.pattern, SHELL])
+            idx, _ = self.settle([NEW_PASSWORD, PASSWORD, PROMPT.pattern, SHELL, QUESTION])
             if idx < 2:
                 return idx == 0
             if self.progress:
                 self.progress("ending a session someone left open on the console")
-            self.send("exit\n")
+            self.send("yes\n" if idx == 4 else "exit\n")
         raise ConsoleError("could not end the session open on the console")
 
     def login(self, password):
@@ -110,7 +112,10 @@ class Link:
             raise ConsoleError("login incorrect")
 
     def command(self, line, timeout=None):
-        """Run one console command; its output, echo and prompt removed."""
+        """Run one console command; its output, echo and prompt removed. An
+        output command's goes past the pager (| no-more)."""
+        if _pages(line):
+            line += " | no-more"
         self.send(line + "\n")
         _, out = self.expect([PROMPT.pattern], timeout)
         out = PROMPT.sub("", out)
@@ -169,6 +174,47 @@ def shell(link):
     return 0
 
 
+def failed(out):
+    """The console starts every refusal with `error: ` (runtime/console.py fail)."""
+    return any(line.startswith("error: ") for line in out.split("\n"))
+
+
+def _pages(line):
+    """Would this console command's output meet the pager?"""
+    from .runtime.consolegrammar import ALIASES, SHORTCUTS, Syntax, resolve, COMMANDS
+
+    words = line.split()
+    if not words or "|" in words or line.rstrip().endswith("?"):
+        return False
+    try:
+        name = ALIASES.get(words[0].lower()) or SHORTCUTS.get(words[0].lower()) or resolve(words[0], COMMANDS)
+    except Syntax:
+        return False
+    return name in ("show", "diff", "compare", "help", "log")
+
+
+def apply(link, text, progress):
+    """load + commit, judged by what the console says it did (its positive
+    answers), never by what the terminal echoed first."""
+    out = link.load(text)
+    if "load: candidate replaced" not in out or failed(out):
+        print("\n".join(l for l in out.split("\n") if l.startswith("error: ")) or out, file=sys.stderr)
+        link.command("revert")
+        link.send("exit\n")
+        return 1
+    result = link.command("commit", timeout=60)
+    if not result.startswith(("commit complete", "commit: no changes")):
+        print(result, file=sys.stderr)  # one error per line, each naming its field
+        link.command("revert")
+        link.send("exit\n")
+        return 1
+    print(out)
+    if progress:
+        progress(result.replace("\n", "; "))
+    link.send("exit\n")
+    return 0
+
+
 def password_from(args):
     if args.password_file:
         with open(args.password_file) as f:
@@ -207,18 +253,7 @@ def main(argv=None):
             if len(text.encode("utf-8")) > MAX_SITE_FILE:
                 print("outpost-console: %s: larger than 1 MiB, the console would refuse it" % args.site, file=sys.stderr)
                 return 1
-            diff = link.load(text)
-            if diff.startswith("load:"):
-                print(diff, file=sys.stderr)
-                return 1
-            out = link.command("commit", timeout=60)
-            if not out.startswith("committed"):
-                print(out, file=sys.stderr)  # one error per line, each naming its field
-                link.command("revert")
-                return 1
-            print(diff)
-            if progress:
-                progress(out)
+            return apply(link, text, progress)
         elif args.command == "get":
             print(link.command("show config"))
         elif args.command == "shell":
@@ -226,7 +261,10 @@ def main(argv=None):
         elif args.command == "show":
             print(link.command("show " + " ".join(args.what)))
         else:
-            print(link.command(args.line))
+            out = link.command(args.line)
+            print(out)
+            link.send("exit\n")
+            return 1 if failed(out) else 0
         link.send("exit\n")
         return 0
     except ConsoleError as e:

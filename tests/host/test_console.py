@@ -6,6 +6,7 @@ import io
 import os
 import pty
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -37,7 +38,7 @@ def test_first_boot_then_login_then_edit_and_commit(tmp_path):
     rc, out = session(tmp_path, ["set registrar.default_expires 900", "diff", "commit", "show config registrar.default_expires", "exit"],
                       ["short", "branch-17-secret", "branch-17-secret", "branch-17-secret"])
     assert "console.password: too short (at least 8 characters)" in out and "Console password set." in out
-    assert "*> " in out and "+  default_expires: 900" in out and "committed (daemon not running)" in out and "> 900\n" in out
+    assert "*> " in out and "+  default_expires: 900" in out and "commit complete (daemon not running)" in out and "> 900\n" in out
     assert rc == 0 and "branch-17-secret" not in (tmp_path / "outpost.yaml").read_text()
     assert "# Branch 17" in (tmp_path / "outpost.yaml").read_text()
     # The next session asks for that password, and only three times.
@@ -60,8 +61,9 @@ def test_rollback_and_registrations(tmp_path):
     session(tmp_path, ["set registrar.default_expires 900", "commit", "exit"], ["branch-17-secret"] * 3)
     (tmp_path / "bindings.json").write_text('{"bindings": [{"aor": "sip:alice@example.com", "contact": "sip:alice@192.0.2.20:5060", '
                                             '"expires_at": %d}]}' % ((time.time() + 600) * 1000))
-    rc, out = session(tmp_path, ["rollback", "show config registrar", "show registrations", "exit"], ["branch-17-secret"])
-    assert "rolled back" in out and "900" not in out.split("rolled back", 1)[1]
+    rc, out = session(tmp_path, ["rollback", "commit", "show config registrar", "show registrations", "exit"], ["branch-17-secret"])
+    assert "rollback 1 loaded as the candidate" in out and "commit complete" in out
+    assert "900" not in out.split("commit complete", 1)[1]
     assert "sip:alice@example.com" in out and "sip:alice@192.0.2.20:5060" in out
 
 
@@ -88,7 +90,7 @@ def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):
         os.write(fd, b"set registrar.default_expires 1200\n")
         assert "*> " in read_until(fd, "*> ")
         os.write(fd, b"commit\n")
-        assert "committed" in read_until(fd, "> ")
+        assert "commit complete" in read_until(fd, "> ")
         # Tab completion: commands, show's subjects, config paths; twice lists.
         os.write(fd, b"sho\t")
         assert read_until(fd, "show ").endswith("show ")
@@ -124,7 +126,7 @@ def test_load_replaces_the_candidate_and_refuses_broken_yaml(tmp_path):
     new = SITE.replace("address: 192.0.2.1", "address: 192.0.2.254")
     rc, out = session(tmp_path, encode_block(new) + ["commit"] + encode_block("sip: [unclosed\n") + ["show config sip.listen[0].address", "exit"],
                       ["branch-17-secret"] * 3)
-    assert "+      address: 192.0.2.254" in out and "committed" in out
+    assert "+      address: 192.0.2.254" in out and "commit complete" in out
     assert "load: not YAML" in out and "192.0.2.254" in out.rsplit("load: not YAML", 1)[1]
 
 
@@ -162,16 +164,17 @@ def test_driven_through_pyserial_loop_ports(tmp_path):
     keys = serial.serial_for_url("loop://", timeout=0.5)
     screen = serial.serial_for_url("loop://", timeout=0.5)
     for line in ("branch-17-secret", "branch-17-secret", "branch-17-secret", "set registrar.default_expires 9\x03", "diff",
-                 "\x1b[A\x07 noise", "set registrar.default_expires 900", "diff", "commit", "rollback", "show config registrar", "exit"):
+                 "\x1b[A\x07 noise", "set registrar.default_expires 900", "diff", "commit", "rollback", "commit", "show config registrar", "exit"):
         keys.write((line + "\r\n").encode())
     c = Console(str(tmp_path), str(tmp_path), stdin=io.TextIOWrapper(io.BufferedReader(keys), newline=None),
                 stdout=io.TextIOWrapper(io.BufferedWriter(screen), write_through=True), pidfile=str(tmp_path / "none.pid"))
     assert c.run() == 0
     out = screen.read(65536).decode()
     assert "Console password set." in out and "unknown command" in out
-    assert "+  default_expires: 900" in out and "committed" in out and "rolled back" in out
+    assert "+  default_expires: 900" in out and "commit complete" in out and "rollback 1 loaded" in out
     assert "^C" in out and "no changes" in out  # the Ctrl-C'd line never became a value
-    assert "not set" in out.rsplit("rolled back", 1)[1]  # rollback took registrar away again
+    assert '"default_expires": 3600' in out.rsplit("rollback 1 loaded", 1)[1]  # rollback took registrar away again
+    assert "}  (default)" in out.rsplit("rollback 1 loaded", 1)[1]
 
 
 def test_show_calls_lists_each_call_in_80_columns(tmp_path):
@@ -201,7 +204,17 @@ def test_show_survival_and_status_name_the_upstream_state(tmp_path):
                                    "survival": {"state": "SURVIVAL", "since": now - 65, "failures": 4, "probes": [
                                        {"at": now - 70, "ok": True, "rtt_ms": 12, "what": "200"},
                                        {"at": now - 68, "ok": False, "rtt_ms": None, "what": "timeout"}]}}))
-    rc, out = session(tmp_path, ["show survival", "show status", "exit"], ["branch-17-secret"] * 3)
+    # A process that looks like the daemon (liveness is read from /proc).
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "outpost", "run"])
+    try:
+        (tmp_path / "none.pid").write_text("%d\n" % daemon.pid)
+        text = (tmp_path / "status.json").read_text().replace('"pid": 1,', '"pid": %d,' % daemon.pid)
+        (tmp_path / "status.json").write_text(text)
+        rc, out = session(tmp_path, ["show survival", "show status", "exit"], ["branch-17-secret"] * 3)
+    finally:
+        daemon.kill()
+        daemon.wait()
+    assert "daemon          running, pid %d, up 00:01:40" % daemon.pid in out
     assert "SURVIVAL (upstream lost: routing locally), for 0h 01m 0" in out
     assert "failures        4 in a row" in out and "phones known    2" in out and "200 12ms  FAIL(timeout)" in out
     assert "survival        SURVIVAL: local survival" in out and "WAN address 203.0.113.2" in out
@@ -212,18 +225,167 @@ def test_words_a_command_does_not_take_are_errors_never_ignored(tmp_path):
     back one level, `log abc` showed 20 lines, `help CMD` ignored CMD. Every
     word a command does not take is now an error naming the command and its
     rule, and nothing is done."""
-    session(tmp_path, ["set registrar.default_expires 900", "exit"], ["branch-17-secret"] * 3)
+    session(tmp_path, ["commit", "exit"], ["branch-17-secret"] * 3)
     before = (tmp_path / "outpost.yaml").read_text()
-    rc, out = session(tmp_path, ["set registrar.default_expires 901", "commit check", "commit confirmed 1", "rollback 3",
-                                 "show status now", "log abc", "log -3", "log 0", "help commit", "help frobnicate", "diff", "exit"],
-                      ["branch-17-secret"])
-    assert "commit: takes no arguments (got 'check'); nothing was done" in out
-    assert "commit: takes no arguments (got 'confirmed 1'); nothing was done" in out
-    assert "rollback: takes no arguments (got '3'); nothing was done" in out
-    assert "show status: takes no more words (got 'now')" in out
-    assert out.count("log: N must be a whole number 1-10000") == 3
-    assert "commit                  validate, save, and tell the daemon to reload" in out
-    assert "show registrations      phones registered" not in out  # that one line, not the whole help
-    assert "help: no command 'frobnicate' (help lists them)" in out
+    rc, out = session(tmp_path, ["set registrar.default_expires 901", "commit chek", "commit confirmed 0", "rollback x",
+                                 "show status now", "log abc", "log -3", "log 0", "help commit", "help frobnicate", "diff",
+                                 "revert", "diff", "load foo", "exit"], ["branch-17-secret"])
+    assert "error: unknown commit word 'chek' (try help)" in out
+    assert "error: commit confirmed: MIN must be 1-60 minutes (got 0)" in out
+    assert "error: rollback: N must be a whole number" in out
+    assert "error: show status: takes no more words (got 'now')" in out
+    assert out.count("error: log: N must be a whole number 1-10000") == 3
+    assert "commit [check | confirmed [MIN] | comment TEXT] validate, save and apply" in out
+    assert "show registrations       phones registered" not in out  # that one line, not the whole help
+    assert "error: help: no command 'frobnicate' (help lists them)" in out
+    assert "error: load: takes no arguments" in out
     assert "+  default_expires: 901" in out  # still only a candidate: nothing committed, nothing rolled back
-    assert (tmp_path / "outpost.yaml").read_text() == before and "committed (" not in out and "rolled back" not in out
+    assert (tmp_path / "outpost.yaml").read_text() == before and "commit complete" not in out and "rollback 1" not in out
+
+
+def test_commit_check_confirmed_comment_history_and_compare(tmp_path):
+    """#13 findings 1, 2 and 10 as Junos does them: commit check writes
+    nothing; a no-op commit writes nothing and says so; commit comment and
+    show system commit; rollback N is a candidate; compare rollback N;
+    commit confirmed rolls back by itself unless confirmed."""
+    from outpost.runtime.siteconfig import SiteConfig
+    from outpost.runtime.supervision import confirm_timer
+
+    session(tmp_path, ["commit", "exit"], ["branch-17-secret"] * 3)
+    timers = []
+    Console.start_timer = lambda self: timers.append(self.site_dir)
+    try:
+        rc, out = session(tmp_path, [
+            "set registrar.default_expires 901", "commit check", "commit comment 'expires 901'", "commit",
+            "set registrar.default_expires 902", "commit comment second", "show system commit",
+            "compare rollback 2", "show config | compare rollback 1", "rollback 2", "diff", "revert",
+            "set registrar.default_expires 903", "commit confirmed 1", "show system commit", "exit"], ["branch-17-secret"])
+    finally:
+        del Console.start_timer
+    assert "configuration check succeeds" in out
+    assert out.count("commit complete") == 3 and "commit: no changes; nothing written, nothing reloaded" in out
+    assert "expires 901" in out and "second" in out
+    assert "-  default_expires: 901\n+  default_expires: 902" in out  # compare rollback 1 (901) with the candidate (902)
+    assert "+registrar:\n+  default_expires: 902" in out  # compare rollback 2 (no registrar)
+    assert "rollback 2 loaded as the candidate" in out
+    assert "commit confirmed: rolls back by itself in 1 minute(s) unless you commit again" in out
+    assert "[commit confirmed: rolls back in 00:00:" in out or "[commit confirmed: rolls back in 00:01:00" in out
+    assert timers == [str(tmp_path)]
+    # Nobody confirms: the timer's deadline passes (a fake clock), it rolls back.
+    site = SiteConfig(str(tmp_path))
+    deadline = site.history.pending()["deadline"]
+    message = confirm_timer(str(tmp_path), str(tmp_path / "none.pid"), sleep=lambda s: None, now=lambda: deadline + 1)
+    assert "was not confirmed in time: rolled back" in message
+    site = SiteConfig(str(tmp_path))
+    assert site.get("registrar.default_expires") == 902 and site.history.pending() is None
+    assert site.history.entries()[0][2] == "auto-rollback"
+    # Confirmed in time (a plain commit, even with no changes): nothing rolls back.
+    Console.start_timer = lambda self: None
+    try:
+        rc, out = session(tmp_path, ["set registrar.default_expires 904", "commit confirmed 5", "commit", "exit"], ["branch-17-secret"])
+    finally:
+        del Console.start_timer
+    assert "commit complete: commit confirmed; the automatic rollback is cancelled" in out
+    assert confirm_timer(str(tmp_path), str(tmp_path / "none.pid"), sleep=lambda s: None, now=lambda: 2e9) is None
+    assert SiteConfig(str(tmp_path)).get("registrar.default_expires") == 904
+
+
+def test_abbreviations_pipes_defaults_and_set_form(tmp_path):
+    """#13 finding 10: unique prefixes in any case, `| match`, `| count`,
+    `| display set` (uci show's form), `?`, and effective defaults."""
+    rc, out = session(tmp_path, ["SH CONF sip | match port", "sh conf registrar.default_expires", "sh conf | display set",
+                                 "sh conf | count", "s", "show ?", "commit ?", "set survival.fallback_patterns [0X., 00.]",
+                                 "show config survival.fallback_patterns", "exit", "yes"], ["branch-17-secret"] * 3)
+    assert "error: 's' is ambiguous: set, shell, show" in out
+    assert "3600  (default)" in out
+    assert "set sip.domain example.com" in out and "set sip.listen [{" in out
+    assert "Count: " in out and "  registrations                phones registered with this router" in out
+    assert "  confirmed" in out and '["0X.", "00."]' in out
+
+
+def test_history_question_mark_and_pager_on_a_terminal(tmp_path):
+    """#13 finding 10 through a pty: the up arrow brings back the last
+    command, `?` lists what may come next without running anything, long
+    output stops at --More-- (q ends it), `| no-more` does not, and exit
+    with uncommitted changes asks first."""
+    (tmp_path / "outpost.yaml").write_text(SITE)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["PYTHONPATH"] = os.path.join(ROOT, "firmware")
+        os.execv(sys.executable, [sys.executable, "-m", "outpost", "console", "--site", str(tmp_path), "--state", str(tmp_path),
+                                  "--pidfile", str(tmp_path / "none.pid")])
+    try:
+        for prompt in ("New password: ", "Again: ", "Password: "):
+            read_until(fd, prompt)
+            os.write(fd, b"branch-17-secret\n")
+        read_until(fd, "> ")
+        os.write(fd, b"set registrar.default_expires 1300\n")
+        read_until(fd, "*> ")
+        os.write(fd, b"\x1b[A")  # up: the last line again, to edit
+        assert read_until(fd, "1300").endswith("set registrar.default_expires 1300")
+        os.write(fd, b"\x7f1\n")  # backspace, 1: ...1301
+        read_until(fd, "*> ")
+        os.write(fd, b"show config registrar.default_expires\n")
+        assert "1301" in read_until(fd, "*> ").split("default_expires", 1)[1]
+        os.write(fd, b"commit ?\n")
+        listed = read_until(fd, "*> ")
+        assert "  check" in listed and "  confirmed" in listed and "commit complete" not in listed
+        os.write(fd, b"help\n")
+        page = read_until(fd, "--More--")
+        assert "show config [PATH]" in page and "log out" not in page  # the last lines wait for space
+        os.write(fd, b"q")
+        read_until(fd, "*> ")
+        os.write(fd, b"help | no-more\n")
+        assert "--More--" not in read_until(fd, "unique prefix")
+        read_until(fd, "*> ")
+        os.write(fd, b"exit\n")
+        read_until(fd, "[yes,no] (no) ")
+        os.write(fd, b"no\n")
+        read_until(fd, "*> ")  # still logged in, still changed
+        os.write(fd, b"exit\n")
+        read_until(fd, "[yes,no] (no) ")
+        os.write(fd, b"yes\n")
+        _, status = os.waitpid(pid, 0)
+        assert os.WEXITSTATUS(status) == 0
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.close(fd)
+    assert "1301" not in (tmp_path / "outpost.yaml").read_text()
+
+
+def test_the_readme_command_reference_is_the_grammar():
+    """One source: the README's table is what `outpost console --reference` prints."""
+    from outpost.runtime.consolegrammar import reference_markdown
+
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    table = readme.split("<!-- commands: begin -->\n", 1)[1].split("<!-- commands: end -->", 1)[0]
+    assert table == reference_markdown()
+
+
+def test_check_config_reads_a_site_file_offline(tmp_path, capsys):
+    """#13 finding 3: `outpost check-config site.yaml` said "not valid JSON"."""
+    from outpost.cli import main as outpost
+
+    good = tmp_path / "site.yaml"
+    good.write_text(SITE + "users:\n  alice: {password: alice-branch-17}\n")
+    assert outpost(["check-config", str(good)]) == 0
+    assert capsys.readouterr().out.strip() == "%s: valid" % good
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SITE.replace("address: 192.0.2.1", "address: 192.0.2.300\n      port: 70000") +
+                   "registrar: {default_expires: 30}\nusers:\n  bob: {password: bob}\n")
+    assert outpost(["check-config", str(bad)]) == 1
+    assert capsys.readouterr().out.splitlines() == ["%s: users.bob.password: not a string of at least 8 characters" % bad]
+    bad.write_text(SITE.replace("address: 192.0.2.1", "address: 192.0.2.300\n      port: 70000") + "registrar: {default_expires: 30}\n")
+    assert outpost(["check-config", str(bad)]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        "%s: sip.listen[0].address: '192.0.2.300' is not a host name or IP address" % bad,
+        "%s: sip.listen[0].port: 70000 is not a port (1-65535)" % bad,
+        "%s: registrar.default_expires: 30 is not in 60-86400" % bad]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("sip:\n  domain: example.com\n  listen: [{transport: udp\n  advertise: x\n")
+    assert outpost(["check-config", str(broken)]) == 1
+    assert capsys.readouterr().out.startswith("%s: not YAML: line 4, column " % broken)

@@ -281,10 +281,11 @@ def test_console_show_status_reads_the_running_daemon(tmp_path):
         (site_dir / "outpost.yaml").write_text(json.dumps(site))  # JSON is YAML too
         out = io.StringIO()
         pw = iter(["status-test-pw"] * 3)
+        (tmp_path / "outpost.pid").write_text("%d\n" % d.proc.pid)  # as the supervisor writes it
         Console(str(site_dir), str(tmp_path / "state"), stdin=io.StringIO("show status\nexit\n"), stdout=out,
-                ask_password=lambda p: next(pw)).run()
+                ask_password=lambda p: next(pw), pidfile=str(tmp_path / "outpost.pid")).run()
         text = out.getvalue()
-        assert "daemon          pid %d" % d.proc.pid in text
+        assert "daemon          running, pid %d, up 00:00:" % d.proc.pid in text
         assert "SIP             " in text and " requests" in text and "upstream        none configured" in text
     finally:
         d.stop()

@@ -32,46 +32,25 @@ import subprocess
 import sys
 import time
 
-from . import consoleload, consoleviews
+from . import consolegrammar, consoleload, consoleshow, consoleviews
+from .consolegrammar import Syntax
 from .consoleline import Hangup, Idle, Ignoring, NoEcho, SessionEnded, drop_typeahead, hang_up_on_close
-from .config import config_paths
-from .consolelogin import MIN_PASSWORD, LoginThrottle, check_password, hash_password
+from .configvalues import config_paths
+from .consolelogin import Gate, LoginThrottle, check_password, hash_password  # noqa: F401 (tests import the last two here)
 from .lineedit import LineEditor
 from .schema import Invalid
 from .store import read_json
 
 PIDFILE = "/var/run/outpost.pid"
+RUN_DIR = "/run/outpost"
 MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
 IDLE_TIMEOUT_S = 600  # console.idle_timeout_s when the site file does not say
-# Words each command takes (fewest, most; None: any): a word more is an
-# error, never ignored (`commit check` must not commit, `rollback 3` must
-# not roll back one level). `show` and `log` check their own words.
-ARITY = {"help": (0, 1), "exit": (0, 0), "logout": (0, 0), "quit": (0, 0), "show": (0, 2), "ping_upstream": (0, 0),
-         "log": (0, 1), "reboot": (0, 0), "set": (2, 2), "delete": (1, 1), "diff": (0, 0), "commit": (0, 0),
-         "rollback": (0, 0), "revert": (0, 0), "password": (0, 0), "load": (0, None), "shell": (0, 0)}
 MAX_LOG_LINES = 10000
-
-HELP = """\
-show config [PATH]      the candidate configuration, or one value of it
-show registrations      phones registered with this router
-show calls              calls crossing the router: phone, WAN port, far end
-show survival           upstream health: relaying, or routing locally, and why
-show pinholes           media pinholes open in the firewall (nftables)
-show status             version, uptime, configuration state
-ping-upstream           an OPTIONS to the upstream server, and how long it took
-log [N]                 the last N lines of the system log (default 20)
-set PATH VALUE          change a value (e.g. set sip.listen[0].port 5070)
-delete PATH             remove a value
-load                    replace the candidate with a pasted site file, ended
-                        by the marker line the console names
-diff                    what commit would change
-commit                  validate, save, and tell the daemon to reload
-rollback                go back to the previously committed configuration
-revert                  drop uncommitted changes
-password                change the console password
-shell                   a root shell (exit returns here)
-reboot                  restart the router
-exit                    log out"""
+# Commands whose output goes through the pipes and the pager (the others
+# ask questions or show a marker, which must reach the terminal at once).
+OUTPUT_COMMANDS = ("show", "diff", "compare", "help", "log")
+RELOAD_WAIT_S = 5  # the daemon answers a SIGHUP in milliseconds; a loaded router in well under a second
+PAGE = 22  # lines before --More-- (a 24-line terminal, the prompt and the question)
 
 
 class Console:
@@ -85,7 +64,9 @@ class Console:
         self.pidfile = pidfile
         self.ask_password = ask_password or self._ask_password
         self.hostname = socket.gethostname() or "outpost"
-        self.started = time.time()
+        self.run_dir = run_dir or state_dir or site_dir
+        self._captured, self._pipes = None, []
+        self.history = []  # this session's lines, for the arrow keys (never written anywhere)
         # Failed logins are counted beside the state (tmpfs on the router:
         # main() passes /run/outpost), so reconnecting does not reset them.
         self.throttle = LoginThrottle(os.path.join(run_dir or state_dir or site_dir, "console-login"))
@@ -111,11 +92,12 @@ class Console:
     # -- terminal ----------------------------------------------------------------------
 
     def say(self, text=""):
-        try:
-            self.stdout.write(consoleviews.text(text) + "\n")
-            self.stdout.flush()
-        except OSError:
-            raise SessionEnded("the line is gone")
+        """One or more lines; held back for the pipes and the pager while
+        an output command runs."""
+        if self._captured is not None:
+            self._captured.extend(str(text).split("\n"))
+        else:
+            self._write(text)
 
     def say_lines(self, lines):
         for line in lines:
@@ -136,7 +118,7 @@ class Console:
 
     def readline(self):
         with Idle(self.idle_timeout_s):
-            return LineEditor(self.stdin, self.stdout, self.complete).readline(self.prompt())
+            return LineEditor(self.stdin, self.stdout, self.complete, self.history).readline(self.prompt())
 
     def _read_raw(self):
         """One line as it comes (load's blocks), under the idle timeout."""
@@ -218,88 +200,22 @@ class Console:
                 return stored
         return self.site.password_hash
 
-    def _cancelled(self, answer):
-        """An empty or Ctrl-C'd entry is no attempt: outpost-console sends
-        both to find out where a line it did not open stands."""
-        return not answer or "\x03" in answer
-
-    def _choose_password(self, prompt_new="New password: ", cancel_aborts=False):
-        """A new password typed twice, or None after three bad tries. At first
-        boot a cancelled entry asks again; in `password` it abandons the
-        change, so a session left at its prompt is no way to set one."""
-        tries = 0
-        while tries < 3:
-            first, again = self._two_entries(prompt_new)
-            if first is None:
-                if cancel_aborts:
-                    return None
-            elif len(first) < MIN_PASSWORD:
-                self.say("console.password: too short (at least %d characters)" % MIN_PASSWORD)
-                tries += 1
-            elif again != first:
-                self.say("console.password: the two entries differ")
-                tries += 1
-            else:
-                return first
-        return None
-
-    def _two_entries(self, prompt_new):
-        """(first, again); (None, None) when Ctrl-C or an empty line cancelled."""
-        try:
-            first = self._password(prompt_new)
-            if self._cancelled(first):
-                return None, None
-            if len(first) < MIN_PASSWORD:
-                return first, None
-            again = self._password("Again: ")
-        except KeyboardInterrupt:
-            self.say("^C")
-            return None, None
-        return (None, None) if "\x03" in again else (first, again)
+    def _gate(self):
+        return Gate(self.say, self._password, self.throttle, lambda: drop_typeahead(self.stdin))
 
     def _first_boot(self):
-        if self._stored_hash():
-            return True
-        self.say("No console password is set. Choose one now (at least %d characters)." % MIN_PASSWORD)
-        chosen = self._choose_password()
-        if chosen is None:
-            return False
-        try:
-            self.site.set_console_password(hash_password(chosen))
-        except Invalid as e:
-            for err in e.errors:
-                self.say(err)
-            return False
-        self.say("Console password set.")
-        return True
+        stored = self._stored_hash()
+        return True if stored else self._gate().first_boot(self.site.set_console_password)
 
     def _login(self):
-        stored = self._stored_hash()
-        tries = 0
-        while tries < 3:
-            self.throttle.wait()  # before the prompt: a reconnect waits too
-            drop_typeahead(self.stdin)
-            try:
-                answer = self._password("Password: ")
-            except KeyboardInterrupt:
-                self.say("^C")
-                continue
-            if self._cancelled(answer):
-                continue
-            if check_password(answer, stored):
-                self.throttle.succeeded()
-                return True
-            self.throttle.failed()
-            tries += 1
-            self.say("Login incorrect.")
-        return False
+        return self._gate().login(self._stored_hash())
 
     # -- commands -----------------------------------------------------------------------
 
     def execute(self, line):
         """Run one command line; False when the session should end."""
         if len(line) > MAX_LINE or "\x00" in line:
-            self.say("error: line too long or not text (line noise?)")
+            self.fail("line too long or not text (line noise?)")
             return True
         if "\x03" in line:
             # Ctrl-C arriving as a byte (a raw serial link has no tty to turn
@@ -309,85 +225,160 @@ class Console:
         line = "".join(ch for ch in line if ch >= " " or ch == "\t").strip()
         if not line:
             return True
-        try:
-            words = shlex.split(line)
-        except ValueError as e:
-            self.say("error: %s" % e)
-            return True
-        cmd, args = words[0].lower(), words[1:]
-        handler = getattr(self, "cmd_" + cmd.replace("-", "_"), None)
-        if handler is None:
-            self.say("unknown command '%s' (try help)" % cmd[:40])
-            return True
-        fewest, most = ARITY.get(cmd.replace("-", "_"), (0, None))
-        if len(args) < fewest or (most is not None and len(args) > most):
-            self.say(_arity_error(cmd, args, fewest, most))
+        if line.endswith("?"):
+            self.say_lines(self.question(line[:-1]))
             return True
         try:
-            return handler(args) is not False
-        except (KeyError, ValueError) as e:
-            self.say(str(e).strip("'\""))
+            parsed = consolegrammar.parse(shlex.split(line))
+        except (ValueError, Syntax) as e:  # shlex: an unclosed quote
+            self.fail(str(e))
+            return True
+        if parsed.name == "set":
+            parsed.args = set_words(line)
+        if self._site is not None and self._site.refresh():
+            self.say("note: the committed configuration changed outside this session (show system commit); the candidate follows it")
+        if not (parsed.pipes or parsed.name in OUTPUT_COMMANDS):
+            self._pipes = []
+            return self._dispatch(parsed)
+        self._captured = []
+        try:
+            return self._dispatch(parsed)
+        finally:
+            lines, self._captured = self._captured, None
+            self._emit(lines, parsed.pipes)
+
+    def _dispatch(self, parsed):
+        handler = getattr(self, "cmd_" + parsed.name.replace("-", "_"))
+        self._pipes = parsed.pipes
+        try:
+            return handler(parsed.args) is not False
+        except (KeyError, ValueError, Syntax) as e:
+            self.fail(str(e).strip("'\""))
         except Invalid as e:
             for err in e.errors:
-                self.say(err)
+                self.fail(err)
         except OSError as e:
-            self.say("error: %s" % e)
+            self.fail(str(e))
         return True
 
+    def fail(self, message):
+        """A refusal: one line, `error: ` first (outpost-console's exit status reads it)."""
+        self.say("error: " + message)
+
+    def question(self, partial):
+        """`?`: what may come next after these words."""
+        try:
+            words = shlex.split(partial)
+        except ValueError:
+            words = partial.split()
+        if partial and not partial.endswith(" ") and words:
+            last = words.pop()
+            found = [(w, h) for w, h in consolegrammar.next_words(words, self._paths) if w.lower().startswith(last.lower())]
+        else:
+            found = consolegrammar.next_words(words, self._paths)
+        return ["  %-28s %s" % (w, h) for w, h in found[:200]] or ["  (nothing: the line is complete or unknown)"]
+
+    def _paths(self, prefix):
+        return config_paths(prefix, self.site._plain())
+
+    def _emit(self, lines, pipes):
+        for name, args in pipes:
+            if name in ("match", "except"):
+                try:
+                    rx = re.compile(args[0])
+                except re.error as e:
+                    self.say("error: | %s: %s" % (name, e))
+                    return
+                lines = [ln for ln in lines if bool(rx.search(ln)) == (name == "match")]
+            elif name == "count":
+                lines = ["Count: %d lines" % len(lines)]
+        paged = ("no-more", []) not in pipes
+        for n, line in enumerate(lines):
+            if paged and n and n % PAGE == 0 and not self._more():
+                break
+            self._write(line)
+
+    def _more(self):
+        """--More-- on a terminal; False when the admin pressed q. Off the
+        terminal (tests, pipes) there is no pager."""
+        from .lineedit import read_key
+
+        key = read_key(self.stdin, self.stdout, "--More-- (space: next page, q: stop)")
+        return key is None or key not in "qQ\x03"
+
+    def _write(self, line):
+        try:
+            self.stdout.write(consoleviews.text(line) + "\n")
+            self.stdout.flush()
+        except OSError:
+            raise SessionEnded("the line is gone")
+
+    def _confirm(self, question):
+        """yes/no on its own line (Junos's wording); anything but yes is no."""
+        self.stdout.write(question + " [yes,no] (no) ")
+        self.stdout.flush()
+        with Idle(self.idle_timeout_s):
+            answer = self.stdin.readline()
+        if not answer:
+            raise EOFError
+        return answer.strip().lower() in ("y", "yes")
+
     def cmd_help(self, args):
-        if not args:
-            self.say(HELP)
-            return
-        word = args[0].lower()
-        lines = [ln for ln in HELP.splitlines() if ln.split(" ", 1)[0] == word]
-        self.say("\n".join(lines) if lines else "help: no command '%s' (help lists them)" % word[:40])
+        try:
+            self.say_lines(consolegrammar.help_lines(args[0] if args else None))
+        except Syntax:
+            self.fail("help: no command '%s' (help lists them)" % args[0][:40])
 
     def cmd_exit(self, args):
-        if self.dirty:
-            self.say("uncommitted changes dropped")
+        if self.dirty and not self._confirm("The configuration has been changed but not committed. Exit with uncommitted changes?"):
+            return True
         return False
 
-    cmd_logout = cmd_quit = cmd_exit
-
     def cmd_show(self, args):
-        what = args[0] if args else ""
-        if len(args) > 1 and what != "config":
-            self.say("show %s: takes no more words (got '%s')" % (what[:40], args[1][:40]))
+        what, now = args[0], time.time()
+        if what in ("config", "running"):
+            self._show_config(what, args[1] if len(args) > 1 else None)
             return
-        if what == "config":
-            if len(args) > 1:
-                value = self.site.get(args[1])
-                self.say(json.dumps(value, default=str) if not isinstance(value, dict) else json.dumps(json.loads(json.dumps(value, default=str)), indent=2))
-            else:
-                self.stdout.write(consoleviews.text(self.site.text()))
-        elif what == "registrations":
-            self.say_lines(consoleviews.registrations(read_json(os.path.join(self.state_dir or "", "bindings.json"), {}), time.time() * 1000))
+        plain = self.site._plain()
+        d = consoleshow.daemon(self.pidfile, self.run_dir)
+        st, path = consoleshow.status_file(plain)
+        live = st if d["alive"] or not d["pid"] else None  # a dead daemon's file says nothing
+        if what == "registrations":
+            lines = consoleviews.registrations(read_json(os.path.join(self.state_dir or "", "bindings.json"), {}), now * 1000)
         elif what == "pinholes":
-            self._show_pinholes()
+            lines = consoleshow.pinholes()
         elif what == "status":
             from .. import __version__
 
-            self.say_lines(consoleviews.status(__version__, self.hostname, self.dirty, *self._daemon_status(), self.site._plain(), time.time()))
+            lines = consoleviews.status(__version__, self.hostname, self.dirty, st if d["alive"] else None, path, plain, now)
+            lines = lines[:2] + consoleshow.daemon_lines(d, st, now) + [consoleshow.interface_summary()] + \
+                [ln for ln in lines[3:] if not ln.startswith("addresses ")]
         elif what == "calls":
-            self.say_lines(consoleviews.calls(*self._daemon_status()))
+            lines = consoleviews.calls(live, path)
         elif what == "survival":
-            self.say_lines(consoleviews.survival(*self._daemon_status(), time.time()))
+            lines = consoleviews.survival(live, path, now)
+        elif what == "interfaces":
+            lines = consoleshow.interfaces()
         else:
-            self.say("show what? config [PATH], registrations, calls, pinholes, survival, status")
+            lines = consoleshow.commits(self.site.history.entries(), self.site.history.pending(), now)
+        self.say_lines(lines)
 
-    def _daemon_status(self):
-        """(what the daemon last wrote in its status file or None, the path)."""
-        path = (self.site._plain().get("state") or {}).get("status_file", "/run/outpost/status.json")
-        st = read_json(path)
-        return (st if isinstance(st, dict) else None), path
+    def _show_config(self, which, path):
+        """Candidate (config) or committed (running); a PATH not set shows
+        the value in force, marked (default)."""
+        from .siteconfig import SiteConfig
 
-    def _show_pinholes(self):
-        try:
-            out = subprocess.run(["nft", "-j", "list", "map", "inet", "outpost", "media_dnat"], capture_output=True, text=True, timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        lines = consoleviews.pinholes(out)
-        self.say_lines(lines if lines is not None else ["pinholes: cannot read the firewall (is the base ruleset loaded?)"])
+        site = self.site if which == "config" else SiteConfig(self.site_dir)
+        compare = next((a[-1] for n, a in self._pipes if n == "compare"), None)
+        if compare is not None:
+            self.say(site.diff_against(self._rollback_number(compare)).rstrip("\n") or "no changes")
+        elif ("display", ["set"]) in self._pipes:
+            self.say_lines(consoleshow.display_set_at(site._plain(), path))
+        elif path is None:
+            self.say(site.text().rstrip("\n"))
+        else:
+            value, default = site.effective(path)
+            self.say(consoleshow.value_text(value) + ("  (default)" if default else ""))
 
     def cmd_ping_upstream(self, args):
         from .sipping import ping
@@ -395,80 +386,100 @@ class Console:
         up = self.site._plain().get("upstream") or {}
         host = up.get("outbound_proxy") or up.get("host")
         if not host:
-            self.say("upstream.host: not set")
+            self.fail("upstream.host: not set")
             return
         self.say(ping(host, up.get("port", 5060), self.hostname))
 
     def cmd_log(self, args):
         if args and not (re.fullmatch(r"[0-9]{1,5}", args[0]) and 1 <= int(args[0]) <= MAX_LOG_LINES):
-            self.say("log: N must be a whole number 1-%d (got '%s')" % (MAX_LOG_LINES, args[0][:40]))
+            self.fail("log: N must be a whole number 1-%d (got '%s')" % (MAX_LOG_LINES, args[0][:40]))
             return
         n = int(args[0]) if args else 20
         try:
             out = subprocess.run(["logread"], capture_output=True, text=True, errors="replace", timeout=10).stdout
         except (OSError, subprocess.TimeoutExpired):
-            self.say("log: logread is not available")
+            self.fail("log: logread is not available")
             return
         for line in out.splitlines()[-n:]:
             self.say(consoleviews.field(line))  # the daemon logs what the network sent
 
     def cmd_reboot(self, args):
+        lost = " Uncommitted changes are lost." if self.dirty else ""
+        if not self._confirm("Reboot the router? Calls in progress drop.%s" % lost):
+            self.say("reboot: cancelled")
+            return
         self.say("rebooting")
         subprocess.call(["reboot"])
         return False
 
+    def cmd_restart(self, args):
+        from . import supervision
+
+        self.say(supervision.restart(self.pidfile, self.run_dir))
+
     def cmd_set(self, args):
-        if len(args) != 2:
-            self.say("usage: set PATH VALUE")
-            return
-        self.site.set(args[0], args[1])  # refuses the console password (siteconfig)
+        path, value = args
+        if value[:4].lower() == "add " and value[4:].strip():
+            self.site.add(path, value[4:].strip())
+        else:
+            self.site.set(path, value)  # refuses the console password (siteconfig)
 
     def cmd_delete(self, args):
-        if len(args) != 1:
-            self.say("usage: delete PATH")
-            return
         self.site.delete(args[0])
 
     def cmd_diff(self, args):
-        d = self.site.diff()
-        self.stdout.write(consoleviews.text(d) if d else "no changes\n")
+        self.say(self.site.diff().rstrip("\n") or "no changes")
+
+    def cmd_compare(self, args):
+        self.say(self.site.diff_against(self._rollback_number(args[1])).rstrip("\n") or "no changes")
+
+    def _rollback_number(self, word):
+        if word is None or not re.fullmatch(r"[0-9]{1,3}", word):
+            raise Syntax("rollback: N must be a whole number (show system commit lists them; got '%s')" % str(word)[:20])
+        return int(word)
 
     def cmd_commit(self, args):
-        changes, _ = self.site.commit()
-        self.say("committed" + (": daemon reloaded" if self._signal_daemon() else " (daemon not running)"))
+        check, minutes, comment = consolegrammar.commit_args(args)
+        if check:
+            self.site.check()
+            self.say("configuration check succeeds")
+            return
+        r = self.site.commit(comment=comment, confirmed_minutes=minutes)
+        if r.state == "unchanged":
+            self.say("commit: no changes; nothing written, nothing reloaded")
+            return
+        if r.state == "confirmed":
+            self.say("commit complete: commit confirmed; the automatic rollback is cancelled")
+            return
+        self.say_lines(commit_report(r, *self._reload_daemon()))
+        if minutes:
+            self.start_timer()
+            self.say("commit confirmed: rolls back by itself in %d minute(s) unless you commit again" % minutes)
+
+    def start_timer(self):
+        """The confirmed-commit timer: its own process, so it outlives this
+        session (a commit that cut the admin off ends the session too)."""
+        subprocess.Popen([sys.executable, "-m", "outpost", "confirm-timer", "--site", self.site_dir, "--pidfile", self.pidfile],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
 
     def cmd_rollback(self, args):
-        self.site.rollback()
-        self.say("rolled back" + (": daemon reloaded" if self._signal_daemon() else " (daemon not running)"))
+        n = self._rollback_number(args[0]) if args else 1
+        self.site.rollback(n)
+        self.say("rollback %d loaded as the candidate: diff shows it, commit applies it" % n)
 
     def cmd_revert(self, args):
         self.site.revert()
 
     def cmd_password(self, args):
         """The only way to change the console password once it is set."""
-        try:
-            current = self._password("Current password: ")
-        except KeyboardInterrupt:
-            current = ""
-        if self._cancelled(current):
-            self.say("password: nothing changed")
-            return
-        if not check_password(current, self._stored_hash()):
-            self.throttle.failed()
-            self.say("password: incorrect, nothing changed")
-            return
-        # Not first boot's "New password:": outpost-console must never take
-        # this prompt for a fresh router's.
-        chosen = self._choose_password("New console password: ", cancel_aborts=True)
-        if chosen is None:
-            self.say("password: nothing changed")
-            return
-        self.site.set_console_password(hash_password(chosen))
-        self.say("Console password changed.")
+        self._gate().change(self._stored_hash(), self.site.set_console_password)
 
     def cmd_load(self, args):
         """A whole site file as the new candidate: pasted (`load`, ended by a
         marker the console makes up) or from outpost-console (`load base64`)."""
+        if args and args[0] != "base64":
+            raise Syntax("load: takes no arguments (it asks for the paste); got '%s'" % " ".join(args)[:60])
         try:
             if args[:1] == ["base64"]:
                 with NoEcho(self.stdin):  # half the traffic; the host tool reads the diff alone
@@ -490,6 +501,22 @@ class Console:
         with Ignoring(signal.SIGINT):  # Ctrl-C belongs to the shell, not to us
             subprocess.call(["/bin/sh", "-l"], env=env)
 
+    def _reload_daemon(self):
+        """SIGHUP, then the daemon's own word on it (its status file counts
+        reloads and keeps the last one's error): (reloaded, error or None)."""
+        st, _ = consoleshow.status_file(self.site._plain())
+        before = (st or {}).get("reloads")
+        if not self._signal_daemon():
+            return False, None
+        deadline = time.time() + RELOAD_WAIT_S
+        while time.time() < deadline:
+            st, _ = consoleshow.status_file(self.site._plain())
+            after = (st or {}).get("reloads")
+            if isinstance(after, dict) and after != before:
+                return after.get("error") is None, after.get("error")
+            time.sleep(0.05)
+        return True, None  # signalled; an older daemon that does not count reloads
+
     def _signal_daemon(self):
         try:
             with open(self.pidfile) as f:
@@ -499,12 +526,27 @@ class Console:
             return False
 
 
-def _arity_error(cmd, args, fewest, most):
-    """One line naming the command and its rule."""
-    if most == 0:
-        return "%s: takes no arguments (got '%s'); nothing was done" % (cmd, " ".join(args)[:60])
-    usage = [ln.split("  ")[0].strip() for ln in HELP.splitlines() if ln.split(" ", 1)[0] == cmd]
-    return "%s: wrong number of arguments; usage: %s" % (cmd, usage[0] if usage else cmd)
+def commit_report(r, reloaded, error=None):
+    """What a commit did, by when each change takes effect."""
+    if error:
+        lines = ["commit complete, but the daemon refused to reload it and runs the previous configuration",
+                 "error: reload: %s" % error]
+    else:
+        lines = ["commit complete" + (": daemon reloaded" if reloaded else " (daemon not running)")]
+    if r.cancelled_rollback:
+        lines.append("commit confirmed: the automatic rollback is cancelled")
+    if r.restart:
+        lines.append("needs restart (drops calls in progress): %s" % ", ".join(r.restart))
+    if r.reboot:
+        lines.append("needs reboot: %s" % ", ".join(r.reboot))
+    return lines
+
+
+def set_words(line):
+    """`set PATH VALUE...` -> [PATH, VALUE as typed]: a list or mapping
+    ([0X., 00.]) keeps its spaces and quotes for the schema to read."""
+    _, path, value = (line.strip().split(None, 2) + ["", ""])[:3]
+    return [path, value.strip()]  # one quoted word: configvalues takes the quotes off
 
 
 def main(argv=None):
@@ -515,7 +557,11 @@ def main(argv=None):
     ap.add_argument("--state", default="/data/state")
     ap.add_argument("--run", help="where the failed-login count lives (the inittab: /run/outpost, tmpfs); default --state")
     ap.add_argument("--pidfile", default=PIDFILE)
+    ap.add_argument("--reference", action="store_true", help="print the command reference (markdown) and exit")
     args = ap.parse_args(argv)
+    if args.reference:
+        sys.stdout.write(consolegrammar.reference_markdown())
+        return 0
     # Line noise is not UTF-8: it becomes U+FFFD ("unknown command"), not a
     # UnicodeDecodeError that ends the session with a traceback.
     if hasattr(sys.stdin, "reconfigure"):

@@ -84,3 +84,110 @@ class LoginThrottle:
             os.unlink(self.path)
         except OSError:
             pass
+
+
+class Gate:
+    """The password prompts: first boot, login, the password command. Its
+    only ways out are `say` (a line) and `ask` (a password prompt); the
+    hash is stored by the caller's `store` (SiteConfig.set_console_password)."""
+
+    def __init__(self, say, ask, throttle, drop_typeahead):
+        self.say, self.ask, self.throttle, self.drop_typeahead = say, ask, throttle, drop_typeahead
+
+    @staticmethod
+    def cancelled(answer):
+        """An empty or Ctrl-C'd entry is no attempt: outpost-console sends
+        both to find out where a line it did not open stands."""
+        return not answer or "\x03" in answer
+
+    def first_boot(self, store):
+        from .schema import Invalid
+
+        self.say("No console password is set. Choose one now (at least %d characters)." % MIN_PASSWORD)
+        chosen = self.choose()
+        if chosen is None:
+            return False
+        try:
+            store(hash_password(chosen))
+        except Invalid as e:
+            for err in e.errors:
+                self.say(err)
+            return False
+        self.say("Console password set.")
+        return True
+
+    def login(self, stored):
+        tries = 0
+        while tries < 3:
+            self.throttle.wait()  # before the prompt: a reconnect waits too
+            self.drop_typeahead()
+            try:
+                answer = self.ask("Password: ")
+            except KeyboardInterrupt:
+                self.say("^C")
+                continue
+            if self.cancelled(answer):
+                continue
+            if check_password(answer, stored):
+                self.throttle.succeeded()
+                return True
+            self.throttle.failed()
+            tries += 1
+            self.say("Login incorrect.")
+        return False
+
+    def change(self, stored, store):
+        """The password command: the current password, then a new one twice."""
+        try:
+            current = self.ask("Current password: ")
+        except KeyboardInterrupt:
+            current = ""
+        if self.cancelled(current):
+            self.say("password: nothing changed")
+            return
+        if not check_password(current, stored):
+            self.throttle.failed()
+            self.say("error: password: incorrect, nothing changed")
+            return
+        # Not first boot's "New password:": outpost-console must never take
+        # this prompt for a fresh router's.
+        chosen = self.choose("New console password: ", cancel_aborts=True)
+        if chosen is None:
+            self.say("password: nothing changed")
+            return
+        store(hash_password(chosen))
+        self.say("Console password changed.")
+
+    def choose(self, prompt_new="New password: ", cancel_aborts=False):
+        """A new password typed twice, or None after three bad tries. At first
+        boot a cancelled entry asks again; in `password` it abandons the
+        change, so a session left at its prompt is no way to set one."""
+        tries = 0
+        while tries < 3:
+            first, again = self._two_entries(prompt_new)
+            if first is None:
+                if cancel_aborts:
+                    return None
+            elif len(first) < MIN_PASSWORD:
+                self.say("console.password: too short (at least %d characters)" % MIN_PASSWORD)
+                tries += 1
+            elif again != first:
+                self.say("console.password: the two entries differ")
+                tries += 1
+            else:
+                return first
+        return None
+
+    def _two_entries(self, prompt_new):
+        """(first, again); (None, None) when Ctrl-C or an empty line cancelled."""
+        try:
+            first = self.ask(prompt_new)
+            if self.cancelled(first):
+                return None, None
+            if len(first) < MIN_PASSWORD:
+                return first, None
+            again = self.ask("Again: ")
+        except KeyboardInterrupt:
+            self.say("^C")
+            return None, None
+        return (None, None) if "\x03" in again else (first, again)

@@ -40,6 +40,8 @@ class Daemon:
     def __init__(self, cfg, config_path):
         self.cfg = cfg
         self.config_path = config_path
+        # Each SIGHUP's outcome, for the console's commit to report truly.
+        self._reloads = {"count": 0, "error": None}
         state_dir = cfg["state"]["dir"]
         os.makedirs(state_dir, exist_ok=True)
         self.key = configmod.secret(state_dir)
@@ -187,7 +189,7 @@ class Daemon:
         p = self.proxy
         status = {"version": __version__, "pid": os.getpid(), "started": int(self._started),
                   "registrations": len(p.location), "transactions": len(p.txns), "tcp_connections": len(self.tcp.flows),
-                  "addresses": self._addresses, "counters": p.counters}
+                  "addresses": self._addresses, "counters": p.counters, "reloads": self._reloads}
         if p.relay is not None:
             now = now_ms()
             status["upstream"] = {"host": self.cfg["upstream"]["host"], "wan_address": p.relay.config.wan_address,
@@ -412,11 +414,21 @@ class Daemon:
     # -- signals ----------------------------------------------------------------
 
     def reload(self):
+        error = None
+        try:
+            error = self._reload()
+        except Exception as e:  # a config that passed validation and still trips: say so, keep running
+            log.exception("reload failed, keeping the running config")
+            error = "%s: %s" % (type(e).__name__, e)
+        self._reloads = {"count": self._reloads["count"] + 1, "error": error}
+        self._write_status()  # show survival/status see the outcome now, not in 10 s
+
+    def _reload(self):
         try:
             cfg = configmod.load(self.config_path)
         except (Invalid, OSError) as e:
             log.error("reload refused, keeping the running config: %s", e)
-            return
+            return str(e)
         if cfg["sip"]["listen"] != self.cfg["sip"]["listen"] or cfg["state"] != self.cfg["state"]:
             log.warning("listen addresses and state dir change only on restart")
         self._addresses = local_ipv4()
@@ -452,6 +464,7 @@ class Daemon:
         self.cfg = cfg
         self._debug = log.isEnabledFor(logging.DEBUG)
         log.info("configuration reloaded from %s (%d users)", self.config_path, len(cfg["users"]))
+        return None
 
     def stop(self):
         if self._stopped is None or self._stopped.done():

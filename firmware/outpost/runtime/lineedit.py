@@ -9,7 +9,9 @@ non-canonical mode and four control keys.
   Enter      the line                  Ctrl-D  on an empty line: EOF
   Ctrl-C     KeyboardInterrupt (the terminal's ISIG stays on)
 
-Other control bytes and escape sequences (arrow keys, noise) are dropped.
+  Up/Down    walk this session's history (the last MAX_HISTORY lines)
+
+Other control bytes and escape sequences (left/right, noise) are dropped.
 When stdin is not a terminal, plain readline() is used.
 """
 
@@ -28,10 +30,14 @@ def common_prefix(words):
     return a[:i]
 
 
+MAX_HISTORY = 100  # lines a session remembers for the arrow keys
+
+
 class LineEditor:
-    def __init__(self, stdin, stdout, complete=None):
+    def __init__(self, stdin, stdout, complete=None, history=None):
         self.stdin, self.stdout = stdin, stdout
         self.complete = complete  # line -> (start of the last word, [candidates])
+        self.history = history if history is not None else []  # the session's, oldest first
 
     def readline(self, prompt):
         self.stdout.write(prompt)
@@ -61,19 +67,32 @@ class LineEditor:
     def _edit(self, fd, prompt):
         buf = ""
         tabs = 0
-        esc = False
+        esc = ""  # an escape sequence so far: up and down walk the history, the rest is dropped
+        back = 0  # how far up the history the line is
         while True:
             b = os.read(fd, 1)
             if not b:
                 raise EOFError
             c = b[0]
-            if esc:  # the rest of an escape sequence (arrows): dropped
-                esc = not (0x40 <= c <= 0x7E and c != 0x5B)
+            if esc:
+                esc += chr(c)
+                if 0x40 <= c <= 0x7E and esc != "\x1b[" and esc != "\x1bO":
+                    if esc[-1] in "AB" and len(esc) == 3 and self.history:
+                        back = max(0, min(len(self.history), back + (1 if esc[-1] == "A" else -1)))
+                        new = self.history[-back] if back else ""
+                        self._out("\b \b" * len(buf) + new)
+                        buf = new
+                    esc = ""
+                elif len(esc) > 16:
+                    esc = ""
                 continue
             if c != 9:
                 tabs = 0
             if c in (10, 13):
                 self._out("\r\n")
+                if buf.strip() and (not self.history or self.history[-1] != buf):
+                    self.history.append(buf)
+                    del self.history[:-MAX_HISTORY]
                 return buf + "\n"
             if c == 4 and not buf:
                 raise EOFError
@@ -88,7 +107,7 @@ class LineEditor:
                 tabs += 1
                 buf = self._tab(buf, tabs, prompt)
             elif c == 27:
-                esc = True
+                esc = "\x1b"
             elif 32 <= c < 127 and len(buf) < MAX_LINE:
                 buf += chr(c)
                 self._out(chr(c))
@@ -126,3 +145,32 @@ def _columns(words, width=80):
     for i in range(0, len(words), per):
         rows.append("".join(x.ljust(w) for x in words[i:i + per]).rstrip())
     return "\r\n".join(rows) + "\r\n"
+
+
+def read_key(stdin, stdout, prompt):
+    """One key pressed at `prompt` (the pager's --More--), the prompt then
+    wiped; None when stdin is not a terminal (no pager there)."""
+    try:
+        fd = stdin.fileno()
+        if not os.isatty(fd):
+            return None
+    except (AttributeError, OSError, ValueError):
+        return None
+    import termios
+
+    stdout.write(prompt)
+    stdout.flush()
+    old = termios.tcgetattr(fd)
+    new = termios.tcgetattr(fd)
+    new[3] &= ~(termios.ICANON | termios.ECHO)
+    new[6][termios.VMIN], new[6][termios.VTIME] = 1, 0
+    termios.tcsetattr(fd, termios.TCSADRAIN, new)
+    try:
+        b = os.read(fd, 1)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+    stdout.write("\r" + " " * len(prompt) + "\r")
+    stdout.flush()
+    if not b:
+        raise EOFError
+    return chr(b[0]) if b[0] < 128 else "?"

@@ -1,0 +1,94 @@
+"""The console's side of the daemon's supervisor (package/outpost/S50outpost
+`supervise`): `restart`, and the confirmed-commit timer's process.
+
+The supervisor is a busybox sh loop: it starts `outpost run`, records each
+exit (consoleshow.EXITS, the last stderr in consoleshow.STDERR), logs it
+and starts the daemon again after 1, 2, 4 ... 60 s (back to 1 s after a
+minute up). A restart the console asked for (RESTART_FLAG) is immediate.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+from . import consoleshow
+
+RESTART_FLAG = "restart-requested"
+INIT_SCRIPT = "/etc/init.d/S50outpost"
+
+
+def supervisor_pidfile(pidfile):
+    return pidfile[:-4] + "-supervise.pid" if pidfile.endswith(".pid") else pidfile + "-supervise"
+
+
+def _alive(pidfile):
+    try:
+        with open(pidfile) as f:
+            os.kill(int(f.read(32).strip()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def restart(pidfile, run_dir, timeout=20, sleep=time.sleep):
+    """Stop the daemon and have the supervisor start it now (or start the
+    supervisor when nothing runs); one line saying how it went."""
+    before = consoleshow.daemon(pidfile, run_dir)
+    if not _alive(supervisor_pidfile(pidfile)):
+        try:
+            subprocess.run([INIT_SCRIPT, "start"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return "error: restart: cannot start the supervisor (%s)" % e
+    elif before["alive"]:
+        with open(os.path.join(run_dir, RESTART_FLAG), "w"):
+            pass
+        os.kill(before["pid"], signal.SIGTERM)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        now = consoleshow.daemon(pidfile, run_dir)
+        if now["alive"] and now["pid"] != before["pid"]:
+            return "restart: daemon running again (pid %d)" % now["pid"]
+        sleep(0.2)
+    return "error: restart: the daemon is not running after %d s (show status says why)" % timeout
+
+
+def confirm_timer(site_dir, pidfile, sleep=time.sleep, now=time.time):
+    """The process `commit confirmed` starts (and boot, when a confirmed
+    commit was pending at power-off): wait for the deadline, then roll back
+    unless the commit was confirmed meanwhile."""
+    from .commits import Commits
+
+    history = Commits(site_dir)
+    while True:
+        pending = history.pending()
+        if pending is None:
+            return None
+        left = pending["deadline"] - now()
+        if left <= 0:
+            break
+        sleep(min(left, 5))  # re-read: a confirm or a newer commit confirmed moves it
+    from .siteconfig import roll_back_unconfirmed
+
+    message = roll_back_unconfirmed(site_dir, pending["seq"])
+    if message:
+        _log(message)
+        try:
+            with open(pidfile) as f:
+                os.kill(int(f.read(32).strip()), signal.SIGHUP)
+        except (OSError, ValueError):
+            pass
+    return message
+
+
+def _log(message):
+    """One line to syslog (/dev/log), as the daemon's lines go; nothing when
+    there is no syslog (a host checkout)."""
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.connect("/dev/log")
+            s.send(("<28>outpost-console: %s" % message).encode(errors="replace"))  # daemon.warning
+    except OSError:
+        pass
