@@ -230,3 +230,14 @@ def test_a_static_wan_has_a_gateway_and_dns_servers(tmp_path):
     site.delete("interfaces.wan0.address")
     site.commit()
     assert not (tmp_path / "resolv.conf").exists()  # the lease's servers again
+
+
+def test_renumbering_lan0_names_the_advertised_address_left_behind(tmp_path):
+    """#13 finding 6: sip.advertise stayed the old LAN address after renumbering."""
+    (tmp_path / "outpost.yaml").write_text(SITE + "interfaces:\n  lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}\n")
+    site = SiteConfig(str(tmp_path))
+    site.set("sip.advertise", "192.0.2.1")
+    assert site.errors() == []
+    site.set("interfaces.lan0.address", "192.0.2.254/24")
+    assert site.errors() == ["sip.listen[0].address: 192.0.2.1 is not an address of this router (192.0.2.254, 0.0.0.0 or 127.0.0.1)",
+                             "sip.advertise: 192.0.2.1 is in lan0's network but is not lan0's address (192.0.2.254): renumbered?"]

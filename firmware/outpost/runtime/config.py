@@ -245,6 +245,19 @@ def _rule_listen(cfg, errors):
             errors.append("sip.listen[%d].address: %s is not an address of this router (%s, 0.0.0.0 or 127.0.0.1)" % (n, a, ", ".join(own)))
 
 
+def _rule_advertise(cfg, errors):
+    """Renumbering lan0 left sip.advertise naming the old address: phones
+    then send in-dialog requests to an address nobody has."""
+    import ipaddress
+
+    adv, lan = cfg["sip"]["advertise"], (cfg["interfaces"].get("lan0") or {}).get("address")
+    if not adv or not lan or not adv.replace(".", "").isdigit():
+        return
+    i = ipaddress.IPv4Interface(lan)
+    if ipaddress.IPv4Address(adv) in i.network and ipaddress.IPv4Address(adv) != i.ip:
+        errors.append("sip.advertise: %s is in lan0's network but is not lan0's address (%s): renumbered?" % (adv, i.ip))
+
+
 def _rule_upstream(cfg, errors):
     if cfg["upstream"]["host"] and not (cfg["interfaces"].get("lan0") or {}).get("address"):
         errors.append("upstream.host: relaying to %s needs interfaces.lan0.address (the phones' network)" % cfg["upstream"]["host"])
@@ -276,7 +289,7 @@ def _rule_limits(cfg, errors):
         errors.append("registrar.default_expires: %d must lie between min_expires (%d) and max_expires (%d)" % (r["default_expires"], r["min_expires"], r["max_expires"]))
 
 
-RULES = (_rule_users, _rule_interfaces, _rule_listen, _rule_upstream, _rule_media, _rule_limits)
+RULES = (_rule_users, _rule_interfaces, _rule_listen, _rule_advertise, _rule_upstream, _rule_media, _rule_limits)
 
 
 def split_trunk(text):
