@@ -208,6 +208,12 @@ def apply(link, text, progress):
         link.command("revert")
         link.send("exit\n")
         return 1
+    if failed(result):
+        # Committed, but the daemon refused to reload it: the router runs the
+        # previous configuration. The file stays committed (fix and apply).
+        print(result, file=sys.stderr)
+        link.send("exit\n")
+        return 1
     print(out)
     if progress:
         progress(result.replace("\n", "; "))

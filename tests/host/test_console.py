@@ -179,7 +179,8 @@ def test_driven_through_pyserial_loop_ports(tmp_path):
 
 def test_show_calls_lists_each_call_in_80_columns(tmp_path):
     import json as _json
-    status = tmp_path / "status.json"
+    status = tmp_path / "run" / "status.json"  # never in the site directory (the commit refuses that)
+    status.parent.mkdir()
     (tmp_path / "outpost.yaml").write_text(SITE + "state: {status_file: %s}\n" % status)
     rc, out = session(tmp_path, ["show calls", "exit"], ["branch-17-secret"] * 3)
     assert "calls: daemon not running" in out
@@ -196,7 +197,8 @@ def test_show_calls_lists_each_call_in_80_columns(tmp_path):
 
 def test_show_survival_and_status_name_the_upstream_state(tmp_path):
     import json as _json
-    status = tmp_path / "status.json"
+    status = tmp_path / "run" / "status.json"  # never in the site directory (the commit refuses that)
+    status.parent.mkdir()
     (tmp_path / "outpost.yaml").write_text(SITE + "state: {status_file: %s}\n" % status)
     now = int(time.time())
     status.write_text(_json.dumps({"pid": 1, "started": now - 100, "registrations": 2, "counters": {}, "calls": [],
@@ -208,8 +210,7 @@ def test_show_survival_and_status_name_the_upstream_state(tmp_path):
     daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "outpost", "run"])
     try:
         (tmp_path / "none.pid").write_text("%d\n" % daemon.pid)
-        text = (tmp_path / "status.json").read_text().replace('"pid": 1,', '"pid": %d,' % daemon.pid)
-        (tmp_path / "status.json").write_text(text)
+        status.write_text(status.read_text().replace('"pid": 1,', '"pid": %d,' % daemon.pid))
         rc, out = session(tmp_path, ["show survival", "show status", "exit"], ["branch-17-secret"] * 3)
     finally:
         daemon.kill()
@@ -336,8 +337,8 @@ def test_history_question_mark_and_pager_on_a_terminal(tmp_path):
         os.write(fd, b"q")
         read_until(fd, "*> ")
         os.write(fd, b"help | no-more\n")
-        assert "--More--" not in read_until(fd, "unique prefix")
-        read_until(fd, "*> ")
+        whole = read_until(fd, "*> ")  # one read: the prompt may come in the same chunk as the last line
+        assert "unique prefix" in whole and "--More--" not in whole
         os.write(fd, b"exit\n")
         read_until(fd, "[yes,no] (no) ")
         os.write(fd, b"no\n")

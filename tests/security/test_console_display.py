@@ -25,7 +25,8 @@ def raw_controls(out):
 
 
 def write_state(tmp_path):
-    status = tmp_path / "status.json"
+    status = tmp_path / "run" / "status.json"  # never in the site directory (the commit refuses that)
+    status.parent.mkdir()
     now = int(time.time())
     status.write_text(json.dumps({
         "pid": 1, "started": now - 100, "registrations": "2" + NASTY, "transactions": NASTY, "tcp_connections": 0,

@@ -34,6 +34,7 @@ import time
 
 from . import consolegrammar, consoleload, consoleshow, consoleviews
 from .consolegrammar import Syntax
+from .consoleviews import ErrorLine
 from .consoleline import Hangup, Idle, Ignoring, NoEcho, SessionEnded, drop_typeahead, hang_up_on_close
 from .configvalues import config_paths
 from .consolelogin import Gate, LoginThrottle, check_password, hash_password  # noqa: F401 (tests import the last two here)
@@ -94,7 +95,9 @@ class Console:
     def say(self, text=""):
         """One or more lines; held back for the pipes and the pager while
         an output command runs."""
-        if self._captured is not None:
+        if isinstance(text, ErrorLine):
+            self.fail(text[len("error: "):])
+        elif self._captured is not None:
             self._captured.extend(str(text).split("\n"))
         else:
             self._write(text)
@@ -259,11 +262,20 @@ class Console:
                 self.fail(err)
         except OSError as e:
             self.fail(str(e))
+        except (SessionEnded, EOFError, KeyboardInterrupt, consoleload.LoadCancelled):
+            raise
+        except Exception as e:  # a bug of ours: one line, and the session goes on
+            self.fail("internal error (%s: %s); please report it" % (type(e).__name__, str(e)[:200]))
         return True
 
     def fail(self, message):
-        """A refusal: one line, `error: ` first (outpost-console's exit status reads it)."""
-        self.say("error: " + message)
+        """A refusal: one line, `error: ` first (outpost-console's exit status
+        reads it; say() never lets another line start so)."""
+        line = ErrorLine("error: " + message)
+        if self._captured is not None:
+            self._captured.append(line)
+        else:
+            self._write(line)
 
     def question(self, partial):
         """`?`: what may come next after these words."""
@@ -287,7 +299,7 @@ class Console:
                 try:
                     rx = re.compile(args[0])
                 except re.error as e:
-                    self.say("error: | %s: %s" % (name, e))
+                    self._write(ErrorLine("error: | %s: %s" % (name, e)))
                     return
                 lines = [ln for ln in lines if bool(rx.search(ln)) == (name == "match")]
             elif name == "count":
@@ -307,6 +319,8 @@ class Console:
         return key is None or key not in "qQ\x03"
 
     def _write(self, line):
+        if line.startswith("error: ") and not isinstance(line, ErrorLine):
+            line = " " + line  # data (a Call-ID, a log line) never passes for a refusal
         try:
             self.stdout.write(consoleviews.text(line) + "\n")
             self.stdout.flush()
@@ -347,6 +361,9 @@ class Console:
             lines = consoleviews.registrations(read_json(os.path.join(self.state_dir or "", "bindings.json"), {}), now * 1000)
         elif what == "pinholes":
             lines = consoleshow.pinholes()
+            if lines is None:
+                self.fail("pinholes: cannot read the firewall (is the base ruleset loaded?)")
+                return
         elif what == "status":
             from .. import __version__
 
@@ -373,7 +390,10 @@ class Console:
         if compare is not None:
             self.say(site.diff_against(self._rollback_number(compare)).rstrip("\n") or "no changes")
         elif ("display", ["set"]) in self._pipes:
-            self.say_lines(consoleshow.display_set_at(site._plain(), path))
+            lines = consoleshow.display_set_at(site._plain(), path)
+            if lines is None:
+                raise KeyError("%s: not set" % path)
+            self.say_lines(lines)
         elif path is None:
             self.say(site.text().rstrip("\n"))
         else:
@@ -415,7 +435,11 @@ class Console:
     def cmd_restart(self, args):
         from . import supervision
 
-        self.say(supervision.restart(self.pidfile, self.run_dir))
+        result = supervision.restart(self.pidfile, self.run_dir)
+        if result.startswith("error: "):
+            self.fail(result[len("error: "):])
+        else:
+            self.say(result)
 
     def cmd_set(self, args):
         path, value = args
@@ -530,7 +554,7 @@ def commit_report(r, reloaded, error=None):
     """What a commit did, by when each change takes effect."""
     if error:
         lines = ["commit complete, but the daemon refused to reload it and runs the previous configuration",
-                 "error: reload: %s" % error]
+                 ErrorLine("error: reload: %s" % error)]
     else:
         lines = ["commit complete" + (": daemon reloaded" if reloaded else " (daemon not running)")]
     if r.cancelled_rollback:

@@ -147,7 +147,9 @@ class Gate:
             return
         if not check_password(current, stored):
             self.throttle.failed()
-            self.say("error: password: incorrect, nothing changed")
+            from .consoleviews import ErrorLine
+
+            self.say(ErrorLine("error: password: incorrect, nothing changed"))
             return
         # Not first boot's "New password:": outpost-console must never take
         # this prompt for a fresh router's.

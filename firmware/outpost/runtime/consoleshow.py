@@ -148,8 +148,7 @@ def pinholes():
         out = subprocess.run(["nft", "-j", "list", "map", "inet", "outpost", "media_dnat"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         out = ""
-    lines = view(out)
-    return lines if lines is not None else ["error: pinholes: cannot read the firewall (is the base ruleset loaded?)"]
+    return view(out)  # None: unreadable
 
 
 def display_set_at(plain, path):
@@ -158,7 +157,7 @@ def display_set_at(plain, path):
     data = plain
     for step in ([] if path is None else parse_path(path)):
         data = data[step] if isinstance(data, dict) and step in data or isinstance(data, list) and isinstance(step, int) and step < len(data) else None
-    return display_set(data, path or "") if data is not None else ["error: %s: not set" % path]
+    return display_set(data, path or "") if data is not None else None
 
 
 def value_text(value):

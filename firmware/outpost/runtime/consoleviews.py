@@ -21,6 +21,11 @@ _FIELD = re.compile("[%s]" % _UNSAFE)
 _TEXT = re.compile("[%s]" % _UNSAFE.replace("\x00-\x1f", "\x00-\x08\x0b-\x1f"))  # keeps \t and \n
 
 
+class ErrorLine(str):
+    """A refusal the console made (Console.fail): the only kind of line that
+    may start with `error: ` (outpost-console's exit status reads those)."""
+
+
 def _hex(m):
     o = ord(m.group(0))
     return "\\x%02x" % o if o < 0x100 else "\\u%04x" % o

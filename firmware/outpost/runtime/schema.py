@@ -91,7 +91,10 @@ class IPv4(Str):
 
         try:
             if self.prefix:
-                if "/" not in v:
+                # One spelling only, a.b.c.d/N: ipaddress also takes netmask
+                # and hostmask forms and /09, which the daemon's parser and
+                # busybox ip (octal) read otherwise.
+                if not _PREFIXED.match(v):
                     raise ValueError
                 ipaddress.IPv4Interface(v)
             else:
@@ -102,6 +105,7 @@ class IPv4(Str):
         return v
 
 
+_PREFIXED = re.compile(r"[0-9.]{7,15}/(?:3[0-2]|[12][0-9]|[0-9])\Z")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
 
 
@@ -196,7 +200,9 @@ class Record:
             return v
         out = {}
         for k in v:
-            if k not in self.fields:
+            if not isinstance(k, str):
+                errors.append("%s: %r is not a key name" % (path or "config", k))
+            elif k not in self.fields:
                 near = difflib.get_close_matches(k, list(self.fields), 1)
                 hint = " (did you mean %r?)" % near[0] if near else ""
                 errors.append("%s: unknown key%s" % (_join(path, k), hint))

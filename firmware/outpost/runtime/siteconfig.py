@@ -264,13 +264,17 @@ class SiteConfig:
 
     def _check_paths(self, cfg):
         """The daemon writes state.status_file as root every few seconds: it
-        may not name a site file (a status file written over outpost.yaml
-        would take the console password with it)."""
+        may not land in the site directory (over outpost.yaml it would take
+        the console password with it; over resolv.conf, DNS) nor on the
+        state it keeps itself (the secret, the bindings)."""
         path = os.path.realpath(cfg["state"]["status_file"])
-        site = [os.path.realpath(p) for p in
-                (self.yaml_path, self.json_path, self.prev_path, os.path.join(self.dir, "interfaces"))]
-        if path in site or os.path.dirname(path) == os.path.realpath(self.history.dir):
-            raise Invalid(["state.status_file: %r is a site file" % cfg["state"]["status_file"]])
+        site = os.path.realpath(self.dir)
+        state = os.path.realpath(cfg["state"]["dir"])
+        history = os.path.realpath(self.history.dir)
+        if path == site or os.path.dirname(path) == site or path == history or path.startswith(history + os.sep):
+            raise Invalid(["state.status_file: %r is in the site directory %s" % (cfg["state"]["status_file"], self.dir)])
+        if path in (os.path.join(state, "secret"), os.path.join(state, "bindings.json")) or path == state:
+            raise Invalid(["state.status_file: %r is the daemon's own state in state.dir" % cfg["state"]["status_file"]])
 
     def errors(self):
         try:
@@ -315,14 +319,14 @@ class SiteConfig:
         cfg = self.check()
         text = self.text()
         with Lock(self.dir):
+            pending = self.history.pending()
+            if only_if_pending is not None and (pending or {}).get("seq") != only_if_pending:
+                return Committed("confirmed-meanwhile", "", cfg)  # the timer's: a commit came first
             on_disk = self._read(self.yaml_path)
             if on_disk != self.committed_text:
                 self.committed_text, self._clean = on_disk, self._dump(self._load(on_disk))
                 raise Invalid(["commit: the committed configuration changed since this session read it (an automatic "
                                "rollback, or another session); nothing was written: see diff, then commit again"])
-            pending = self.history.pending()
-            if only_if_pending is not None and (pending or {}).get("seq") != only_if_pending:
-                return Committed("confirmed-meanwhile", "", cfg)
             if text == self._clean and self.committed_text and os.path.exists(self.json_path) and not confirmed_minutes:
                 return Committed("confirmed" if self.history.disarm() else "unchanged", "", cfg)
             return self._write(text, cfg, comment, confirmed_minutes, how, pending)
@@ -351,7 +355,13 @@ class SiteConfig:
 
     def _write_interfaces(self, cfg):
         ifaces = cfg.get("interfaces") or {}
-        if any(ifaces.values()):
+        if not any(ifaces.values()):
+            # None configured: the image's own defaults at the next boot,
+            # not what an older commit left here.
+            for name in ("interfaces", "resolv.conf"):
+                if os.path.exists(os.path.join(self.dir, name)):
+                    os.unlink(os.path.join(self.dir, name))
+        else:
             # S10network reads this at boot (busybox sh parses no JSON).
             lines = ["# written by commit from outpost.yaml: name mac method address gateway ('-': none)"]
             dns = []
@@ -446,24 +456,37 @@ def _mtime(path):
         return int(time.time())
 
 
-def roll_back_unconfirmed(site_dir, seq):
+def roll_back_unconfirmed(site_dir, seq, tries=5):
     """Commit confirmed `seq` was not confirmed in time: the file committed
-    before it becomes the committed one again. Returns what happened."""
-    site = SiteConfig(site_dir)
-    text = site.history.before(seq)
-    if text is None:
+    before it becomes the committed one again. Returns what happened, or
+    None when a commit confirmed or replaced it meanwhile. Every decision is
+    taken under the commit lock (commit's only_if_pending); a commit landing
+    between reading and locking is a retry, never a reason to give up."""
+    for _ in range(tries):
+        site = SiteConfig(site_dir)
+        text = site.history.before(seq)
+        if text is None:
+            return _give_up(site, seq, "the history holds nothing before it")
+        site.data = site._load(text)
+        site._pin_password()
+        try:
+            r = site.commit(comment="automatic rollback: commit %d was not confirmed" % seq, how="auto-rollback", only_if_pending=seq)
+        except Invalid as e:
+            if site.committed_text != site._read(site.yaml_path) or e.errors[0].startswith("commit: the committed"):
+                continue  # someone committed meanwhile: look again
+            return _give_up(site, seq, "the file before it no longer validates (%s)" % "; ".join(e.errors))
+        if r.state == "confirmed-meanwhile":
+            return None
+        return "commit %d was not confirmed in time: rolled back to the configuration before it" % seq
+    return None
+
+
+def _give_up(site, seq, why):
+    with Lock(site.dir):
+        if (site.history.pending() or {}).get("seq") != seq:
+            return None  # not ours any more: a newer commit confirmed has its own timer
         site.history.disarm()
-        return "commit %d was not confirmed, and the history holds nothing before it: kept" % seq
-    site.data = site._load(text)
-    site._pin_password()
-    try:
-        r = site.commit(comment="automatic rollback: commit %d was not confirmed" % seq, how="auto-rollback", only_if_pending=seq)
-    except Invalid as e:
-        site.history.disarm()
-        return "commit %d was not confirmed, but the file before it no longer validates (%s): kept" % (seq, "; ".join(e.errors))
-    if r.state == "confirmed-meanwhile":
-        return None
-    return "commit %d was not confirmed in time: rolled back to the configuration before it" % seq
+    return "commit %d was not confirmed, but %s: kept" % (seq, why)
 
 
 def check_text(text):

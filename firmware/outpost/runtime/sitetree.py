@@ -67,6 +67,10 @@ def check_plain(data, what):
         children = node.values() if isinstance(node, dict) else node
         todo.extend((child, depth + 1) for child in children)
         if isinstance(node, dict):
+            bad = [key for key in node if not isinstance(key, str)]
+            if bad:
+                # A date, number or [list] as a key: JSON has none of those.
+                raise ValueError("%s: %r is not a key name (keys are words; quote it)" % (what, bad[0]))
             todo.extend((key, depth + 1) for key in node)
 
 

@@ -57,28 +57,53 @@ def confirm_timer(site_dir, pidfile, sleep=time.sleep, now=time.time):
     """The process `commit confirmed` starts (and boot, when a confirmed
     commit was pending at power-off): wait for the deadline, then roll back
     unless the commit was confirmed meanwhile."""
+    import fcntl
+
     from .commits import Commits
 
     history = Commits(site_dir)
+    os.makedirs(history.dir, exist_ok=True)
+    # One timer per site: each `commit confirmed` and each boot start one;
+    # the one running already follows the newest pending commit.
+    lock = os.open(os.path.join(history.dir, "timer.lock"), os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock)
+        return None
+    try:
+        return _wait_and_roll_back(site_dir, pidfile, history, sleep, now)
+    finally:
+        os.close(lock)
+
+
+def _wait_and_roll_back(site_dir, pidfile, history, sleep, now):
+    """Until nothing is pending: wait for the deadline of whatever commit
+    confirmed is pending now, roll it back. Looping (not returning after one)
+    covers a newer commit confirmed made while this one was rolling back:
+    its own timer found this one holding the lock and left."""
+    from .siteconfig import roll_back_unconfirmed
+
+    message = None
     while True:
         pending = history.pending()
         if pending is None:
-            return None
+            return message
         left = pending["deadline"] - now()
-        if left <= 0:
-            break
-        sleep(min(left, 5))  # re-read: a confirm or a newer commit confirmed moves it
-    from .siteconfig import roll_back_unconfirmed
-
-    message = roll_back_unconfirmed(site_dir, pending["seq"])
-    if message:
-        _log(message)
-        try:
-            with open(pidfile) as f:
-                os.kill(int(f.read(32).strip()), signal.SIGHUP)
-        except (OSError, ValueError):
-            pass
-    return message
+        if left > 0:
+            sleep(min(left, 5))  # re-read: a confirm or a newer commit confirmed moves it
+            continue
+        done = roll_back_unconfirmed(site_dir, pending["seq"])
+        if done:
+            message = done
+            _log(done)
+            try:
+                with open(pidfile) as f:
+                    os.kill(int(f.read(32).strip()), signal.SIGHUP)
+            except (OSError, ValueError):
+                pass
+        elif (history.pending() or {}).get("seq") == pending["seq"]:
+            sleep(1)  # still ours and not done (a commit raced it five times): once more
 
 
 def _log(message):
