@@ -55,6 +55,7 @@ def cmd_run(args):
         asyncio.run(Daemon(cfg, args.config).run())
     except OSError as e:
         logging.getLogger("outpost").error("cannot start: %s", e)
+        print("outpost: cannot start: %s" % e, file=sys.stderr)  # the supervisor logs the last stderr line
         return 1
     return 0
 

@@ -193,7 +193,7 @@ def _pages(line):
     return name in ("show", "diff", "compare", "help", "log")
 
 
-def apply(link, text, progress):
+def apply(link, text, progress, name="site file"):
     """load + commit, judged by what the console says it did (its positive
     answers), never by what the terminal echoed first."""
     out = link.load(text)
@@ -202,7 +202,9 @@ def apply(link, text, progress):
         link.command("revert")
         link.send("exit\n")
         return 1
-    result = link.command("commit", timeout=60)
+    import shlex
+
+    result = link.command("commit comment %s" % shlex.quote("outpost-console apply %s" % name[:120]), timeout=60)
     if not result.startswith(("commit complete", "commit: no changes")):
         print(result, file=sys.stderr)  # one error per line, each naming its field
         link.command("revert")
@@ -259,7 +261,7 @@ def main(argv=None):
             if len(text.encode("utf-8")) > MAX_SITE_FILE:
                 print("outpost-console: %s: larger than 1 MiB, the console would refuse it" % args.site, file=sys.stderr)
                 return 1
-            return apply(link, text, progress)
+            return apply(link, text, progress, os.path.basename(args.site))
         elif args.command == "get":
             print(link.command("show config"))
         elif args.command == "shell":

@@ -128,3 +128,28 @@ def test_the_daemon_starts_on_every_low_edge_and_reloads_every_high_one(tmp_path
     finally:
         p.kill()
         p.wait()
+
+
+def test_a_listener_that_cannot_bind_is_reported_and_retried_not_fatal(tmp_path):
+    """Found on the image: `set sip.listen[0].address 10.9.9.9` (an address a
+    DHCP lease might bring) passed commit and the daemon then exited in a
+    loop ('Cannot assign requested address', the log saying no more). It
+    now serves on the listeners it could bind and says which one failed."""
+    from harness import free_port
+
+    port = free_port()
+    cfg = base(tmp_path, port)
+    cfg["sip"]["listen"].append({"transport": "udp", "address": "192.0.2.99", "port": port})
+    del cfg["upstream"], cfg["interfaces"]  # no static interfaces: the address may come from a lease
+    path = tmp_path / "outpost.json"
+    path.write_text(json.dumps(cfg))
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware"))
+    p = subprocess.Popen([sys.executable, "-m", "outpost", "run", "--config", str(path)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "daemon.err", "wb"))
+    try:
+        assert (options(port) or "").startswith("SIP/2.0 "), (tmp_path / "daemon.err").read_text()[-2000:]
+        st = json.loads((tmp_path / "status.json").read_text())
+        assert st["listen_errors"] == ["udp 192.0.2.99:%d: Cannot assign requested address" % port] and p.poll() is None
+    finally:
+        p.kill()
+        p.wait()

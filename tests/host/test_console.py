@@ -302,6 +302,11 @@ def test_abbreviations_pipes_defaults_and_set_form(tmp_path):
     assert "set sip.domain example.com" in out and "set sip.listen [{" in out
     assert "Count: " in out and "  registrations                phones registered with this router" in out
     assert "  confirmed" in out and '["0X.", "00."]' in out
+    assert "password_hash" not in out.split("sh conf | display set", 1)[-1].split("Count:")[0]  # set refuses it: not shown
+    rc, out = session(tmp_path, ["set sip.listen[0].port ?", "set media.lan_gateways ?", "show configuration", "exit"], ["branch-17-secret"])
+    assert "VALUE                        a whole number 1-65535" in out
+    assert "a list [a, b] (0-32 entries) of: an IPv4 address (like 192.0.2.1)" in out
+    assert "error:" not in out and "domain: example.com" in out
 
 
 def test_history_question_mark_and_pager_on_a_terminal(tmp_path):

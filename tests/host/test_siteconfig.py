@@ -239,5 +239,16 @@ def test_renumbering_lan0_names_the_advertised_address_left_behind(tmp_path):
     site.set("sip.advertise", "192.0.2.1")
     assert site.errors() == []
     site.set("interfaces.lan0.address", "192.0.2.254/24")
-    assert site.errors() == ["sip.listen[0].address: 192.0.2.1 is not an address of this router (192.0.2.254, 0.0.0.0 or 127.0.0.1)",
+    assert site.errors() == ["sip.listen[0].address: 192.0.2.1 is in lan0's network but is not lan0's address (192.0.2.254)",
                              "sip.advertise: 192.0.2.1 is in lan0's network but is not lan0's address (192.0.2.254): renumbered?"]
+    site.set("interfaces.lan0.address", "10.1.1.1/24")  # renumbered to another network altogether
+    site.set("sip.listen[0].address", "0.0.0.0")
+    assert site.errors() == ["sip.advertise: 192.0.2.1 is a private address outside lan0's network 10.1.1.0/24: renumbered?"]
+
+
+def test_listeners_that_cannot_both_bind_are_refused(site):
+    """Found by a newcomer on the image: a second udp 0.0.0.0:5060 passed
+    commit check, and the daemon then could not start."""
+    site.add("sip.listen", "{transport: udp, address: 0.0.0.0, port: 5060}")
+    site.add("sip.listen", "{transport: tcp, address: 0.0.0.0, port: 5060}")  # another transport: fine
+    assert site.errors() == ["sip.listen[1]: udp 0.0.0.0:5060 takes the port sip.listen[0] (192.0.2.1:5060) binds already"]

@@ -150,7 +150,7 @@ def _the_daemon_is_supervised(admin):
         time.sleep(1)
     assert m and m.group(1) != first, status
     assert re.search(r"last exit +killed by signal 9, 00:00:\d\d ago; 1 exit\(s\) in the last 10 minutes", status), status
-    assert "daemon exited (status 137)" in admin("log 50")
+    assert "daemon killed by signal 9" in admin("log 50")
     out = admin("restart")
     assert re.match(r"restart: daemon running again \(pid \d+\)$", out), out
     assert "restarted from the console" in admin("log 50")
@@ -171,7 +171,7 @@ def _commit_confirmed_rolled_back_by_itself(admin):
     # The session's clean candidate follows the rolled-back file, and says so.
     assert shown.startswith("note: the committed configuration changed outside this session") and shown.endswith("\n900")
     history = admin("show system commit")
-    assert re.search(r"^0 .*auto-rollback +automatic rollback: commit \d+ was not confirmed$", history, re.M), history
+    assert re.search(r"^0 .*auto-rollback +automatic rollback: the commit confirmed at \d\d:\d\d:\d\d UTC was not confirmed$", history, re.M), history
     assert "was not confirmed in time: rolled back" in admin("log 100")
 
 

@@ -235,9 +235,27 @@ def _rule_interfaces(cfg, errors):
 def _rule_listen(cfg, errors):
     """A listen address the router does not have stops the daemon (bind
     fails): with every interface static, it must be one of theirs."""
+    seen = {}
+    for n, entry in enumerate(cfg["sip"]["listen"]):
+        key = (entry["transport"], entry["port"])
+        for m, other in seen.get(key, []):
+            if "0.0.0.0" in (other, entry["address"]) or other == entry["address"]:
+                errors.append("sip.listen[%d]: %s %s:%d takes the port sip.listen[%d] (%s:%d) binds already"
+                              % (n, entry["transport"], entry["address"], entry["port"], m, other, entry["port"]))
+        seen.setdefault(key, []).append((n, entry["address"]))
     ifaces = [i for i in cfg["interfaces"].values() if i]
+    lan = (cfg["interfaces"].get("lan0") or {}).get("address")
+    if lan:
+        import ipaddress
+
+        i = ipaddress.IPv4Interface(lan)
+        for n, entry in enumerate(cfg["sip"]["listen"]):
+            a = entry["address"]
+            if a.replace(".", "").isdigit() and ipaddress.IPv4Address(a) in i.network and ipaddress.IPv4Address(a) != i.ip:
+                errors.append("sip.listen[%d].address: %s is in lan0's network but is not lan0's address (%s)" % (n, a, i.ip))
+                return
     if not ifaces or any(i["method"] != "static" for i in ifaces):
-        return
+        return  # a DHCP lease may bring the address: the daemon retries a bind that fails
     own = [i["address"].split("/")[0] for i in ifaces]
     for n, entry in enumerate(cfg["sip"]["listen"]):
         a = entry["address"]
@@ -253,9 +271,13 @@ def _rule_advertise(cfg, errors):
     adv, lan = cfg["sip"]["advertise"], (cfg["interfaces"].get("lan0") or {}).get("address")
     if not adv or not lan or not adv.replace(".", "").isdigit():
         return
-    i = ipaddress.IPv4Interface(lan)
-    if ipaddress.IPv4Address(adv) in i.network and ipaddress.IPv4Address(adv) != i.ip:
+    i, a = ipaddress.IPv4Interface(lan), ipaddress.IPv4Address(adv)
+    wan = (cfg["interfaces"].get("wan0") or {}).get("address")
+    if a in i.network and a != i.ip:
         errors.append("sip.advertise: %s is in lan0's network but is not lan0's address (%s): renumbered?" % (adv, i.ip))
+    elif a.is_private and a not in i.network and not (wan and a == ipaddress.IPv4Interface(wan).ip):
+        # A private address outside lan0 is no public NAT address either.
+        errors.append("sip.advertise: %s is a private address outside lan0's network %s: renumbered?" % (adv, i.network))
 
 
 def _rule_upstream(cfg, errors):

@@ -178,3 +178,30 @@ def config_paths(prefix, data):
         else:
             out.append(base + name)
     return out
+
+
+def describe(node):
+    """What a path holds, in words (for `set PATH ?`)."""
+    from .schema import IPv4, Host, Path
+
+    if isinstance(node, Int):
+        return "a whole number %s-%s" % (node.min, node.max)
+    if isinstance(node, Bool):
+        return "true or false"
+    if isinstance(node, OneOf):
+        return "one of " + ", ".join(str(c) for c in node.choices)
+    if isinstance(node, IPv4):
+        return "an IPv4 address with prefix length (like 192.0.2.1/24)" if node.prefix else "an IPv4 address (like 192.0.2.1)"
+    if isinstance(node, Host):
+        return "a host name or an IP address"
+    if isinstance(node, Path):
+        return "an absolute path of plain names"
+    if isinstance(node, Str):
+        return "text" + (" that %s" % node.rule.replace("is not", "is") if node.rule else "")
+    if isinstance(node, List):
+        return "a list [a, b] (%d-%d entries) of: %s" % (node.min_len, node.max_len, describe(node.item))
+    if isinstance(node, Record):
+        return "a mapping with keys " + ", ".join(node.fields)
+    if isinstance(node, Map):
+        return "a mapping of names to: " + describe(node.value)
+    return "a value"

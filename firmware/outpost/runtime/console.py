@@ -67,6 +67,7 @@ class Console:
         self.hostname = socket.gethostname() or "outpost"
         self.run_dir = run_dir or state_dir or site_dir
         self._captured, self._pipes = None, []
+        self._typeahead = ""  # a key pressed at --More-- that starts the next line
         self.history = []  # this session's lines, for the arrow keys (never written anywhere)
         # Failed logins are counted beside the state (tmpfs on the router:
         # main() passes /run/outpost), so reconnecting does not reset them.
@@ -121,7 +122,8 @@ class Console:
 
     def readline(self):
         with Idle(self.idle_timeout_s):
-            return LineEditor(self.stdin, self.stdout, self.complete, self.history).readline(self.prompt())
+            typed, self._typeahead = self._typeahead, ""
+            return LineEditor(self.stdin, self.stdout, self.complete, self.history).readline(self.prompt(), typed)
 
     def _read_raw(self):
         """One line as it comes (load's blocks), under the idle timeout."""
@@ -285,10 +287,18 @@ class Console:
             words = partial.split()
         if partial and not partial.endswith(" ") and words:
             last = words.pop()
-            found = [(w, h) for w, h in consolegrammar.next_words(words, self._paths) if w.lower().startswith(last.lower())]
+            found = [(w, h) for w, h in consolegrammar.next_words(words, self._paths, self._describe) if w.lower().startswith(last.lower())]
         else:
-            found = consolegrammar.next_words(words, self._paths)
+            found = consolegrammar.next_words(words, self._paths, self._describe)
         return ["  %-28s %s" % (w, h) for w, h in found[:200]] or ["  (nothing: the line is complete or unknown)"]
+
+    def _describe(self, path):
+        from . import configvalues
+
+        try:
+            return configvalues.describe(configvalues.node_at(site_steps(path)))
+        except (KeyError, ValueError, Invalid) as e:
+            return str(e).strip("'\"")
 
     def _paths(self, prefix):
         return config_paths(prefix, self.site._plain())
@@ -316,7 +326,11 @@ class Console:
         from .lineedit import read_key
 
         key = read_key(self.stdin, self.stdout, "--More-- (space: next page, q: stop)")
-        return key is None or key not in "qQ\x03"
+        if key is None or key in " \r\n":
+            return True
+        if key not in "qQ\x03" and key.isprintable():
+            self._typeahead = key  # the first letter of the next command, not lost
+        return False
 
     def _write(self, line):
         if line.startswith("error: ") and not isinstance(line, ErrorLine):
@@ -368,6 +382,9 @@ class Console:
             from .. import __version__
 
             lines = consoleviews.status(__version__, self.hostname, self.dirty, st if d["alive"] else None, path, plain, now)
+            pending = self.site.history.pending()
+            if pending:
+                lines[1] += "; commit confirmed: rolls back in %s unless committed" % consoleshow.age(pending["deadline"] - now)
             lines = lines[:2] + consoleshow.daemon_lines(d, st, now) + [consoleshow.interface_summary()] + \
                 [ln for ln in lines[3:] if not ln.startswith("addresses ")]
         elif what == "calls":
@@ -435,7 +452,7 @@ class Console:
     def cmd_restart(self, args):
         from . import supervision
 
-        result = supervision.restart(self.pidfile, self.run_dir)
+        result = supervision.restart(self.pidfile, self.run_dir, lambda: consoleshow.status_file(self.site._plain())[0])
         if result.startswith("error: "):
             self.fail(result[len("error: "):])
         else:
@@ -564,6 +581,12 @@ def commit_report(r, reloaded, error=None):
     if r.reboot:
         lines.append("needs reboot: %s" % ", ".join(r.reboot))
     return lines
+
+
+def site_steps(path):
+    from .sitetree import parse_path
+
+    return parse_path(path)
 
 
 def set_words(line):

@@ -45,7 +45,7 @@ ALIASES = {"quit": "exit", "logout": "exit"}  # whole words only, never abbrevia
 SHORTCUTS = {"sh": "show", "co": "commit", "com": "commit"}
 
 SHOW = {
-    "config": ("[PATH]", "the candidate configuration, or one value of it (defaults included)"),
+    "config": ("[PATH]", "the candidate configuration as written, or one value of it (a default marked so)"),
     "running": ("[PATH]", "the committed configuration the router runs"),
     "registrations": ("", "phones registered with this router"),
     "calls": ("", "calls crossing the router: phone, WAN port, far end"),
@@ -56,6 +56,8 @@ SHOW = {
     "system": ("commit", "the commit history (rollback numbers, times, comments)"),
 }
 COMMIT_WORDS = ("check", "confirmed", "comment")
+# Junos's and IOS's names for the committed configuration.
+SHOW_ALIASES = {"configuration": "running", "running-config": "running", "run": "running"}
 SHOW_WORDS = {"config": 1, "running": 1, "system": 1}  # more words each takes
 
 # After `|`: (fewest, most words, help). Applied left to right.
@@ -115,7 +117,7 @@ def parse(words):
 def _show_args(args):
     if not args:
         raise Syntax("show what? %s" % ", ".join(SHOW))
-    what = resolve(args[0], SHOW, "show target")
+    what = SHOW_ALIASES.get(args[0].lower()) or resolve(args[0], SHOW, "show target")
     extra = args[1:]
     if len(extra) > SHOW_WORDS.get(what, 0):
         raise Syntax("show %s: takes %s (got '%s')" % (what, "no more words" if what not in SHOW_WORDS else "one more word",
@@ -205,7 +207,7 @@ def help_lines(word=None):
     return ["%-24s %s" % r for r in rows() if r[0].split(" ", 1)[0] == name]
 
 
-def next_words(words, complete_path=None):
+def next_words(words, complete_path=None, describe=None):
     """What may follow these words (for `?`): [(word, help)]."""
     if not words:
         return [(n, COMMANDS[n][1]) for n in COMMANDS]
@@ -217,6 +219,8 @@ def next_words(words, complete_path=None):
         return [(t, h) for t, (u, h) in SHOW.items()]
     if name in ("set", "delete") and len(words) == 1 or name == "show" and len(words) == 2 and words[1].startswith("conf"):
         return [(p, "") for p in (complete_path("") if complete_path else [])]
+    if name == "set" and len(words) == 2 and describe:
+        return [("VALUE", describe(words[1])), ("add VALUE", "one more entry, for a list")]
     keywords = COMMANDS[name][4] or (COMMIT_WORDS if name == "commit" else None)
     if keywords and len(words) == 1:
         return [(k, "") for k in keywords] + [("<Enter>", "run it")]

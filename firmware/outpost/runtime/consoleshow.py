@@ -73,20 +73,20 @@ def daemon_lines(d, st, now):
     lines = []
     if d["alive"]:
         started = st.get("started") if isinstance(st, dict) and st.get("pid") == d["pid"] else None
-        up = "up %s" % _age(now - started) if isinstance(started, (int, float)) else "starting"
+        up = "up %s" % age(now - started) if isinstance(started, (int, float)) else "starting"
         lines.append("daemon          running, pid %d, %s" % (d["pid"], up))
     else:
         lines.append("daemon          not running%s" % (" (the supervisor restarts it)" if d["exits"] else ""))
     recent = [e for e in d["exits"] if now - e[0] < 600]
     if d["exits"]:
         t, status = d["exits"][-1]
-        lines.append("last exit       %s, %s ago; %d exit(s) in the last 10 minutes" % (exit_text(status), _age(now - t), len(recent)))
+        lines.append("last exit       %s, %s ago; %d exit(s) in the last 10 minutes" % (exit_text(status), age(now - t), len(recent)))
         if d["reason"]:
             lines.append("last error      %s" % field(d["reason"], 200))
     return lines
 
 
-def _age(seconds):
+def age(seconds):
     s = max(0, int(seconds))
     return "%dd %02d:%02d:%02d" % (s // 86400, s % 86400 // 3600, s % 3600 // 60, s % 60) if s >= 86400 else \
         "%02d:%02d:%02d" % (s // 3600, s % 3600 // 60, s % 60)
@@ -101,7 +101,7 @@ def commits(entries, pending, now):
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(at))
         note = ""
         if pending and pending.get("seq") == seq:
-            note = "  [commit confirmed: rolls back in %s unless committed]" % _age(pending["deadline"] - now)
+            note = "  [commit confirmed: rolls back in %s unless committed]" % age(pending["deadline"] - now)
         lines.append("%-3d %s  %-14s %s%s" % (n, when, field(how, 14), field(comment, 80), note))
     return lines
 
@@ -112,6 +112,8 @@ def display_set(plain, prefix=""):
     out = []
     if isinstance(plain, dict):
         for key, value in plain.items():
+            if prefix == "console" and key == "password_hash":
+                continue  # set refuses it: the output stays something one can paste back
             out += display_set(value, "%s.%s" % (prefix, key) if prefix else str(key))
         return out
     return ["set %s %s" % (prefix, _set_value(plain))]

@@ -121,6 +121,8 @@ def status(version, hostname, dirty, st, path, cfg, now):
         lines.append("daemon          pid %s, up %dd %02d:%02d:%02d" % (field(st.get("pid")), up // 86400, up % 86400 // 3600, up % 3600 // 60, up % 60))
         lines.append("registrations   %s" % field(st.get("registrations")))
         lines.append("transactions    %s, TCP connections %s" % (field(st.get("transactions")), field(st.get("tcp_connections"))))
+        for err in (st.get("listen_errors") or [])[:8]:
+            lines.append("listen error    %s (tried again every 10 s)" % field(err, 100))
         c = st.get("counters") if isinstance(st.get("counters"), dict) else {}
         lines.append("SIP             %s requests, %s responses, %s malformed, %s rate-limited, %s refused (overload)" % tuple(
             field(c.get(k)) for k in ("requests", "responses", "malformed", "rate_limited", "overload")))

@@ -42,6 +42,7 @@ class Daemon:
         self.config_path = config_path
         # Each SIGHUP's outcome, for the console's commit to report truly.
         self._reloads = {"count": 0, "error": None}
+        self._unbound = {}  # "udp 10.9.9.9:5060: why" -> listen entry, retried
         state_dir = cfg["state"]["dir"]
         os.makedirs(state_dir, exist_ok=True)
         self.key = configmod.secret(state_dir)
@@ -121,13 +122,7 @@ class Daemon:
     async def start(self):
         loop = asyncio.get_running_loop()
         for entry in self.cfg["sip"]["listen"]:
-            host, port = entry["address"], entry["port"]
-            if entry["transport"] == "udp":
-                _, proto = await loop.create_datagram_endpoint(lambda: Udp(self.receive), local_addr=(host, port))
-                self.udp.append(proto)
-            else:
-                await self.tcp.listen(host, port)
-            log.info("listening on %s %s:%d", entry["transport"], host, port)
+            await self._listen(entry)
         self._stopped = loop.create_future()
         for sig, handler in ((signal.SIGHUP, self.reload), (signal.SIGTERM, self.stop), (signal.SIGINT, self.stop)):
             loop.add_signal_handler(sig, handler)
@@ -139,6 +134,31 @@ class Daemon:
             self._apply_pinholes()
         self._write_status()
         self._arm()
+
+    async def _listen(self, entry):
+        """Bind one listener. One that cannot bind (an address the host does
+        not have yet, a port taken) is logged with its address, shown by
+        show status, and tried again every housekeeping round: the daemon
+        keeps serving on the others instead of exiting in a loop."""
+        host, port = entry["address"], entry["port"]
+        try:
+            if entry["transport"] == "udp":
+                _, proto = await asyncio.get_running_loop().create_datagram_endpoint(lambda: Udp(self.receive), local_addr=(host, port))
+                self.udp.append(proto)
+            else:
+                await self.tcp.listen(host, port)
+        except OSError as e:
+            what = "%s %s:%d: %s" % (entry["transport"], host, port, e.strerror or e)
+            if self._unbound.get(what) is None:
+                log.error("cannot listen on %s (trying again every %d s)", what, HOUSEKEEPING_MS // 1000)
+            self._unbound[what] = entry
+            return
+        self._unbound = {k: v for k, v in self._unbound.items() if v is not entry}
+        log.info("listening on %s %s:%d", entry["transport"], host, port)
+
+    def _bind_again(self):
+        for entry in list({id(e): e for e in self._unbound.values()}.values()):
+            asyncio.ensure_future(self._listen(entry))
 
     async def _open_probe_socket(self):
         """Probes leave from a UDP socket connected to the upstream: an ICMP
@@ -189,7 +209,8 @@ class Daemon:
         p = self.proxy
         status = {"version": __version__, "pid": os.getpid(), "started": int(self._started),
                   "registrations": len(p.location), "transactions": len(p.txns), "tcp_connections": len(self.tcp.flows),
-                  "addresses": self._addresses, "counters": p.counters, "reloads": self._reloads}
+                  "addresses": self._addresses, "counters": p.counters, "reloads": self._reloads,
+                  "listen_errors": sorted(self._unbound)}
         if p.relay is not None:
             now = now_ms()
             status["upstream"] = {"host": self.cfg["upstream"]["host"], "wan_address": p.relay.config.wan_address,
@@ -376,6 +397,8 @@ class Daemon:
                 self._housekeeping = now + HOUSEKEEPING_MS
                 self.tcp.close_idle()
                 self._refresh_addresses()
+                if self._unbound:
+                    self._bind_again()
                 self._refresh_pinholes(now)
                 self._write_status()
                 auth = self.proxy.config.authenticator

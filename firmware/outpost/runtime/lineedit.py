@@ -39,8 +39,9 @@ class LineEditor:
         self.complete = complete  # line -> (start of the last word, [candidates])
         self.history = history if history is not None else []  # the session's, oldest first
 
-    def readline(self, prompt):
-        self.stdout.write(prompt)
+    def readline(self, prompt, typed=""):
+        """One line; `typed`: what the line starts with (a key the pager kept)."""
+        self.stdout.write(prompt + typed)
         self.stdout.flush()
         try:
             fd = self.stdin.fileno()
@@ -60,12 +61,12 @@ class LineEditor:
         new[6][termios.VMIN], new[6][termios.VTIME] = 1, 0
         termios.tcsetattr(fd, termios.TCSADRAIN, new)
         try:
-            return self._edit(fd, prompt)
+            return self._edit(fd, prompt, typed)
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
-    def _edit(self, fd, prompt):
-        buf = ""
+    def _edit(self, fd, prompt, typed=""):
+        buf = typed
         tabs = 0
         esc = ""  # an escape sequence so far: up and down walk the history, the rest is dropped
         back = 0  # how far up the history the line is

@@ -116,7 +116,7 @@ class SiteConfig:
         try:
             return self.get(path), False
         except KeyError:
-            pass
+            configvalues.node_at(parse_path(path))  # an unknown path says so, with the nearest name
         cfg, _ = configmod.check_all(self._plain())
         node = cfg
         for step in parse_path(path):
@@ -332,7 +332,9 @@ class SiteConfig:
             return self._write(text, cfg, comment, confirmed_minutes, how, pending)
 
     def _write(self, text, cfg, comment, confirmed_minutes, how, pending):
-        old = self._committed_plain()
+        # Where changes take effect, judged on the values in force (a default
+        # written out, or one left out, changes nothing).
+        old = configmod.check_all(self._committed_plain())[0] if self.committed_text.strip() else {}
         changes = self.diff()
         self.history.seed(self.committed_text, self._read(self.prev_path), _mtime(self.yaml_path))
         plain = self._plain()
@@ -346,7 +348,7 @@ class SiteConfig:
             self.history.arm(seq, time.time() + confirmed_minutes * 60, confirmed_minutes)
         elif how != "password":  # a password change is no confirmation: the timer keeps running
             cancelled = self.history.disarm()
-        return Committed("committed", changes, cfg, seq, effects(old, plain), cancelled)
+        return Committed("committed", changes, cfg, seq, effects(old if isinstance(old, dict) else {}, cfg), cancelled)
 
     def _committed_plain(self):
         if not self.committed_text.strip():
@@ -464,29 +466,32 @@ def roll_back_unconfirmed(site_dir, seq, tries=5):
     between reading and locking is a retry, never a reason to give up."""
     for _ in range(tries):
         site = SiteConfig(site_dir)
+        when = next((time.strftime("%H:%M:%S UTC", time.gmtime(at)) for _, at, _, _, s in site.history.entries() if s == seq), "?")
         text = site.history.before(seq)
         if text is None:
-            return _give_up(site, seq, "the history holds nothing before it")
+            return _give_up(site, seq, when, "the history holds nothing before it")
         site.data = site._load(text)
         site._pin_password()
         try:
-            r = site.commit(comment="automatic rollback: commit %d was not confirmed" % seq, how="auto-rollback", only_if_pending=seq)
+            r = site.commit(comment="automatic rollback: the commit confirmed at %s was not confirmed" % when, how="auto-rollback",
+                            only_if_pending=seq)
         except Invalid as e:
             if site.committed_text != site._read(site.yaml_path) or e.errors[0].startswith("commit: the committed"):
                 continue  # someone committed meanwhile: look again
-            return _give_up(site, seq, "the file before it no longer validates (%s)" % "; ".join(e.errors))
+            return _give_up(site, seq, when, "the file before it no longer validates (%s)" % "; ".join(e.errors))
         if r.state == "confirmed-meanwhile":
             return None
-        return "commit %d was not confirmed in time: rolled back to the configuration before it" % seq
+        return ("the commit confirmed at %s was not confirmed in time: rolled back to the configuration before it" % when,
+                bool(r.restart or r.reboot))
     return None
 
 
-def _give_up(site, seq, why):
+def _give_up(site, seq, when, why):
     with Lock(site.dir):
         if (site.history.pending() or {}).get("seq") != seq:
-            return None  # not ours any more: a newer commit confirmed has its own timer
+            return None  # not ours any more: a newer commit confirmed is pending instead
         site.history.disarm()
-    return "commit %d was not confirmed, but %s: kept" % (seq, why)
+    return "the commit confirmed at %s was not confirmed, but %s: kept" % (when, why), False
 
 
 def check_text(text):

@@ -31,29 +31,44 @@ def _alive(pidfile):
         return False
 
 
-def restart(pidfile, run_dir, timeout=20, sleep=time.sleep):
-    """Stop the daemon and have the supervisor start it now (or start the
-    supervisor when nothing runs); one line saying how it went."""
+def restart(pidfile, run_dir, status=lambda: None, timeout=20, sleep=time.sleep):
+    """Stop the daemon and have the supervisor start it now, also while it
+    waits out a backoff (or start the supervisor when nothing runs); one
+    line saying how it went. Running means the new daemon wrote its status
+    (it has bound its sockets), not merely that a process exists."""
     before = consoleshow.daemon(pidfile, run_dir)
     if not _alive(supervisor_pidfile(pidfile)):
         try:
             subprocess.run([INIT_SCRIPT, "start"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
         except (OSError, subprocess.TimeoutExpired) as e:
             return "error: restart: cannot start the supervisor (%s)" % e
-    elif before["alive"]:
-        with open(os.path.join(run_dir, RESTART_FLAG), "w"):
-            pass
-        os.kill(before["pid"], signal.SIGTERM)
+    else:
+        request(pidfile, run_dir, before)
     deadline = time.time() + timeout
     while time.time() < deadline:
         now = consoleshow.daemon(pidfile, run_dir)
-        if now["alive"] and now["pid"] != before["pid"]:
-            return "restart: daemon running again (pid %d)" % now["pid"]
+        st = status()
+        if now["alive"] and now["pid"] != before["pid"] and isinstance(st, dict) and st.get("pid") == now["pid"]:
+            errors = st.get("listen_errors") or []
+            return "restart: daemon running again (pid %d)%s" % (now["pid"], "; cannot listen on " + "; ".join(errors) if errors else "")
         sleep(0.2)
-    return "error: restart: the daemon is not running after %d s (show status says why)" % timeout
+    d = consoleshow.daemon(pidfile, run_dir)
+    why = "; last exit: %s" % consoleshow.exit_text(d["exits"][-1][1]) if d["exits"] else ""
+    return "error: restart: the daemon is not running after %d s%s%s" % (
+        timeout, why, " (%s)" % d["reason"][:160] if d["reason"] else "")
 
 
-def confirm_timer(site_dir, pidfile, sleep=time.sleep, now=time.time):
+def request(pidfile, run_dir, daemon=None):
+    """Ask the supervisor for a restart now: the flag, then SIGTERM to a
+    running daemon (one in its backoff wait sees the flag within 1 s)."""
+    daemon = daemon or consoleshow.daemon(pidfile, run_dir)
+    with open(os.path.join(run_dir, RESTART_FLAG), "w"):
+        pass
+    if daemon["alive"]:
+        os.kill(daemon["pid"], signal.SIGTERM)
+
+
+def confirm_timer(site_dir, pidfile, sleep=time.sleep, now=time.time, run_dir="/run/outpost"):
     """The process `commit confirmed` starts (and boot, when a confirmed
     commit was pending at power-off): wait for the deadline, then roll back
     unless the commit was confirmed meanwhile."""
@@ -72,12 +87,12 @@ def confirm_timer(site_dir, pidfile, sleep=time.sleep, now=time.time):
         os.close(lock)
         return None
     try:
-        return _wait_and_roll_back(site_dir, pidfile, history, sleep, now)
+        return _wait_and_roll_back(site_dir, pidfile, run_dir, history, sleep, now)
     finally:
         os.close(lock)
 
 
-def _wait_and_roll_back(site_dir, pidfile, history, sleep, now):
+def _wait_and_roll_back(site_dir, pidfile, run_dir, history, sleep, now):
     """Until nothing is pending: wait for the deadline of whatever commit
     confirmed is pending now, roll it back. Looping (not returning after one)
     covers a newer commit confirmed made while this one was rolling back:
@@ -95,15 +110,27 @@ def _wait_and_roll_back(site_dir, pidfile, history, sleep, now):
             continue
         done = roll_back_unconfirmed(site_dir, pending["seq"])
         if done:
-            message = done
-            _log(done)
-            try:
-                with open(pidfile) as f:
-                    os.kill(int(f.read(32).strip()), signal.SIGHUP)
-            except (OSError, ValueError):
-                pass
+            message, needs_restart = done
+            _log(message)
+            _apply(pidfile, run_dir, needs_restart)
         elif (history.pending() or {}).get("seq") == pending["seq"]:
             sleep(1)  # still ours and not done (a commit raced it five times): once more
+
+
+def _apply(pidfile, run_dir, needs_restart):
+    """The rolled-back file into the running daemon: a reload, or a restart
+    when what changed needs one (listen addresses: a reload cannot rebind)."""
+    if needs_restart and _alive(supervisor_pidfile(pidfile)):
+        try:
+            request(pidfile, run_dir)
+            return
+        except OSError:
+            pass
+    try:
+        with open(pidfile) as f:
+            os.kill(int(f.read(32).strip()), signal.SIGHUP)
+    except (OSError, ValueError):
+        pass
 
 
 def _log(message):
