@@ -120,8 +120,8 @@ class Link:
         _, out = self.expect([PROMPT.pattern], timeout)
         out = PROMPT.sub("", out)
         lines = out.split("\n")
-        if lines and lines[0].strip() == line.strip():
-            lines = lines[1:]  # a tty echoes what we typed
+        if lines and lines[0].strip().endswith(line.strip()):
+            lines = lines[1:]  # a tty echoes what we typed (after a stray byte of line noise, too)
         return "\n".join(lines).strip("\n")
 
     def load(self, text):
