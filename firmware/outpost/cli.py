@@ -79,7 +79,7 @@ def cmd_check(args):
         except (Invalid, OSError) as e:
             errors = getattr(e, "errors", None) or [str(e)]
     else:
-        from .runtime.siteconfig import check_text
+        from .runtime.siteops import check_text
 
         errors = check_text(text)
     for err in errors:

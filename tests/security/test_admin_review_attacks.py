@@ -14,7 +14,8 @@ import pytest
 from consolerig import PASSWORD, SITE, Chardev, ShellRecorder, session
 from outpost.runtime import consoleload
 from outpost.runtime.schema import Invalid
-from outpost.runtime.siteconfig import SiteConfig, check_text
+from outpost.runtime.siteconfig import SiteConfig
+from outpost.runtime.siteops import check_text
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "firmware"))
@@ -87,7 +88,7 @@ def test_the_timer_never_cancels_a_newer_commit_confirmed(tmp_path, monkeypatch)
     """The admin repeats `commit confirmed` just as the first one's timer
     wakes: the timer must neither disarm the newer one nor log a false
     reason; the newer one is still rolled back when its time comes."""
-    from outpost.runtime import siteconfig, supervision
+    from outpost.runtime import siteops, supervision
 
     (tmp_path / "outpost.yaml").write_text(SITE)
     admin = SiteConfig(str(tmp_path))
@@ -104,7 +105,7 @@ def test_the_timer_never_cancels_a_newer_commit_confirmed(tmp_path, monkeypatch)
             admin.commit(confirmed_minutes=1)
         return cfg
     monkeypatch.setattr(SiteConfig, "check", check)
-    assert siteconfig.roll_back_unconfirmed(str(tmp_path), seq_a) is None  # B came first: nothing to do
+    assert siteops.roll_back_unconfirmed(str(tmp_path), seq_a) is None  # B came first: nothing to do
     monkeypatch.setattr(SiteConfig, "check", real_check)
     pending = admin.history.pending()
     assert pending and pending["seq"] != seq_a

@@ -32,8 +32,9 @@ import subprocess
 import sys
 import time
 
-from . import consolegrammar, consoleload, consoleshow, consoleviews
+from . import consolegrammar, consoleload, consoleshow, consoleviews, supervision
 from .consolegrammar import Syntax
+from .consoleoutput import Screen
 from .consoleviews import ErrorLine
 from .consoleline import Hangup, Idle, Ignoring, NoEcho, SessionEnded, drop_typeahead, hang_up_on_close
 from .configvalues import config_paths
@@ -50,8 +51,6 @@ MAX_LOG_LINES = 10000
 # Commands whose output goes through the pipes and the pager (the others
 # ask questions or show a marker, which must reach the terminal at once).
 OUTPUT_COMMANDS = ("show", "diff", "compare", "help", "log")
-RELOAD_WAIT_S = 5  # the daemon answers a SIGHUP in milliseconds; a loaded router in well under a second
-PAGE = 22  # lines before --More-- (a 24-line terminal, the prompt and the question)
 
 
 class Console:
@@ -67,7 +66,7 @@ class Console:
         self.hostname = socket.gethostname() or "outpost"
         self.run_dir = run_dir or state_dir or site_dir
         self._captured, self._pipes = None, []
-        self._typeahead = ""  # a key pressed at --More-- that starts the next line
+        self.screen = Screen(self.stdin, self.stdout)
         self.history = []  # this session's lines, for the arrow keys (never written anywhere)
         # Failed logins are counted beside the state (tmpfs on the router:
         # main() passes /run/outpost), so reconnecting does not reset them.
@@ -101,7 +100,7 @@ class Console:
         elif self._captured is not None:
             self._captured.extend(str(text).split("\n"))
         else:
-            self._write(text)
+            self.screen.write(text)
 
     def say_lines(self, lines):
         for line in lines:
@@ -122,7 +121,7 @@ class Console:
 
     def readline(self):
         with Idle(self.idle_timeout_s):
-            typed, self._typeahead = self._typeahead, ""
+            typed, self.screen.typeahead = self.screen.typeahead, ""
             return LineEditor(self.stdin, self.stdout, self.complete, self.history).readline(self.prompt(), typed)
 
     def _read_raw(self):
@@ -239,7 +238,7 @@ class Console:
             self.fail(str(e))
             return True
         if parsed.name == "set":
-            parsed.args = set_words(line)
+            parsed.args = consolegrammar.set_words(line)
         if self._site is not None and self._site.refresh():
             self.say("note: the committed configuration changed outside this session (show system commit); the candidate follows it")
         if not (parsed.pipes or parsed.name in OUTPUT_COMMANDS):
@@ -250,7 +249,7 @@ class Console:
             return self._dispatch(parsed)
         finally:
             lines, self._captured = self._captured, None
-            self._emit(lines, parsed.pipes)
+            self.screen.emit(lines, parsed.pipes)
 
     def _dispatch(self, parsed):
         handler = getattr(self, "cmd_" + parsed.name.replace("-", "_"))
@@ -277,7 +276,7 @@ class Console:
         if self._captured is not None:
             self._captured.append(line)
         else:
-            self._write(line)
+            self.screen.write(line)
 
     def question(self, partial):
         """`?`: what may come next after these words."""
@@ -296,50 +295,12 @@ class Console:
         from . import configvalues
 
         try:
-            return configvalues.describe(configvalues.node_at(site_steps(path)))
+            return configvalues.describe(configvalues.node_at(consolegrammar.site_steps(path)))
         except (KeyError, ValueError, Invalid) as e:
             return str(e).strip("'\"")
 
     def _paths(self, prefix):
         return config_paths(prefix, self.site._plain())
-
-    def _emit(self, lines, pipes):
-        for name, args in pipes:
-            if name in ("match", "except"):
-                try:
-                    rx = re.compile(args[0])
-                except re.error as e:
-                    self._write(ErrorLine("error: | %s: %s" % (name, e)))
-                    return
-                lines = [ln for ln in lines if bool(rx.search(ln)) == (name == "match")]
-            elif name == "count":
-                lines = ["Count: %d lines" % len(lines)]
-        paged = ("no-more", []) not in pipes
-        for n, line in enumerate(lines):
-            if paged and n and n % PAGE == 0 and not self._more():
-                break
-            self._write(line)
-
-    def _more(self):
-        """--More-- on a terminal; False when the admin pressed q. Off the
-        terminal (tests, pipes) there is no pager."""
-        from .lineedit import read_key
-
-        key = read_key(self.stdin, self.stdout, "--More-- (space: next page, q: stop)")
-        if key is None or key in " \r\n":
-            return True
-        if key not in "qQ\x03" and key.isprintable():
-            self._typeahead = key  # the first letter of the next command, not lost
-        return False
-
-    def _write(self, line):
-        if line.startswith("error: ") and not isinstance(line, ErrorLine):
-            line = " " + line  # data (a Call-ID, a log line) never passes for a refusal
-        try:
-            self.stdout.write(consoleviews.text(line) + "\n")
-            self.stdout.flush()
-        except OSError:
-            raise SessionEnded("the line is gone")
 
     def _confirm(self, question):
         """yes/no on its own line (Junos's wording); anything but yes is no."""
@@ -492,7 +453,7 @@ class Console:
         if r.state == "confirmed":
             self.say("commit complete: commit confirmed; the automatic rollback is cancelled")
             return
-        self.say_lines(commit_report(r, *self._reload_daemon()))
+        self.say_lines(consoleshow.commit_report(r, *supervision.reload(self.pidfile, lambda: consoleshow.status_file(self.site._plain())[0])))
         if minutes:
             self.start_timer()
             self.say("commit confirmed: rolls back by itself in %d minute(s) unless you commit again" % minutes)
@@ -541,59 +502,6 @@ class Console:
         env = dict(os.environ, TMOUT=str(self.idle_timeout_s))
         with Ignoring(signal.SIGINT):  # Ctrl-C belongs to the shell, not to us
             subprocess.call(["/bin/sh", "-l"], env=env)
-
-    def _reload_daemon(self):
-        """SIGHUP, then the daemon's own word on it (its status file counts
-        reloads and keeps the last one's error): (reloaded, error or None)."""
-        st, _ = consoleshow.status_file(self.site._plain())
-        before = (st or {}).get("reloads")
-        if not self._signal_daemon():
-            return False, None
-        deadline = time.time() + RELOAD_WAIT_S
-        while time.time() < deadline:
-            st, _ = consoleshow.status_file(self.site._plain())
-            after = (st or {}).get("reloads")
-            if isinstance(after, dict) and after != before:
-                return after.get("error") is None, after.get("error")
-            time.sleep(0.05)
-        return True, None  # signalled; an older daemon that does not count reloads
-
-    def _signal_daemon(self):
-        try:
-            with open(self.pidfile) as f:
-                os.kill(int(f.read().strip()), signal.SIGHUP)
-            return True
-        except (OSError, ValueError):
-            return False
-
-
-def commit_report(r, reloaded, error=None):
-    """What a commit did, by when each change takes effect."""
-    if error:
-        lines = ["commit complete, but the daemon refused to reload it and runs the previous configuration",
-                 ErrorLine("error: reload: %s" % error)]
-    else:
-        lines = ["commit complete" + (": daemon reloaded" if reloaded else " (daemon not running)")]
-    if r.cancelled_rollback:
-        lines.append("commit confirmed: the automatic rollback is cancelled")
-    if r.restart:
-        lines.append("needs restart (drops calls in progress): %s" % ", ".join(r.restart))
-    if r.reboot:
-        lines.append("needs reboot: %s" % ", ".join(r.reboot))
-    return lines
-
-
-def site_steps(path):
-    from .sitetree import parse_path
-
-    return parse_path(path)
-
-
-def set_words(line):
-    """`set PATH VALUE...` -> [PATH, VALUE as typed]: a list or mapping
-    ([0X., 00.]) keeps its spaces and quotes for the schema to read."""
-    _, path, value = (line.strip().split(None, 2) + ["", ""])[:3]
-    return [path, value.strip()]  # one quoted word: configvalues takes the quotes off
 
 
 def main(argv=None):

@@ -233,3 +233,16 @@ def reference_markdown():
     lines = ["| Command | What it does |", "|---|---|"]
     lines += ["| `%s` | %s |" % (c.replace("|", "\\|"), t.replace("|", "\\|")) for c, t in rows() + [PIPE_ROW]]
     return "\n".join(lines) + "\n\n" + SHORT + "\n"
+
+
+def site_steps(path):
+    from .sitetree import parse_path
+
+    return parse_path(path)
+
+
+def set_words(line):
+    """`set PATH VALUE...` -> [PATH, VALUE as typed]: a list or mapping
+    ([0X., 00.]) keeps its spaces and quotes for the schema to read."""
+    _, path, value = (line.strip().split(None, 2) + ["", ""])[:3]
+    return [path, value.strip()]  # one quoted word: configvalues takes the quotes off

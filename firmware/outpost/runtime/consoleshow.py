@@ -15,7 +15,7 @@ import json
 import os
 import time
 
-from .consoleviews import field
+from .consoleviews import ErrorLine, field
 
 # Written by the supervisor (package/outpost/S50outpost): one line per exit,
 # "EPOCH STATUS" (STATUS 128+N: killed by signal N), and the last run's stderr.
@@ -210,3 +210,19 @@ def _sys(base, name):
             return f.read().strip()
     except OSError:
         return "-"
+
+
+def commit_report(r, reloaded, error=None):
+    """What a commit did, by when each change takes effect."""
+    if error:
+        lines = ["commit complete, but the daemon refused to reload it and runs the previous configuration",
+                 ErrorLine("error: reload: %s" % error)]
+    else:
+        lines = ["commit complete" + (": daemon reloaded" if reloaded else " (daemon not running)")]
+    if r.cancelled_rollback:
+        lines.append("commit confirmed: the automatic rollback is cancelled")
+    if r.restart:
+        lines.append("needs restart (drops calls in progress): %s" % ", ".join(r.restart))
+    if r.reboot:
+        lines.append("needs reboot: %s" % ", ".join(r.reboot))
+    return lines

@@ -15,6 +15,7 @@ import time
 from . import consoleshow
 
 RESTART_FLAG = "restart-requested"
+RELOAD_WAIT_S = 5  # the daemon answers a SIGHUP in milliseconds; a loaded router in well under a second
 INIT_SCRIPT = "/etc/init.d/S50outpost"
 
 
@@ -29,6 +30,30 @@ def _alive(pidfile):
         return True
     except (OSError, ValueError):
         return False
+
+
+def signal_daemon(pidfile, sig=signal.SIGHUP):
+    try:
+        with open(pidfile) as f:
+            os.kill(int(f.read(32).strip()), sig)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def reload(pidfile, status, sleep=time.sleep):
+    """SIGHUP, then the daemon's own word on it (its status file counts
+    reloads and keeps the last one's error): (reloaded, error or None)."""
+    before = (status() or {}).get("reloads")
+    if not signal_daemon(pidfile):
+        return False, None
+    deadline = time.time() + RELOAD_WAIT_S
+    while time.time() < deadline:
+        after = (status() or {}).get("reloads")
+        if isinstance(after, dict) and after != before:
+            return after.get("error") is None, after.get("error")
+        sleep(0.05)
+    return True, None  # signalled; an older daemon that does not count reloads
 
 
 def restart(pidfile, run_dir, status=lambda: None, timeout=20, sleep=time.sleep):
@@ -97,7 +122,7 @@ def _wait_and_roll_back(site_dir, pidfile, run_dir, history, sleep, now):
     confirmed is pending now, roll it back. Looping (not returning after one)
     covers a newer commit confirmed made while this one was rolling back:
     its own timer found this one holding the lock and left."""
-    from .siteconfig import roll_back_unconfirmed
+    from .siteops import roll_back_unconfirmed
 
     message = None
     while True:
@@ -126,11 +151,7 @@ def _apply(pidfile, run_dir, needs_restart):
             return
         except OSError:
             pass
-    try:
-        with open(pidfile) as f:
-            os.kill(int(f.read(32).strip()), signal.SIGHUP)
-    except (OSError, ValueError):
-        pass
+    signal_daemon(pidfile)
 
 
 def _log(message):
