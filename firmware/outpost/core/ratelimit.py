@@ -12,26 +12,25 @@ sources costs a constant per datagram, and evicting a real source only
 gives it a fresh bucket.
 """
 
-# Defaults: a phone sends a handful of requests a second at most; a PBX or
-# ITSP trunk can send hundreds, so the upstream should be given its own
-# generous rate by the runtime (or listed in `exempt`).
+# Defaults: a phone sends a handful of requests a second at most. No source
+# is exempt, the upstream included: its address is the easiest to forge
+# (README "Threat model": spoofing it spends its allowance, nothing more).
 RATE = 200  # tokens (datagrams) per second
 BURST = 400
 MAX_SOURCES = 1024
 
 
 class RateLimiter:
-    def __init__(self, rate=RATE, burst=BURST, max_sources=MAX_SOURCES, exempt=()):
+    def __init__(self, rate=RATE, burst=BURST, max_sources=MAX_SOURCES):
         self.rate = rate
         self.burst = burst
         self.max_sources = max_sources
-        self.exempt = set(exempt)
         self._buckets = {}  # host -> [tokens*1000, last_ms]
         self._order = []  # hosts in the order their bucket was made
         self._head = 0
 
     def allow(self, host, now, nbytes=0):
-        if host in self.exempt or not self.rate:
+        if not self.rate:
             return True
         cost = (1 + (nbytes - 1) // 1024 if nbytes > 1024 else 1) * 1000
         b = self._buckets.get(host)
