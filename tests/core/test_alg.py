@@ -5,7 +5,7 @@ from support import sip, invite, raises, plain
 from outpost.core.alg import MediaAlg
 from outpost.core.media import PortPool
 from outpost.core.message import parse_message
-from outpost.core.errors import RemoteProtocolError
+from outpost.core.errors import Refused
 
 WAN = "203.0.113.2"
 PHONE_SDP = ("v=0\r\no=alice 1 1 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\n"
@@ -114,16 +114,17 @@ def test_early_media_and_rejected_video():
 
 
 def test_port_exhaustion_and_call_limit_are_503_without_leaks():
+    """503, and the router's own refusal (Refused), not the phone's fault."""
     alg = MediaAlg(WAN, PortPool(40000, 40003), max_calls=5)
     alg.from_lan(offer(call_id="c1"))
     alg.from_lan(offer(call_id="c2"))
-    e = raises(RemoteProtocolError, alg.from_lan, offer(call_id="c3"))
+    e = raises(Refused, alg.from_lan, offer(call_id="c3"))
     assert e.status == 503 and len(alg) == 2 and len(alg.ports) == 2
     alg.end("c1")
     alg.from_lan(offer(call_id="c3"))
     small = MediaAlg(WAN, PortPool(40000, 40099), max_calls=1)
     small.from_lan(offer(call_id="a"))
-    assert raises(RemoteProtocolError, small.from_lan, offer(call_id="b")).status == 503
+    assert raises(Refused, small.from_lan, offer(call_id="b")).status == 503
 
 
 def test_a_body_that_is_not_sdp_passes_unchanged():

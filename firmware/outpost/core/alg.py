@@ -36,7 +36,7 @@ caller answers 503) and nothing leaks.
 
 from .addr import ipv4, is_unicast
 from .leaks import names
-from .errors import RemoteProtocolError
+from .errors import Refused, RemoteProtocolError
 from .media import Guard, Leg, PortPool
 
 MAX_CALLS = 500
@@ -151,7 +151,7 @@ class MediaAlg:
             return self._rewrite(sdp, None)
         try:
             ports = [None if ends[i] is None else self._stream(sess, i).wan_port for i in range(len(ends))]
-        except RemoteProtocolError:
+        except (RemoteProtocolError, Refused):
             self._forget_if_empty(sess)
             raise
         for i in range(len(ends)):
@@ -249,7 +249,7 @@ class MediaAlg:
             for i in range(len(ends)):
                 if ends[i] is not None or i in sess.streams:
                     self._stream(sess, i)
-        except RemoteProtocolError:
+        except (RemoteProtocolError, Refused):
             self._forget_if_empty(sess)
             raise
         session_c = False
@@ -351,11 +351,11 @@ class MediaAlg:
         if sess is not None or not create:
             return sess
         if len(self.sessions) >= self.max_calls:
-            raise RemoteProtocolError(503, "Too many calls")
+            raise Refused(503, "Too many calls")
         if owner in self.exempt:
             owner = None
         if owner is not None and self.by_owner.get(owner, 0) >= MAX_CALLS_PER_SOURCE:
-            raise RemoteProtocolError(503, "Too many calls from %s" % owner)
+            raise Refused(503, "Too many calls from %s" % owner)
         sess = self.sessions[call_id] = Session(call_id, self.now, owner)
         if owner is not None:
             self.by_owner[owner] = self.by_owner.get(owner, 0) + 1
@@ -379,7 +379,7 @@ class MediaAlg:
         if st is None:
             port = self.ports.allocate()
             if port is None:
-                raise RemoteProtocolError(503, "No media ports left")
+                raise Refused(503, "No media ports left")
             st = sess.streams[i] = Stream(port)
             self.by_port[port] = (sess.call_id, i)
         return st

@@ -8,6 +8,11 @@ decided by `message.error_response()`.
 
 LocalProtocolError: our own code misused the API (edits that overlap, a
 non-bytes buffer). It is a bug, never something a peer can trigger.
+
+Refused: neither: the router declines for its own reasons, a bound reached
+(calls, a source's share of them, media ports) or a state it is in (no WAN
+address yet). Answered with its status like a RemoteProtocolError, but
+counted as overload, never as the peer's malformed message.
 """
 
 
@@ -26,6 +31,14 @@ class RemoteProtocolError(Exception):
 
 class LocalProtocolError(Exception):
     pass
+
+
+class Refused(Exception):
+    def __init__(self, status, reason, headers=()):
+        super().__init__("%d %s" % (status, reason))
+        self.status = status
+        self.reason = reason
+        self.headers = headers
 
 
 def bad(reason, status=400):

@@ -8,7 +8,7 @@ pending branches on a 2xx or 6xx to INVITE (§16.7 step 10) or on CANCEL
 """
 
 from .build import cancel_for
-from .errors import RemoteProtocolError
+from .errors import Refused, RemoteProtocolError
 from .message import parse_message
 from .response import make_response
 
@@ -83,9 +83,12 @@ class ResponseContext:
             resp = parse_message(make_response(self.req, status, resp.reason, to_tag=resp.to.tag or self.proxy.to_tag(self.req)))
         try:
             self.proxy.alg_response(self, txn, resp, now)
-        except RemoteProtocolError:
+        except Refused:
             self.proxy.counters["overload"] += 1
             return  # no media ports for it: dropped, never sent with a LAN address
+        except RemoteProtocolError:
+            self.proxy.counters["malformed"] += 1
+            return  # an answer the ALG cannot pass (its SDP): dropped, never sent with a LAN address
         if status < 200:
             if b.cancel_pending:
                 b.cancel_pending = False

@@ -13,7 +13,7 @@ phone registered over TCP goes back on the connection it came in on.
 from .compat import md5
 import binascii
 
-from .errors import RemoteProtocolError
+from .errors import Refused, RemoteProtocolError
 from .message import parse_message, is_keepalive
 from .response import make_response, error_response, stateless_tag
 from .proxycheck import check_request
@@ -256,7 +256,9 @@ class Proxy(SiteRouting):
                 self._cancel(req, txn, now)
             else:
                 self._route(req, txn, source, now)
-        except RemoteProtocolError as e:
+        except (RemoteProtocolError, Refused) as e:
+            if isinstance(e, Refused):
+                self.counters["overload"] += 1
             if e.status in (488, 503):
                 self.events.append(("refused", "%s %s: %d %s" % (req.method, req.call_id, e.status, e.reason)))
             self._abandon(req, txn, source, e.status, e.reason, e.headers, now)
@@ -516,6 +518,8 @@ class Proxy(SiteRouting):
             self._forward_ack(req, now, source)
         except RemoteProtocolError:
             self.counters["malformed"] += 1  # an ACK is never answered: drop it
+        except Refused:
+            self.counters["overload"] += 1  # no media ports for its answer: dropped, never sent with a LAN address
 
     def _forward_ack(self, req, now, source):
         """ACK for a 2xx: its own transaction-less request, routed by Route (§16.11)."""

@@ -16,7 +16,7 @@ Routing by state:
 """
 
 from .auth import ipv4_int
-from .errors import RemoteProtocolError
+from .errors import Refused
 from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
 
 PROBE_FROM = "outpost-probe"
@@ -116,7 +116,7 @@ class SiteRouting:
         if outside is None or ipv4_int(dest[1]) is None or self.sides.on_lan(dest[1]):
             return host
         if not outside[1]:
-            raise RemoteProtocolError(503, "Service Unavailable (no WAN address yet)")
+            raise Refused(503, "Service Unavailable (no WAN address yet)")
         return outside[1]
 
     def alg_response(self, ctx, txn, resp, now):
