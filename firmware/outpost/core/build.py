@@ -1,6 +1,8 @@
 """Requests derived from other requests: ACK for a non-2xx final response
 (RFC 3261 §17.1.1.3) and CANCEL (§9.1). Field values are copied as text
-from the request they answer, so what the peer matches on is unchanged."""
+from the request they answer, so what the peer matches on is unchanged.
+And the one request the router makes up: OPTIONS (the survival probe and
+the console's ping-upstream, RFC 3261 §11)."""
 
 
 def _common(req, method):
@@ -29,3 +31,13 @@ def cancel_for(req):
     lines.append("Call-ID: " + req.call_id)
     lines.append("CSeq: %d CANCEL" % req.cseq.seq)
     return ("\r\n".join(lines) + "\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def options(target, via, branch, sender, tag, call_id, cseq):
+    """OPTIONS to target (transport, host, port), sent from via (host, port)
+    with `branch`; `sender` is the From URI's user@host."""
+    transport, host, port = target
+    return ("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/%s %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
+            "From: <sip:%s>;tag=%s\r\nTo: <sip:%s:%d>\r\nCall-ID: %s\r\nCSeq: %d OPTIONS\r\n"
+            "Content-Length: 0\r\n\r\n" % (host, port, transport.upper(), via[0], via[1], branch, sender, tag, host, port,
+                                               call_id, cseq)).encode()

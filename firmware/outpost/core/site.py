@@ -15,6 +15,7 @@ Routing by state:
   calls established before a switch go on (and so do their pinholes).
 """
 
+from . import build
 from .auth import ipv4_int
 from .errors import Refused
 from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
@@ -221,11 +222,9 @@ class SiteRouting:
             port = self.probe_port or self.relay.config.port
             dest = ("probe",) + tuple(up[1:]) if self.probe_port else up
             n = self.survival.sent
-            data = ("OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/%s %s:%d;branch=%s;rport\r\nMax-Forwards: 70\r\n"
-                    "From: <sip:%s@%s>;tag=p%d\r\nTo: <sip:%s:%d>\r\nCall-ID: %s.%s@%s\r\nCSeq: %d OPTIONS\r\n"
-                    "Content-Length: 0\r\n\r\n" % (up[1], up[2], up[0].upper(), me, port, branch, PROBE_FROM, self.config.domain, n,
-                                                   up[1], up[2], branch, self.relay.token(branch, 8), me, n))
-            self.send(data.encode(), dest)
+            data = build.options(up[:3], (me, port), branch, "%s@%s" % (PROBE_FROM, self.config.domain), "p%d" % n,
+                                 "%s.%s@%s" % (branch, self.relay.token(branch, 8), me), n)
+            self.send(data, dest)
         self._survival_events()
 
     def probe_answered(self, resp, source, now):
