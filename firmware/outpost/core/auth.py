@@ -179,14 +179,16 @@ class Credentials:
     def allowed_from(self, addr):
         if not self.networks:
             return True
-        return _within(addr, self.networks)
+        return within(addr, self.networks)
 
     @staticmethod
     def from_password(username, realm, password, algorithms=("SHA-256", "MD5")):
         return Credentials(username, realm, {a: digest.ha1(a, username, realm, password) for a in algorithms})
 
 
-def _within(addr, networks):
+def within(addr, networks):
+    """Is the IPv4 literal `addr` in any of parse_networks()'s networks? (A
+    host name never is.) The one address-in-network test of the core."""
     n = ipv4_int(addr)
     return n is not None and any(n & mask == net for net, mask in networks)
 
@@ -219,7 +221,7 @@ class Authenticator:
         if user is not None and user.algorithms:
             return user.algorithms
         for networks, algorithms in self.by_network:
-            if source is not None and _within(source, networks):
+            if source is not None and within(source, networks):
                 return algorithms
         return self.algorithms
 

@@ -29,7 +29,7 @@ from .compat import sha256
 from .alg import MediaAlg
 from .addr import ipv4, runs_naming
 from . import leaks
-from .auth import ipv4_int
+from .auth import ipv4_int, within
 from .errors import RemoteProtocolError
 from .bounded import SourceTable
 from .location import Binding
@@ -86,12 +86,7 @@ class Relay:
     # -- sides -----------------------------------------------------------------
 
     def side(self, host):
-        n = ipv4_int(host)
-        if n is not None:
-            for net, mask in self.config.lan_networks:
-                if n & mask == net:
-                    return "lan"
-        return "wan"
+        return "lan" if within(host, self.config.lan_networks) else "wan"
 
     def is_peer(self, host):
         return host in self.config.peers

@@ -16,7 +16,7 @@ Built anew by the proxy with each config (`Proxy.set_config`).
 """
 
 from .addr import ipv4, is_unicast
-from .auth import ipv4_int
+from .auth import within
 
 
 class Sides:
@@ -26,7 +26,7 @@ class Sides:
         self.own = own  # the router's own addresses (text)
 
     def trusted(self, host):
-        return _within(host, self.config.trusted)
+        return within(host, self.config.trusted)
 
     def stranger(self, host):
         if self.relay is not None:
@@ -41,7 +41,7 @@ class Sides:
     def on_lan(self, host):
         """Inside lan0's networks, without an upstream (`config.outside`)."""
         out = self.config.outside
-        return out is not None and _within(host, out[0])
+        return out is not None and within(host, out[0])
 
     def inside(self, uri, now):
         """Is this Request-URI a phone of the site (a contact token of ours,
@@ -60,8 +60,3 @@ class Sides:
             return True
         a = ipv4(dest[1])
         return a is not None and (not is_unicast(a) or str(a) in self.own)
-
-
-def _within(host, networks):
-    n = ipv4_int(host)
-    return n is not None and any(n & mask == net for net, mask in networks)
