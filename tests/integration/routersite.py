@@ -23,17 +23,26 @@ ALICE_RTP, ALICE_RTP2, BOB_RTP = 7078, 7080, 8078
 
 
 def ns_popen(ns, cmd, log, **kw):
-    return subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kw)
+    """A process in a namespace, leading its own process group: stop() ends
+    it and whatever it forked (Kamailio's workers outlive a killed main)."""
+    return subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, **kw)
 
 
 def stop(proc, sig=signal.SIGTERM):
-    if proc is not None and proc.poll() is None:
+    if proc is None:
+        return
+    if proc.poll() is None:
         proc.send_signal(sig)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # its group (our pid by start_new_session): no orphaned worker stays
+    except OSError:
+        pass
 
 
 class Site:

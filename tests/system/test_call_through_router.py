@@ -53,7 +53,7 @@ class Far:
 
     def popen(self, ns, cmd, name, **kw):
         p = subprocess.Popen(["ip", "netns", "exec", ns] + cmd, stdout=open(os.path.join(self.work, name + ".out"), "wb"),
-                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.work, **kw)
+                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.work, start_new_session=True, **kw)
         p.name = name
         self.procs.append(p)
         return p
@@ -78,6 +78,10 @@ class Far:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
+            try:
+                os.killpg(p.pid, signal.SIGKILL)  # Kamailio's workers outlive a killed main
+            except OSError:
+                pass
 
 
 def test_two_phones_register_upstream_and_a_call_crosses_the_router_with_rtp(tmp_path, capsys):
