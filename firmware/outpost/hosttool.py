@@ -11,7 +11,9 @@ URL is anything pyserial opens: /dev/ttyUSB0, rfc2217://host:port, or
 socket://127.0.0.1:PORT for QEMU's console. The console password comes
 from --password-file, else $OUTPOST_CONSOLE_PASSWORD, else a prompt; on a
 router's first boot it becomes the console password. Exit status: 0 done,
-1 refused (errors printed, one per line), 2 no session (login, link).
+1 refused (errors printed, one per line: a file the console or the daemon's
+reload refused, a `run` command the console answered with `error: `),
+2 no session (login, link).
 
 Before it sends a password the tool ends whatever session it finds on the
 line (Ctrl-C, then `exit` until the console asks for a password): QEMU's
