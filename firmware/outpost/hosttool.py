@@ -183,16 +183,15 @@ def failed(out):
 
 def _pages(line):
     """Would this console command's output meet the pager?"""
-    from .runtime.consolegrammar import ALIASES, SHORTCUTS, Syntax, resolve, COMMANDS
+    from .runtime.consolegrammar import OUTPUT_COMMANDS, Syntax, command_name
 
     words = line.split()
     if not words or "|" in words or line.rstrip().endswith("?"):
         return False
     try:
-        name = ALIASES.get(words[0].lower()) or SHORTCUTS.get(words[0].lower()) or resolve(words[0], COMMANDS)
+        return command_name(words[0]) in OUTPUT_COMMANDS
     except Syntax:
         return False
-    return name in ("show", "diff", "compare", "help", "log")
 
 
 def apply(link, text, progress, name="site file"):

@@ -2,6 +2,7 @@
 errors as one line, and a session that survives garbage, Ctrl-C and EOF;
 in process and through a real pty."""
 
+import contextlib
 import io
 import os
 import pty
@@ -26,6 +27,25 @@ def session(tmp_path, lines, passwords):
                 pidfile=str(tmp_path / "none.pid"), ask_password=lambda prompt: next(answers))
     rc = c.run()
     return rc, out.getvalue()
+
+
+@contextlib.contextmanager
+def console_on_a_pty(tmp_path):
+    """A console process on a real terminal: (its pid, our end of the pty);
+    killed by that pid and the pty closed, however the test ends."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["PYTHONPATH"] = os.path.join(ROOT, "firmware")
+        os.execv(sys.executable, [sys.executable, "-m", "outpost", "console", "--site", str(tmp_path), "--state", str(tmp_path),
+                                  "--pidfile", str(tmp_path / "none.pid")])
+    try:
+        yield pid, fd
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        os.close(fd)
 
 
 def test_password_hashes():
@@ -69,12 +89,7 @@ def test_rollback_and_registrations(tmp_path):
 
 def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):
     (tmp_path / "outpost.yaml").write_text(SITE)
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["PYTHONPATH"] = os.path.join(ROOT, "firmware")
-        os.execv(sys.executable, [sys.executable, "-m", "outpost", "console", "--site", str(tmp_path), "--state", str(tmp_path),
-                                  "--pidfile", str(tmp_path / "none.pid")])
-    try:
+    with console_on_a_pty(tmp_path) as (pid, fd):
         read_until(fd, "New password: ")
         os.write(fd, b"branch-17-secret\n")
         read_until(fd, "Again: ")
@@ -111,12 +126,6 @@ def test_through_a_pty_with_ctrl_c_and_line_noise(tmp_path):
         os.write(fd, b"exit\n")
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        os.close(fd)
     text = (tmp_path / "outpost.yaml").read_text()
     assert "default_expires: 1200" in text and "# Branch 17" in text
 
@@ -315,12 +324,7 @@ def test_history_question_mark_and_pager_on_a_terminal(tmp_path):
     output stops at --More-- (q ends it), `| no-more` does not, and exit
     with uncommitted changes asks first."""
     (tmp_path / "outpost.yaml").write_text(SITE)
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.environ["PYTHONPATH"] = os.path.join(ROOT, "firmware")
-        os.execv(sys.executable, [sys.executable, "-m", "outpost", "console", "--site", str(tmp_path), "--state", str(tmp_path),
-                                  "--pidfile", str(tmp_path / "none.pid")])
-    try:
+    with console_on_a_pty(tmp_path) as (pid, fd):
         for prompt in ("New password: ", "Again: ", "Password: "):
             read_until(fd, prompt)
             os.write(fd, b"branch-17-secret\n")
@@ -353,12 +357,6 @@ def test_history_question_mark_and_pager_on_a_terminal(tmp_path):
         os.write(fd, b"yes\n")
         _, status = os.waitpid(pid, 0)
         assert os.WEXITSTATUS(status) == 0
-    finally:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        os.close(fd)
     assert "1301" not in (tmp_path / "outpost.yaml").read_text()
 
 

@@ -11,7 +11,6 @@ the pinholes seen in the guest and gone after BYE.
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 from vm import VM, ROOT
 
 from outpost.hosttool import main as console
+from routersite import stop
 
 SCEN = os.path.join(ROOT, "tests", "integration", "scenarios", "relay")
 RTP = os.path.join(ROOT, "tests", "integration", "rtp.py")
@@ -71,17 +71,7 @@ class Far:
 
     def close(self):
         for p in self.procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
-            try:
-                os.killpg(p.pid, signal.SIGKILL)  # Kamailio's workers outlive a killed main
-            except OSError:
-                pass
+            stop(p)  # SIGTERM, then its whole group: Kamailio's workers outlive a killed main
 
 
 def test_two_phones_register_upstream_and_a_call_crosses_the_router_with_rtp(tmp_path, capsys):

@@ -48,9 +48,6 @@ RUN_DIR = "/run/outpost"
 MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
 IDLE_TIMEOUT_S = 600  # console.idle_timeout_s when the site file does not say
 MAX_LOG_LINES = 10000
-# Commands whose output goes through the pipes and the pager (the others
-# ask questions or show a marker, which must reach the terminal at once).
-OUTPUT_COMMANDS = ("show", "diff", "compare", "help", "log")
 
 
 class Console:
@@ -241,7 +238,7 @@ class Console:
             parsed.args = consolegrammar.set_words(line)
         if self._site is not None and self._site.refresh():
             self.say("note: the committed configuration changed outside this session (show system commit); the candidate follows it")
-        if not (parsed.pipes or parsed.name in OUTPUT_COMMANDS):
+        if not (parsed.pipes or parsed.name in consolegrammar.OUTPUT_COMMANDS):
             self._pipes = []
             return self._dispatch(parsed)
         self._captured = []
@@ -342,12 +339,12 @@ class Console:
         elif what == "status":
             from .. import __version__
 
-            lines = consoleviews.status(__version__, self.hostname, self.dirty, st if d["alive"] else None, path, plain, now)
+            state = "changed, not committed" if self.dirty else "committed"
             pending = self.site.history.pending()
             if pending:
-                lines[1] += "; commit confirmed: rolls back in %s unless committed" % consoleshow.age(pending["deadline"] - now)
-            lines = lines[:2] + consoleshow.daemon_lines(d, st, now) + [consoleshow.interface_summary()] + \
-                [ln for ln in lines[3:] if not ln.startswith("addresses ")]
+                state += "; commit confirmed: rolls back in %s unless committed" % consoleshow.age(pending["deadline"] - now)
+            process = consoleshow.daemon_lines(d, st, now) + [consoleshow.interface_summary()]
+            lines = consoleviews.status(__version__, self.hostname, state, process, st if d["alive"] else None, plain)
         elif what == "calls":
             lines = consoleviews.calls(live, path)
         elif what == "survival":

@@ -41,6 +41,9 @@ COMMANDS = {
     "exit": ("", "log out (asks first if changes are uncommitted)", 0, 0, None),
 }
 ALIASES = {"quit": "exit", "logout": "exit"}  # whole words only, never abbreviated
+# Commands whose output goes through the pipes and the pager (the others
+# ask questions or show a marker, which must reach the terminal at once).
+OUTPUT_COMMANDS = ("show", "diff", "compare", "help", "log")
 # Prefixes several commands share, settled as IOS and Junos admins type them.
 SHORTCUTS = {"sh": "show", "co": "commit", "com": "commit"}
 
@@ -71,6 +74,13 @@ PIPES = {
 }
 
 
+def command_name(word):
+    """The command a first word means: an alias, a shortcut, or a unique
+    prefix (Syntax otherwise)."""
+    w = word.lower()
+    return ALIASES.get(w) or SHORTCUTS.get(w) or resolve(w, COMMANDS)
+
+
 def resolve(word, names, what="command"):
     """The name `word` abbreviates (unique prefix, any case); Syntax if none
     or several."""
@@ -99,7 +109,7 @@ def parse(words):
     else:
         head, rest = words, None
     first = head[0].lower() if head else ""
-    name = ALIASES.get(first) or SHORTCUTS.get(first) or resolve(first, COMMANDS)
+    name = command_name(first)
     args = head[1:]
     usage, _, fewest, most, keywords = COMMANDS[name]
     if keywords and args:
@@ -203,7 +213,7 @@ def help_lines(word=None):
     """`help` and `help CMD`: one line per command (show: per target)."""
     if word is None:
         return ["%-24s %s" % r for r in rows() + [PIPE_ROW]] + [SHORT]
-    name = ALIASES.get(word.lower()) or SHORTCUTS.get(word.lower()) or resolve(word, COMMANDS)
+    name = command_name(word)
     return ["%-24s %s" % r for r in rows() if r[0].split(" ", 1)[0] == name]
 
 
@@ -212,7 +222,7 @@ def next_words(words, complete_path=None, describe=None):
     if not words:
         return [(n, COMMANDS[n][1]) for n in COMMANDS]
     try:
-        name = ALIASES.get(words[0].lower()) or SHORTCUTS.get(words[0].lower()) or resolve(words[0], COMMANDS)
+        name = command_name(words[0])
     except Syntax:
         return []
     if name == "show" and len(words) == 1:

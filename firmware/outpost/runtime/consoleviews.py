@@ -111,14 +111,12 @@ def _probe(p):
     return "%s %dms" % (what, _number(p["rtt_ms"])) if p.get("rtt_ms") is not None else what
 
 
-def status(version, hostname, dirty, st, path, cfg, now):
-    lines = ["outpost %s on %s" % (version, field(hostname)),
-             "configuration   %s" % ("changed, not committed" if dirty else "committed")]
-    if st is None:
-        lines.append("daemon          not running (no %s)" % field(path))
-    else:
-        up = int(now - _number(st.get("started", now)))
-        lines.append("daemon          pid %s, up %dd %02d:%02d:%02d" % (field(st.get("pid")), up // 86400, up % 86400 // 3600, up % 3600 // 60, up % 60))
+def status(version, hostname, config_state, process_lines, st, cfg):
+    """`show status`. The process (running or not, last exits, interfaces)
+    comes from the console, read from the system; `st` is the status file
+    of a daemon that runs, else None."""
+    lines = ["outpost %s on %s" % (version, field(hostname)), "configuration   %s" % config_state] + list(process_lines)
+    if st is not None:
         lines.append("registrations   %s" % field(st.get("registrations")))
         lines.append("transactions    %s, TCP connections %s" % (field(st.get("transactions")), field(st.get("tcp_connections"))))
         for err in (st.get("listen_errors") or [])[:8]:
@@ -128,8 +126,6 @@ def status(version, hostname, dirty, st, path, cfg, now):
             field(c.get(k)) for k in ("requests", "responses", "malformed", "rate_limited", "overload")))
         if c.get("internal_errors"):
             lines.append("internal errors %s (see log: each lost one message, nothing more)" % field(c["internal_errors"]))
-        if st.get("addresses"):
-            lines.append("addresses       %s" % ", ".join(field(a) for a in st["addresses"]))
     up = cfg.get("upstream") or {}
     lines.append("upstream        %s" % ("%s:%s (ping-upstream to probe it)" % (field(up["host"]), field(up.get("port", 5060)))
                                         if up.get("host") else "none configured"))

@@ -30,6 +30,29 @@ def common_prefix(words):
     return a[:i]
 
 
+class Raw:
+    """The terminal key by key, unechoed, for the length of a with block
+    (ISIG stays on: Ctrl-C is still SIGINT); restored whatever happens."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def __enter__(self):
+        import termios
+
+        self.old = termios.tcgetattr(self.fd)
+        new = termios.tcgetattr(self.fd)
+        new[3] &= ~(termios.ICANON | termios.ECHO)
+        new[6][termios.VMIN], new[6][termios.VTIME] = 1, 0
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, new)
+        return self
+
+    def __exit__(self, *exc):
+        import termios
+
+        termios.tcsetattr(self.fd, termios.TCSADRAIN, self.old)
+
+
 MAX_HISTORY = 100  # lines a session remembers for the arrow keys
 
 
@@ -53,17 +76,8 @@ class LineEditor:
             if not line:
                 raise EOFError
             return line
-        import termios
-
-        old = termios.tcgetattr(fd)
-        new = termios.tcgetattr(fd)
-        new[3] &= ~(termios.ICANON | termios.ECHO)
-        new[6][termios.VMIN], new[6][termios.VTIME] = 1, 0
-        termios.tcsetattr(fd, termios.TCSADRAIN, new)
-        try:
+        with Raw(fd):
             return self._edit(fd, prompt, typed)
-        finally:
-            termios.tcsetattr(fd, termios.TCSADRAIN, old)
 
     def _edit(self, fd, prompt, typed=""):
         buf = typed
@@ -157,19 +171,10 @@ def read_key(stdin, stdout, prompt):
             return None
     except (AttributeError, OSError, ValueError):
         return None
-    import termios
-
     stdout.write(prompt)
     stdout.flush()
-    old = termios.tcgetattr(fd)
-    new = termios.tcgetattr(fd)
-    new[3] &= ~(termios.ICANON | termios.ECHO)
-    new[6][termios.VMIN], new[6][termios.VTIME] = 1, 0
-    termios.tcsetattr(fd, termios.TCSADRAIN, new)
-    try:
+    with Raw(fd):
         b = os.read(fd, 1)
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, old)
     stdout.write("\r" + " " * len(prompt) + "\r")
     stdout.flush()
     if not b:

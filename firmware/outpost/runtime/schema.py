@@ -74,65 +74,65 @@ class Path(Str):
         return v
 
 
-class IPv4(Str):
-    """A dotted-quad address, as the standard library parses it (no leading
-    zeros, each part 0-255): 10.20.0.300 is refused where it is typed."""
-
-    def __init__(self, prefix=False):
-        super().__init__(None, None, 1, 64)
-        self.prefix = prefix
+class Parsed(Str):
+    """A string the standard library must parse: `parse(v)` raises
+    ValueError for a value that only looks right; the error then names
+    `self.rule`."""
 
     def check(self, v, path, errors):
         n = len(errors)
         super().check(v, path, errors)
-        if len(errors) > n:
-            return v
+        if len(errors) == n:
+            try:
+                self.parse(v)
+            except ValueError:
+                errors.append("%s: %r %s" % (path, v, self.rule))
+        return v
+
+
+class IPv4(Parsed):
+    """A dotted-quad address, as the standard library parses it (no leading
+    zeros, each part 0-255): 10.20.0.300 is refused where it is typed."""
+
+    def __init__(self, prefix=False):
+        super().__init__(None, "is not an IPv4 address with a prefix length 0-32 (like 192.0.2.1/24)" if prefix
+                         else "is not an IPv4 address (like 192.0.2.1)", 1, 64)
+        self.prefix = prefix
+
+    def parse(self, v):
         import ipaddress
 
-        try:
-            if self.prefix:
-                # One spelling only, a.b.c.d/N: ipaddress also takes netmask
-                # and hostmask forms and /09, which the daemon's parser and
-                # busybox ip (octal) read otherwise.
-                if not _PREFIXED.match(v):
-                    raise ValueError
-                ipaddress.IPv4Interface(v)
-            else:
-                ipaddress.IPv4Address(v)
-        except ValueError:
-            errors.append("%s: %r %s" % (path, v, "is not an IPv4 address with a prefix length 0-32 (like 192.0.2.1/24)"
-                                         if self.prefix else "is not an IPv4 address (like 192.0.2.1)"))
-        return v
+        if self.prefix:
+            # One spelling only, a.b.c.d/N: ipaddress also takes netmask
+            # and hostmask forms and /09, which the daemon's parser and
+            # busybox ip (octal) read otherwise.
+            if not _PREFIXED.match(v):
+                raise ValueError
+            ipaddress.IPv4Interface(v)
+        else:
+            ipaddress.IPv4Address(v)
 
 
 _PREFIXED = re.compile(r"[0-9.]{7,15}/(?:3[0-2]|[12][0-9]|[0-9])\Z")
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z")
 
 
-class Host(Str):
+class Host(Parsed):
     """A host name (RFC 1123 labels) or an IPv4 or [IPv6] address; anything
     made only of digits and dots must be a real IPv4 address."""
 
     def __init__(self):
-        super().__init__(None, None, 1, 253)
+        super().__init__(None, "is not a host name or IP address", 1, 253)
 
-    def check(self, v, path, errors):
-        n = len(errors)
-        super().check(v, path, errors)
-        if len(errors) > n:
-            return v
+    def parse(self, v):
         import ipaddress
 
-        try:
-            if v.replace(".", "").isdigit():
-                ipaddress.IPv4Address(v)
-            elif ":" in v:
-                ipaddress.IPv6Address(v[1:-1] if v.startswith("[") and v.endswith("]") else v)
-            elif not all(_LABEL.match(label) for label in v.rstrip(".").split(".")):
-                raise ValueError
-        except ValueError:
-            errors.append("%s: %r is not a host name or IP address" % (path, v))
-        return v
+        if v.replace(".", "").isdigit():
+            ipaddress.IPv4Address(v)
+        elif ":" in v:
+            ipaddress.IPv6Address(v[1:-1] if v.startswith("[") and v.endswith("]") else v)
+        elif not all(_LABEL.match(label) for label in v.rstrip(".").split(".")):
+            raise ValueError
 
 
 def Hex(n):

@@ -24,15 +24,11 @@ def supervisor_pidfile(pidfile):
 
 
 def _alive(pidfile):
-    try:
-        with open(pidfile) as f:
-            os.kill(int(f.read(32).strip()), 0)
-        return True
-    except (OSError, ValueError):
-        return False
+    return signal_daemon(pidfile, 0)  # signal 0: only whether the pid exists
 
 
 def signal_daemon(pidfile, sig=signal.SIGHUP):
+    """Signal the pid a pidfile names; False when there is none to signal."""
     try:
         with open(pidfile) as f:
             os.kill(int(f.read(32).strip()), sig)
