@@ -27,7 +27,9 @@ in the kernel, and the loser's source port is rewritten (seen: 1 packet
 in ~10 calls). An entry the router creates itself, with the leg's SNAT
 (phone -> far end as the WAN port), before the SIP goes out, is there
 for both first packets: IPCTNL_MSG_CT_NEW with CTA_NAT_SRC, as
-`conntrack -I ... --src-nat WAN:PORT` sends it.
+`conntrack -I ... --src-nat WAN:PORT` sends it. A far-end packet already
+inside the router when the entry is made still clashes; the ruleset's
+`nat_clash` chain drops it rather than deliver it from a rewritten port.
 
 Rules of this file:
 - Tuples carry typed values: `core.addr.IPv4` addresses (their `packed()`
