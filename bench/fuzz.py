@@ -322,12 +322,12 @@ class World:
                 probes.append(m)
             if self.check:
                 self._check(out, m, dest, source, trigger, said)
-        if p.relay is not None:
-            if self.check:
-                for kind, leg in p.relay.media.actions:
-                    self._leg(kind, leg)
-            p.relay.media.actions = []
-        p.events = []
+        while True:  # the runtime's view: events, pinholes among them
+            e = p.next_event()
+            if e is None:
+                break
+            if self.check and type(e).__name__ in ("PinholeOpened", "PinholeClosed"):
+                self._leg("guard" if type(e.leg).__name__ == "Guard" else "leg", e.leg)
         return probes
 
     def _check(self, out, m, dest, source, trigger, said):

@@ -133,7 +133,7 @@ def test_register_is_challenged_then_accepted_with_sha256_and_md5():
         ok = only(p, ALICE)
         assert ok.status == 200 and ok.contacts[0].expires == 3600, alg
     assert [b.uri.host for b in p.location.lookup("sip:alice@example.com", 10)] == ["192.0.2.10"]
-    assert p.events[-1][0] == "binding"
+    assert type(p.events[-1]).__name__ == "BindingChanged"
 
 
 def test_wrong_password_replay_and_foreign_aor_are_refused():
@@ -180,7 +180,7 @@ def test_expiry_rules():
     assert only(p).contacts[0].expires == 7200  # capped at the maximum
     p.handle_timer(7200 * 1000)
     assert p.location.lookup("sip:alice@example.com", 7200 * 1000) == []
-    assert p.events[-1][0] == "expired"
+    assert type(p.events[-1]).__name__ == "BindingExpired"
 
 
 def test_star_removes_every_binding_and_per_aor_bound_is_503():
@@ -537,8 +537,8 @@ def test_only_the_request_that_could_not_go_fails_when_its_next_hop_is_unreachab
                       "Call-ID: unreach%d" % i, "CSeq: 1 OPTIONS"), ALICE, 0)
         sent += p.datagrams_to_send()
     assert [d[1] for _, d in sent] == ["far.example", "far.example"]
-    p.unreachable(sent[1][1], 10, sent[1][0])
+    p.transport_failed(sent[1][1], 10, sent[1][0])
     back = only(p, ALICE)
     assert back.status == 503 and back.call_id == "unreach2"
-    p.unreachable(("udp", "other.example", 5060), 20)
+    p.transport_failed(("udp", "other.example", 5060), 20)
     assert p.datagrams_to_send() == []  # another host's failure fails nothing here

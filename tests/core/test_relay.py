@@ -155,7 +155,7 @@ def test_no_media_ports_left_is_503_and_said_so():
                       "Content-Type: application/sdp", body=PHONE_SDP), ALICE, i)
     answers = [(m.status, m.call_id) for m, d in out(p) if not m.is_request and m.status != 100]
     assert answers == [(503, "full2@192.0.2.10")]
-    assert [e for e in p.events if e[0] == "refused"] == [("refused", "INVITE full2@192.0.2.10: 503 No media ports left")]
+    assert [str(e) for e in p.events if type(e).__name__ == "RequestRefused"] == ["INVITE full2@192.0.2.10: 503 No media ports left"]
     assert len(p.relay.media) == 2 and len(p.relay.media.ports) == 2
 
 

@@ -74,7 +74,7 @@ def site_in_survival():
         p.handle_timer(t)  # probes go out, nobody answers
     probes = [m for m, d in out(p) if d == UPSTREAM]
     assert probes and all(m.method == "OPTIONS" and b"192.0.2." not in m.serialise() for m in probes)
-    assert p.survival.state == SURVIVAL and ("survival", "UpstreamLost: NORMAL -> SURVIVAL") in p.events
+    assert p.survival.state == SURVIVAL and "UpstreamLost: NORMAL -> SURVIVAL" in [str(e) for e in p.events]
     return p
 
 
@@ -136,13 +136,13 @@ def test_an_unreachable_upstream_fails_the_probe_at_once():
     p = make_relay()
     p.config.survival = SurvivalConfig(1000, 2, 5000)
     p.survival = Survival(p.config.survival, 0)
-    p.probe_port = 40123  # the runtime's socket connected to the upstream
+    p.config.probe_port = 40123  # the runtime's socket connected to the upstream
     p.handle_timer(0)
     sent = p.datagrams_to_send()
     assert [d for _, d in sent] == [("probe", "203.0.113.10", 5060, None)]
     assert b"Via: SIP/2.0/UDP 203.0.113.2:40123;" in sent[0][0]
-    p.upstream_unreachable(10)  # ICMP port unreachable, 10 ms later
+    p.transport_failed(sent[0][1], 10)  # ICMP port unreachable, 10 ms later
     assert p.survival.failures == 1 and p.survival.history[-1][3] == "unreachable"
     p.handle_timer(1000)
-    p.upstream_unreachable(1005)
+    p.transport_failed(sent[0][1], 1005)
     assert p.survival.state == SURVIVAL

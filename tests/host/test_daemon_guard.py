@@ -17,7 +17,7 @@ def test_an_internal_error_is_contained(tmp_path, caplog):
     async def run():
         d = Daemon(configmod.load(str(path)), str(path))
         sent = []
-        d.send = lambda data, dest: sent.append(data)
+        d.net.send = lambda data, dest: sent.append(data)
 
         def boom(*a):
             raise ZeroDivisionError("a bug")
@@ -30,7 +30,7 @@ def test_an_internal_error_is_contained(tmp_path, caplog):
         d.proxy.receive = real
         d.receive(b"\xff garbage", ("udp", "127.0.0.1", 5000, None))  # still serving
         d._timer.cancel()
-        return d.proxy.counters
+        return d.counters()
 
     with caplog.at_level(logging.ERROR, logger="outpost"):
         counters = asyncio.run(run())

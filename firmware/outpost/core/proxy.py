@@ -1,19 +1,29 @@
 """The stateful proxy and registrar, sans-I/O (RFC 3261 §16, RFC 3581).
 
+The runtime's one door (tests/host/test_core_surface.py holds it to this):
+
     p = Proxy(config, now)
     p.receive(data, source, now)   # source: (transport, host, port, flow)
     p.datagrams_to_send()          # [(bytes, dest)]
+    p.next_event()                 # an events.* object, or None
     p.next_deadline() / p.handle_timer(now)
+    p.transport_failed(dest, now, data=None)   # could not send (data) to dest
+    p.set_config(config)           # a reload; limits and peers come with it
+    p.status(now)                  # plain data for the console
+    p.saved_bindings() / p.restore_bindings(items, now)   # persistence
+
+`dest` in datagrams_to_send is (transport, host, port, flow); transport
+PROBE is the survival probe, for the runtime's socket connected to the
+upstream (config.probe_port) when it has one, else plain UDP.
 
 Addresses are tuples (transport, host, port, flow): `flow` is the runtime's
 connection id for TCP (None for UDP), so a response or a request to a
 phone registered over TCP goes back on the connection it came in on.
 """
 
-from .compat import md5
-import binascii
-
 from .errors import Refused, RemoteProtocolError
+from .events import BindingChanged, BindingExpired, CallLimitReached, PinholeClosed, PinholeOpened, RequestRefused
+from .loops import branch_prefix, looped, mark_source
 from .message import parse_message, is_keepalive
 from .response import make_response, error_response, stateless_tag
 from .proxycheck import check_request
@@ -23,7 +33,7 @@ from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
 from .auth import ipv4_int, keep_nonces
-from .site import SiteRouting
+from .site import PROBE, SiteRouting
 from .dialogtoken import DialogTokens, side_of
 from .sides import Sides
 from .targets import binding_dest as _binding_dest, contact_dest as _contact_dest, uri_dest as _uri_dest
@@ -32,12 +42,12 @@ SUPPORTED = ("path",)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
 # Requests from our own users that must carry Proxy-Authorization.
 AUTH_METHODS = ("INVITE", "MESSAGE", "SUBSCRIBE", "REFER")
-# What a request's loop hash covers besides its Request-URI, tags, Call-ID
-# and CSeq (RFC 3261 §16.6 step 8).
-LOOP_FIELDS = ("route", "proxy-require", "proxy-authorization")
 # Methods whose initial request creates a dialog we stay in (Record-Route).
 DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
 TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
+# Expired nonces are swept this often (each lives NONCE_TTL; a sweep walks
+# the bounded nonce table once).
+HOUSEKEEPING_MS = 10000
 
 
 class ProxyConfig:
@@ -70,6 +80,7 @@ class ProxyConfig:
         # address in Via and Record-Route, never the LAN one it advertises
         # to phones (and is refused while the WAN address is unknown).
         self.outside = None
+        self.probe_port = None  # the runtime's socket for probes (its local port), if it has one
 
 
 class Proxy(SiteRouting):
@@ -81,17 +92,23 @@ class Proxy(SiteRouting):
         self.limiter = RateLimiter(config.rate, config.burst, config.max_sources)
         self.contexts = {}
         self.counters = {"requests": 0, "responses": 0, "malformed": 0, "rate_limited": 0, "overload": 0}
-        self.events = []  # ("binding", Binding) ... for the runtime: persistence and logs
+        self.events = []  # events.* objects for the runtime (next_event)
         self._me = set()
         self.relay = None
         self.survival = None
-        self.probe_port = None  # the runtime's own socket for probes (its local port), if any
+        self._housekeeping = now + HOUSEKEEPING_MS
         self.tokens = DialogTokens(config.secret)
         self.set_config(config)
 
     def set_config(self, config):
-        """Install a (reloaded) config: the addresses that are us come with it."""
+        """Install a (reloaded) config: the addresses that are us, the
+        tables' bounds and the timers come with it."""
         self.config = config
+        self.location.max_bindings, self.location.max_per_aor = config.max_bindings, config.max_per_aor
+        lim = self.limiter
+        lim.rate, lim.burst, lim.max_sources = config.rate, config.burst, config.max_sources
+        txns = self.txns
+        txns.t1, txns.t2, txns.t4, txns.max_transactions = config.t1, config.t2, config.t4, config.max_transactions
         me = set()
         for transport in config.listen:
             host, port = config.listen[transport]
@@ -130,9 +147,19 @@ class Proxy(SiteRouting):
         self.txns.outbox = []
         return out
 
+    def next_event(self):
+        """The oldest event not yet taken, or None. Pinholes first: the
+        runtime must have them in place before the datagrams queued with
+        them go out."""
+        relay = self.relay
+        if relay is not None and relay.media.actions:
+            actions, relay.media.actions = relay.media.actions, []
+            self.events[:0] = [(PinholeOpened if kind in ("open", "guard") else PinholeClosed)(leg) for kind, leg in actions]
+        return self.events.pop(0) if self.events else None
+
     def next_deadline(self):
         t = self.txns.next_deadline()
-        for e in (self.location.next_expiry(), self.survival.next_deadline() if self.survival is not None else None):
+        for e in (self.location.next_expiry(), self.survival.next_deadline() if self.survival is not None else None, self._housekeeping):
             if e is not None and (t is None or e < t):
                 t = e
         return t
@@ -141,13 +168,34 @@ class Proxy(SiteRouting):
         self.now = now
         self.txns.expire(now)
         for b in self.location.expire(now):
-            self.events.append(("expired", b))
+            self.events.append(BindingExpired(b))
         if self.relay is not None:
             self.relay.media.now = now
             for cid in self.relay.media.expire(now, self.config.media[3]):
-                self.events.append(("call_limit", cid))
+                self.events.append(CallLimitReached(self.relay.call_id_plain(cid)))
         if self.survival is not None:
             self.probe(now)
+        if now >= self._housekeeping:
+            self._housekeeping = now + HOUSEKEEPING_MS
+            auth = self.config.authenticator
+            if auth is not None:
+                auth.nonces.forget_expired(now)
+
+    def status(self, now):
+        from .status import status
+
+        return status(self, now)
+
+    def saved_bindings(self):
+        """The location table as JSON-able dicts (monotonic expiry)."""
+        return self.location.snapshot()
+
+    def restore_bindings(self, items, now):
+        """Bindings read back from flash; how many were kept."""
+        kept = self.location.restore(items, now)
+        if self.relay is not None:
+            self.relay.restore(self.location, now)
+        return kept
 
     def receive(self, data, source, now):
         self.now = now
@@ -178,17 +226,23 @@ class Proxy(SiteRouting):
                 self.probe_answered(msg, source, now)
             # Unmatched responses are dropped (RFC 6026 §8.2: stray).
 
-    def unreachable(self, dest, now, data=None):
+    def transport_failed(self, dest, now, data=None):
         """The runtime could not send `data` (or, None: anything) to dest
         (transport, host, port): its name did not resolve, or is not one the
-        router resolves, or a TCP connect failed. The requests that could not
-        go fail now with 503 (RFC 3261 §8.1.3.1, RFC 3263 §4.3), not with
-        408 after Timer B/F; one sent before, on an earlier lookup, waits."""
+        router resolves, a TCP connect failed, or ICMP said unreachable. The
+        transactions that could not send fail now (their tables'
+        transport_error rows: 503, RFC 3261 §8.1.3.1 and §17.1.4, RFC 3263
+        §4.3), not with 408 after Timer B/F; one sent before, on an earlier
+        lookup, waits. For the upstream it is evidence for survival too."""
         self.now = now
         dest = tuple(dest[:3])
         for txn in [t for t in self.txns.clients.values() if tuple(t.dest[:3]) == dest and (data is None or t.request == data)]:
             txn.unreachable = True
             self.txns.transport_error(txn, now)
+        if self.relay is not None and data is None:
+            up = self.relay.config.upstream
+            if dest[0] == PROBE or dest == tuple(up[:3]) and up[0] == "tcp":
+                self.upstream_unreachable(now)
 
     def _answered_by(self, txn, source):
         """A response counts only from where its request went: a branch is
@@ -233,7 +287,7 @@ class Proxy(SiteRouting):
     # -- requests ---------------------------------------------------------------------
 
     def _request(self, req, source, now):
-        self._mark_source(req, source)
+        mark_source(req, source)
         if req.method == "ACK":
             txn = self.txns.match_server(req, source[1])
             if txn is not None:
@@ -260,7 +314,7 @@ class Proxy(SiteRouting):
             if isinstance(e, Refused):
                 self.counters["overload"] += 1
             if e.status in (488, 503):
-                self.events.append(("refused", "%s %s: %d %s" % (req.method, req.call_id, e.status, e.reason)))
+                self.events.append(RequestRefused(req.method, req.call_id, e.status, e.reason))
             self._abandon(req, txn, source, e.status, e.reason, e.headers, now)
         except Exception:
             # A bug of ours (LocalProtocolError, or worse): the message is
@@ -277,15 +331,6 @@ class Proxy(SiteRouting):
         if txn.state in ("Proceeding", "Trying"):
             self.reply(txn, req, status, reason, headers, now)
 
-    def _mark_source(self, req, source):
-        """RFC 3261 §18.2.1 and RFC 3581: record where the request came from."""
-        via = req.top_via
-        host = source[1]
-        if via.host.strip("[]").lower() != host.lower() or via.rport == -1:
-            req.set_param(via, "received", host)
-        if via.rport == -1:
-            req.set_param(via, "rport", "%d" % source[2])
-
     def is_me(self, uri):
         if not uri.is_sip:
             return False
@@ -301,7 +346,8 @@ class Proxy(SiteRouting):
         # No user part, and our address or our domain: the router itself.
         for_us = not uri.user and (self.is_me(uri) or (uri.is_sip and uri.host.lower() == self.config.domain)) and not uri.has_param("oc")
         check_request(req, SUPPORTED, for_us)
-        self._loop_check(req)
+        if looped(req, self._me):
+            raise RemoteProtocolError(482, "Loop Detected")
         # ours: a dialog we record-routed (or a request routed to us)
         listed = len(req.routes)
         routes, ours = self._pop_our_routes(req)
@@ -432,39 +478,8 @@ class Proxy(SiteRouting):
         policy = self.config.survival_policy if self.survival is not None and self.survival.local else self.config.registrar_policy
         out = register(req, source, now, self.location, policy, self.config.authenticator)
         for b in out.changed:
-            self.events.append(("binding", b))
+            self.events.append(BindingChanged(b))
         self.reply(txn, req, out.status, out.reason, out.headers, now)
-
-    def _loop_check(self, req):
-        """§16.3 step 4: our own Via with the branch we would compute for this
-        very request means it came back unchanged: a loop, not a spiral."""
-        mine = "z9hG4bK" + self._hash(req, False, 12)
-        for via in req.vias[1:]:
-            if (via.host.lower(), via.port or 5060) in self._me and via.branch and via.branch.startswith(mine):
-                raise RemoteProtocolError(482, "Loop Detected")
-
-    def _hash(self, req, with_top_via, n):
-        # Asked for by the loop check (on the request as received, before our
-        # Routes are popped) and again for the branch: computed once.
-        key = "hash%d" % with_top_via
-        h = req._cache.get(key)
-        if h is None:
-            # §16.6 step 8: every field a spiral may change (Route above all:
-            # two phones' BYE through an upstream passes twice with one
-            # Request-URI), so that only an unchanged request counts as a loop.
-            text = "%s|%s|%s|%s|%d" % (req.uri, req.from_.tag, req.to.tag, req.call_id, req.cseq.seq)
-            for name in LOOP_FIELDS:
-                for f in req.fields(name):
-                    text += "|" + f.text
-            if with_top_via:
-                text += "|" + (req.top_via.branch or req.top_via.text)
-            h = req._cache[key] = binascii.hexlify(md5(text.encode()).digest()).decode()
-        return h[:n]
-
-    def _branch_prefix(self, req):
-        """Loop part (the same whenever this request comes back) and a part
-        unique to the server transaction it arrived in (§16.6 step 8)."""
-        return "z9hG4bK%s.%s" % (self._hash(req, False, 12), self._hash(req, True, 8))
 
     def _forward(self, req, txn, targets, now):
         """Fork `req` to every (request-uri or None, dest) in `targets`."""
@@ -476,7 +491,7 @@ class Proxy(SiteRouting):
         if req.method == "INVITE":
             self.reply(txn, req, 100, "Trying", (), now)
         mf = req.max_forwards
-        prefix = self._branch_prefix(req)
+        prefix = branch_prefix(req)
         for i in range(len(targets)):
             ruri, dest = targets[i]
             m = req.fork()
@@ -552,7 +567,7 @@ class Proxy(SiteRouting):
                 relay.to_wan(req, source, now, relay.key(req, source), False)
             elif into != out:
                 relay.to_lan(req, relay.key(req, dest), False, None, dest[1])
-        req.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s.a;rport" % (transport.upper(), host, port, self._branch_prefix(req)))
+        req.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s.a;rport" % (transport.upper(), host, port, branch_prefix(req)))
         self.send(req.serialise(), dest)
 
     def _cancel(self, req, txn, now):

@@ -25,6 +25,7 @@ its phone re-registers and maps again).
 
 import binascii
 
+from .events import BindingChanged, BindingExpired
 from .compat import sha256
 from .alg import MediaAlg
 from .addr import ipv4, runs_naming
@@ -240,6 +241,11 @@ class Relay:
         Call-ID: each is a leg of its own here."""
         return "%s|%s:%d" % (self.call_id_in(msg.call_id), phone[1], phone[2])
 
+    @staticmethod
+    def call_id_plain(key):
+        """The Call-ID in a media table key, as the phone knows it."""
+        return key.split("|", 1)[0]
+
     # -- registrations ---------------------------------------------------------------
 
     def register_out(self, msg, source):
@@ -278,12 +284,12 @@ class Relay:
             if expires > 0:
                 b = Binding(aor, entry[0], now + expires * 1000, c.q, call_id, cseq, source, ua)
                 location.put(b)
-                changed.append(("binding", b))
+                changed.append(BindingChanged(b))
         for tok in asked:
             if tok not in listed:
                 gone = location.remove(aor, parse_uri(asked[tok][0], "Contact"))
                 if gone is not None:
-                    changed.append(("expired", gone))
+                    changed.append(BindingExpired(gone))
         return changed
 
     def restore(self, location, now):

@@ -15,12 +15,16 @@ Routing by state:
   calls established before a switch go on (and so do their pinholes).
 """
 
+from .events import TrunkUsed, UpstreamStateChanged
 from . import build
 from .auth import ipv4_int
 from .errors import Refused
 from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
 
 PROBE_FROM = "outpost-probe"
+# The transport of a probe's destination: the runtime's socket connected to
+# the upstream (config.probe_port), so ICMP errors reach it.
+PROBE = "probe"
 
 
 class SiteRouting:
@@ -205,7 +209,7 @@ class SiteRouting:
         if not emergency and self.config.authenticator is not None and not self._authorized(req, txn, now, True):
             return True  # challenged: toll fraud needs an open trunk
         ruri = "sip:%s@%s:%d" % (number, trunk[1], trunk[2])
-        self.events.append(("trunk", "%s %s -> %s" % (req.method, "emergency" if emergency else "fallback", ruri)))
+        self.events.append(TrunkUsed(req.method, emergency, ruri))
         self._forward(req, txn, [(ruri, trunk)], now)
         return True
 
@@ -219,8 +223,8 @@ class SiteRouting:
             me = self.relay.config.wan_address
             # The runtime may give probes their own socket connected to the
             # upstream, so an ICMP "port unreachable" reaches us at once.
-            port = self.probe_port or self.relay.config.port
-            dest = ("probe",) + tuple(up[1:]) if self.probe_port else up
+            port = self.config.probe_port or self.relay.config.port
+            dest = (PROBE,) + tuple(up[1:]) if self.config.probe_port else up
             n = self.survival.sent
             data = build.options(up[:3], (me, port), branch, "%s@%s" % (PROBE_FROM, self.config.domain), "p%d" % n,
                                  "%s.%s@%s" % (branch, self.relay.token(branch, 8), me), n)
@@ -258,5 +262,5 @@ class SiteRouting:
 
     def _survival_events(self):
         for event, old, new, at in self.survival.events:
-            self.events.append(("survival", "%s: %s -> %s" % (event, old, new)))
+            self.events.append(UpstreamStateChanged(event, old, new))
         self.survival.events = []

@@ -236,10 +236,12 @@ def secret(state_dir):
     return s
 
 
-def proxy_config(cfg, key, local_addresses=(), wan_address=None):
+def proxy_config(cfg, key, local_addresses=(), wan_address=None, resolved=(), probe_port=None):
     """The core's config. `local_addresses`: the host's own addresses, which
     a wildcard listener answers for too; `wan_address`: ours towards the
-    upstream server, as the kernel picks it (a DHCP lease)."""
+    upstream server, as the kernel picks it (a DHCP lease); `resolved`:
+    what the upstream's configured names resolved to (peers too: their
+    requests start calls); `probe_port`: the runtime's socket for probes."""
     sip = cfg["sip"]
     listen = {}
     aliases = list(sip["aliases"])
@@ -266,6 +268,7 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
                      t["t1_ms"], t["t2_ms"], t["t4_ms"], lim["max_transactions"], r["max_bindings"], r["max_contacts_per_aor"],
                      lim["rate_per_source"], lim["burst_per_source"], lim["max_sources"])
     pc.auth_invite = a["invite"]
+    pc.probe_port = probe_port
     pc.aliases = [(h, e["port"]) for h in aliases for e in sip["listen"]]
     lan = (cfg["interfaces"].get("lan0") or {}).get("address")
     pc.trusted = parse_networks(["127.0.0.0/8"] + ([lan] if lan else []) + sip["trusted_networks"])
@@ -283,6 +286,7 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None):
         pc.relay = RelayConfig(parse_networks([lan]), lan.split("/")[0], wan,
                                (up["transport"], up["outbound_proxy"] or up["host"], up["port"], None), udp[0])
         pc.relay.peers.update(h for h in (up["host"], up["outbound_proxy"]) if h and ipv4_int(h) is not None)
+        pc.relay.peers.update(resolved)
         pc.relay.pass_headers = frozenset(field_key(h) for h in up["pass_headers"])
         pc.relay.media_gateways = frozenset(cfg["media"]["lan_gateways"])
         m = cfg["media"]
