@@ -32,8 +32,8 @@ import subprocess
 import sys
 import time
 
-from . import consolegrammar, consoleload, consoleshow, consoleviews, supervision
-from .consolegrammar import Syntax
+from . import consolegrammar, consoleload, consolereports, consoleshow, consoleviews, supervision
+from .consolegrammar import Syntax, rollback_number
 from .consoleoutput import Screen
 from .consoleviews import ErrorLine
 from .consoleline import Hangup, Idle, Ignoring, NoEcho, SessionEnded, drop_typeahead, hang_up_on_close
@@ -41,7 +41,6 @@ from .configvalues import config_paths
 from .consolelogin import Gate, LoginThrottle, check_password, hash_password  # noqa: F401 (tests import the last two here)
 from .lineedit import LineEditor
 from .schema import Invalid
-from .store import read_json
 
 PIDFILE = "/var/run/outpost.pid"
 RUN_DIR = "/run/outpost"
@@ -321,59 +320,15 @@ class Console:
         return False
 
     def cmd_show(self, args):
-        what, now = args[0], time.time()
-        if what in ("config", "running"):
-            self._show_config(what, args[1] if len(args) > 1 else None)
+        where = consolereports.Where(self.site, self.site_dir, self.state_dir, self.pidfile, self.run_dir, self.hostname, self.dirty)
+        if args[0] in ("config", "running"):
+            self.say_lines(consolereports.config(where, args[0], args[1] if len(args) > 1 else None, self._pipes))
             return
-        plain = self.site._plain()
-        d = consoleshow.daemon(self.pidfile, self.run_dir)
-        st, path = consoleshow.status_file(plain)
-        live = st if d["alive"] or not d["pid"] else None  # a dead daemon's file says nothing
-        if what == "registrations":
-            lines = consoleviews.registrations(read_json(os.path.join(self.state_dir or "", "bindings.json"), {}), now * 1000)
-        elif what == "pinholes":
-            lines = consoleshow.pinholes()
-            if lines is None:
-                self.fail("pinholes: cannot read the firewall (is the base ruleset loaded?)")
-                return
-        elif what == "status":
-            from .. import __version__
-
-            state = "changed, not committed" if self.dirty else "committed"
-            pending = self.site.history.pending()
-            if pending:
-                state += "; commit confirmed: rolls back in %s unless committed" % consoleshow.age(pending["deadline"] - now)
-            process = consoleshow.daemon_lines(d, st, now) + [consoleshow.interface_summary()]
-            lines = consoleviews.status(__version__, self.hostname, state, process, st if d["alive"] else None, plain)
-        elif what == "calls":
-            lines = consoleviews.calls(live, path)
-        elif what == "survival":
-            lines = consoleviews.survival(live, path, now)
-        elif what == "interfaces":
-            lines = consoleshow.interfaces()
-        else:
-            lines = consoleshow.commits(self.site.history.entries(), self.site.history.pending(), now)
+        lines = consolereports.view(where, args[0], time.time())
+        if lines is None:
+            self.fail("pinholes: cannot read the firewall (is the base ruleset loaded?)")
+            return
         self.say_lines(lines)
-
-    def _show_config(self, which, path):
-        """Candidate (config) or committed (running); a PATH not set shows
-        the value in force, marked (default)."""
-        from .siteconfig import SiteConfig
-
-        site = self.site if which == "config" else SiteConfig(self.site_dir)
-        compare = next((a[-1] for n, a in self._pipes if n == "compare"), None)
-        if compare is not None:
-            self.say(site.diff_against(self._rollback_number(compare)).rstrip("\n") or "no changes")
-        elif ("display", ["set"]) in self._pipes:
-            lines = consoleshow.display_set_at(site._plain(), path)
-            if lines is None:
-                raise KeyError("%s: not set" % path)
-            self.say_lines(lines)
-        elif path is None:
-            self.say(site.text().rstrip("\n"))
-        else:
-            value, default = site.effective(path)
-            self.say(consoleshow.value_text(value) + ("  (default)" if default else ""))
 
     def cmd_ping_upstream(self, args):
         from .sipping import ping
@@ -430,12 +385,7 @@ class Console:
         self.say(self.site.diff().rstrip("\n") or "no changes")
 
     def cmd_compare(self, args):
-        self.say(self.site.diff_against(self._rollback_number(args[1])).rstrip("\n") or "no changes")
-
-    def _rollback_number(self, word):
-        if word is None or not re.fullmatch(r"[0-9]{1,3}", word):
-            raise Syntax("rollback: N must be a whole number (show system commit lists them; got '%s')" % str(word)[:20])
-        return int(word)
+        self.say(self.site.diff_against(rollback_number(args[1])).rstrip("\n") or "no changes")
 
     def cmd_commit(self, args):
         check, minutes, comment = consolegrammar.commit_args(args)
@@ -463,7 +413,7 @@ class Console:
                          start_new_session=True, close_fds=True)
 
     def cmd_rollback(self, args):
-        n = self._rollback_number(args[0]) if args else 1
+        n = rollback_number(args[0]) if args else 1
         self.site.rollback(n)
         self.say("rollback %d loaded as the candidate: diff shows it, commit applies it" % n)
 

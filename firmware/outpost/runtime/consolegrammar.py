@@ -13,6 +13,8 @@ Rules of this file:
 - Free words (paths, values, comments, patterns) are taken as typed.
 """
 
+import re
+
 
 class Syntax(Exception):
     """A line the grammar refuses; the message is the one line to print."""
@@ -256,3 +258,10 @@ def set_words(line):
     ([0X., 00.]) keeps its spaces and quotes for the schema to read."""
     _, path, value = (line.strip().split(None, 2) + ["", ""])[:3]
     return [path, value.strip()]  # one quoted word: configvalues takes the quotes off
+
+
+def rollback_number(word):
+    """N of `rollback N`, `compare rollback N`: a history position."""
+    if word is None or not re.fullmatch(r"[0-9]{1,3}", word):
+        raise Syntax("rollback: N must be a whole number (show system commit lists them; got '%s')" % str(word)[:20])
+    return int(word)

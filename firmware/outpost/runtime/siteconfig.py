@@ -33,7 +33,7 @@ import time
 
 from ..core import digest
 from . import config as configmod
-from . import configvalues
+from . import configvalues, sitefiles
 from .commits import Commits, Lock, effects, leaves
 from .schema import Invalid
 from .sitetree import (MIN_SIP_PASSWORD, PASSWORD_RULE, check_plain, parse_path, password_hash_of, passwords_to_ha1,
@@ -243,38 +243,9 @@ class SiteConfig:
         cfg, errors = configmod.check_all(plain)
         if errors:
             raise Invalid(errors)
-        self._check_paths(cfg)
-        self._check_realm(plain, cfg)
+        sitefiles.check_status_file(cfg, self.dir, self.history.dir)
+        sitefiles.check_realm(self._committed_plain(), plain, cfg)
         return plain, cfg
-
-    def _check_realm(self, plain, cfg):
-        """HA1s hash the realm: a new realm with the old HA1s would lock
-        every phone out, silently. Refused unless each user's password was
-        given again (their HA1s changed in this candidate)."""
-        old = self._committed_plain()
-        old_realm = (old.get("auth") or {}).get("realm") or (old.get("sip") or {}).get("domain")
-        if not old_realm or old_realm == cfg["auth"]["realm"]:
-            return
-        old_users = old.get("users") if isinstance(old.get("users"), dict) else {}
-        stale = sorted(n for n, u in (plain.get("users") or {}).items() if (old_users.get(n) or {}).get("ha1") == u.get("ha1"))
-        if stale:
-            raise Invalid(["sip.domain: the digest realm changes (%s -> %s) and the stored HA1s hash the old one: set "
-                           "users.NAME.password again for %s after changing it, or set auth.realm: %s to keep the old realm"
-                           % (old_realm, cfg["auth"]["realm"], ", ".join(stale), old_realm)])
-
-    def _check_paths(self, cfg):
-        """The daemon writes state.status_file as root every few seconds: it
-        may not land in the site directory (over outpost.yaml it would take
-        the console password with it; over resolv.conf, DNS) nor on the
-        state it keeps itself (the secret, the bindings)."""
-        path = os.path.realpath(cfg["state"]["status_file"])
-        site = os.path.realpath(self.dir)
-        state = os.path.realpath(cfg["state"]["dir"])
-        history = os.path.realpath(self.history.dir)
-        if path == site or os.path.dirname(path) == site or path == history or path.startswith(history + os.sep):
-            raise Invalid(["state.status_file: %r is in the site directory %s" % (cfg["state"]["status_file"], self.dir)])
-        if path in (os.path.join(state, "secret"), os.path.join(state, "bindings.json")) or path == state:
-            raise Invalid(["state.status_file: %r is the daemon's own state in state.dir" % cfg["state"]["status_file"]])
 
     def errors(self):
         try:
@@ -340,7 +311,7 @@ class SiteConfig:
         plain = self._plain()
         write_atomic(self.yaml_path, text.encode(), mode=SECRET_MODE)
         write_atomic(self.json_path, json.dumps(plain, indent=1, sort_keys=True).encode(), mode=SECRET_MODE)
-        self._write_interfaces(cfg)
+        sitefiles.write_interfaces(self.dir, cfg)
         seq = self.history.record(text, how, comment)
         self.committed_text = self._clean = text
         cancelled = False
@@ -354,31 +325,6 @@ class SiteConfig:
         if not self.committed_text.strip():
             return {}
         return json.loads(json.dumps(self._load(self.committed_text), default=str))
-
-    def _write_interfaces(self, cfg):
-        ifaces = cfg.get("interfaces") or {}
-        if not any(ifaces.values()):
-            # None configured: the image's own defaults at the next boot,
-            # not what an older commit left here.
-            for name in ("interfaces", "resolv.conf"):
-                if os.path.exists(os.path.join(self.dir, name)):
-                    os.unlink(os.path.join(self.dir, name))
-        else:
-            # S10network reads this at boot (busybox sh parses no JSON).
-            lines = ["# written by commit from outpost.yaml: name mac method address gateway ('-': none)"]
-            dns = []
-            for name in sorted(ifaces):
-                i = ifaces[name]
-                if i:
-                    lines.append("%s %s %s %s %s" % (name, i["mac"], i["method"], i["address"] or "-", i["gateway"] or "-"))
-                    dns += i["dns"]
-            write_atomic(os.path.join(self.dir, "interfaces"), ("\n".join(lines) + "\n").encode())
-            # S10network copies it to /etc/resolv.conf; DHCP leaves it alone then.
-            resolv = os.path.join(self.dir, "resolv.conf")
-            if dns:
-                write_atomic(resolv, "".join("nameserver %s\n" % a for a in dns).encode())
-            elif os.path.exists(resolv):
-                os.unlink(resolv)
 
     def set_console_password(self, new_hash):
         """The one way to change the console password (first boot, and the
