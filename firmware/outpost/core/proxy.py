@@ -23,10 +23,10 @@ phone registered over TCP goes back on the connection it came in on.
 
 from .errors import Refused, RemoteProtocolError
 from .events import BindingChanged, BindingExpired, CallLimitReached, PinholeClosed, PinholeOpened, RequestRefused
-from .loops import branch_prefix, looped, mark_source
+from .loops import branch_prefix, mark_source
 from .message import parse_message, is_keepalive
 from .response import make_response, error_response, stateless_tag
-from .proxycheck import check_request
+from .routing import Forward, Register, Reply, route
 from .transactions.layer import TransactionLayer, server_key
 from .location import LocationTable
 from .registrar import register
@@ -36,12 +36,8 @@ from .auth import ipv4_int, keep_nonces
 from .site import PROBE, SiteRouting
 from .dialogtoken import DialogTokens, side_of
 from .sides import Sides
-from .targets import binding_dest as _binding_dest, contact_dest as _contact_dest, uri_dest as _uri_dest
+from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
 
-SUPPORTED = ("path",)
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
-# Requests from our own users that must carry Proxy-Authorization.
-AUTH_METHODS = ("INVITE", "MESSAGE", "SUBSCRIBE", "REFER")
 # Methods whose initial request creates a dialog we stay in (Record-Route).
 DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
 TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
@@ -93,7 +89,7 @@ class Proxy(SiteRouting):
         self.contexts = {}
         self.counters = {"requests": 0, "responses": 0, "malformed": 0, "rate_limited": 0, "overload": 0}
         self.events = []  # events.* objects for the runtime (next_event)
-        self._me = set()
+        self.me = set()
         self.relay = None
         self.survival = None
         self._housekeeping = now + HOUSEKEEPING_MS
@@ -115,8 +111,8 @@ class Proxy(SiteRouting):
             me.add((host.lower(), port))
         for host, port in config.aliases:
             me.add((host.lower(), port))
-        self._me = me
-        self._nonces = keep_nonces(config.authenticator, getattr(self, "_nonces", None), self.now, self._for_domain)
+        self.me = me
+        self._nonces = keep_nonces(config.authenticator, getattr(self, "_nonces", None), self.now, self.for_domain)
         # The ALG's modules load only when there is an upstream to relay to:
         # a router without one keeps their memory.
         if config.relay is None:
@@ -309,7 +305,7 @@ class Proxy(SiteRouting):
             if req.method == "CANCEL":
                 self._cancel(req, txn, now)
             else:
-                self._route(req, txn, source, now)
+                self._carry_out(route(self, req, source, now), req, txn, source, now)
         except (RemoteProtocolError, Refused) as e:
             if isinstance(e, Refused):
                 self.counters["overload"] += 1
@@ -336,67 +332,33 @@ class Proxy(SiteRouting):
             return False
         host = uri.host.lower()
         port = uri.port or (5061 if uri.scheme == "sips" else 5060)
-        return (host, port) in self._me or (host.strip("[]"), port) in self._me
+        return (host, port) in self.me or (host.strip("[]"), port) in self.me
 
-    def _for_domain(self, uri):
+    def for_domain(self, uri):
         return uri.is_sip and (uri.host.lower() == self.config.domain or self.is_me(uri))
 
-    def _route(self, req, txn, source, now):
-        uri = req.uri
-        # No user part, and our address or our domain: the router itself.
-        for_us = not uri.user and (self.is_me(uri) or (uri.is_sip and uri.host.lower() == self.config.domain)) and not uri.has_param("oc")
-        check_request(req, SUPPORTED, for_us)
-        if looped(req, self._me):
-            raise RemoteProtocolError(482, "Loop Detected")
-        # ours: a dialog we record-routed (or a request routed to us)
-        listed = len(req.routes)
-        routes, ours = self._pop_our_routes(req)
-        # Strict routing (the Request-URI is a Record-Route of ours) only when
-        # no Route of ours was there too: both at once is no real hop's doing.
-        if not ours and routes and len(routes) == listed and for_us and uri.has_param("lr"):
-            # The previous hop was a strict router (§16.4): the Request-URI is
-            # our Record-Route and the real target is the last Route.
-            ours = req.to.tag is not None and self.tokens.proves(uri, req, self.relay, self._toward(routes[-1].uri, req))
-            last = routes[-1]
-            req.set_request_uri(last.uri)
-            req.remove_field(last)
-            uri = last.uri
-            routes = routes[:-1]
-            for_us = False
-        if self.relay is not None:
-            if self.relaying and not (for_us and req.method != "REGISTER"):
-                return self._relay_route(req, txn, source, routes, ours, now)
-            if self._survival_route(req, txn, source, uri, routes, ours, for_us, now):
-                return None
-        if not routes:
-            if req.method == "REGISTER" and self._for_domain(uri):
-                if self.config.authenticator is None and not self.sides.trusted(source[1]):
-                    return self.reply(txn, req, 403, "Forbidden (registration only from trusted networks)", (), now)
-                return self._register(req, txn, source, now)
-            if for_us:
-                if req.method == "OPTIONS":
-                    return self.reply(txn, req, 200, "OK", (("allow", ALLOW), ("accept", "application/sdp"), ("supported", ", ".join(SUPPORTED))), now)
-                return self.reply(txn, req, 404, "Not Found", (), now)
-        local = not routes and self._for_domain(uri) and uri.user
-        if not local and not ours and self.config.authenticator is None and not self.sides.trusted(source[1]):
-            return self.reply(txn, req, 403, "Forbidden (relaying only for trusted networks)", (), now)
-        if not local and not ours and self._restricted():
-            # Leaving for someone else through us: never an open relay.
-            if req.to.tag is not None:
-                return self.reply(txn, req, 403, "Forbidden (not a dialog of this proxy)", (), now)
-            if not self._authorized(req, txn, now, True):
-                return None
-        elif not self._authorized(req, txn, now):
-            return None
-        if ours and self.sides.outside(source[1]) and (routes or not self.sides.inside(uri, self.now)):
-            return self.reply(txn, req, 403, "Forbidden (from outside, a dialog's requests reach the site's phones only)", (), now)
-        if routes:
-            return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
-        if local:
-            return self._to_user(req, txn, uri, now)
-        return self._forward(req, txn, [(None, _uri_dest(uri))], now)
+    def _carry_out(self, d, req, txn, source, now):
+        """The one place a routing decision (routing.py) is carried out."""
+        kind = type(d)
+        if kind is Reply:
+            self.reply(txn, req, d.status, d.reason, d.headers, now)
+        elif kind is Forward:
+            if d.note is not None:
+                self.events.append(d.note)
+            self._forward(req, txn, d.targets, now)
+        elif kind is Register:
+            policy = self.config.survival_policy if self.survival is not None and self.survival.local else self.config.registrar_policy
+            out = register(req, source, now, self.location, policy, self.config.authenticator)
+            for b in out.changed:
+                self.events.append(BindingChanged(b))
+            self.reply(txn, req, out.status, out.reason, out.headers, now)
 
-    def _pop_our_routes(self, req):
+    def restricted(self):
+        """With users configured and auth.invite on, only our users may use
+        the router to reach other domains (toll fraud needs an open relay)."""
+        return self.config.authenticator is not None and self.config.auth_invite
+
+    def pop_our_routes(self, req):
         """Remove the leading Routes that are us (two when a call between two
         of our phones passes a proxy upstream); (routes left, in one of our
         dialogs): only when every one of them carries our token for this
@@ -410,12 +372,12 @@ class Proxy(SiteRouting):
         proven = n > 0 and req.to.tag is not None
         hops = [r.uri for r in routes[1:n]] + [rest[0].uri if rest else None]
         for i in range(n if proven else 0):
-            proven = proven and self.tokens.proves(routes[i].uri, req, self.relay, self._toward(hops[i], req))
+            proven = proven and self.tokens.proves(routes[i].uri, req, self.relay, self.toward(hops[i], req))
         if n:
             req.remove_leading("route", n)
         return rest, proven
 
-    def _toward(self, uri, req):
+    def toward(self, uri, req):
         """The side a request goes on to: its next Route, else its Request-URI
         (a contact token of ours leads to a phone)."""
         if self.relay is None:
@@ -425,61 +387,6 @@ class Proxy(SiteRouting):
             if self.relay.resolve(uri, self.now) is not None:
                 return "lan"
         return self.relay.side(uri.host.strip("[]")) if uri.is_sip else "wan"
-
-    def _restricted(self):
-        """With users configured and auth.invite on, only our users may use
-        the router to reach other domains (toll fraud needs an open relay)."""
-        return self.config.authenticator is not None and self.config.auth_invite
-
-    def _authorized(self, req, txn, now, required=False):
-        """Requests from our users must prove who they are (407), and so must
-        any request leaving for another domain (`required`). True: go on;
-        False: a response was sent."""
-        auth = self.config.authenticator
-        if auth is None or not self.config.auth_invite or req.to.tag is not None:
-            return True
-        frm = req.from_.uri
-        from_ours = frm.is_sip and frm.host.lower() == self.config.domain and frm.user in auth.users
-        if not required and (req.method not in AUTH_METHODS or not from_ours):
-            return True
-        user, stale = auth.check(req, "proxy-authorization", now, txn.dest[1])
-        if user is None:
-            challenges = auth.challenges(now, stale, frm.user, txn.dest[1])
-            self.reply(txn, req, 407, "Proxy Authentication Required", [("proxy-authenticate", c) for c in challenges], now)
-            return False
-        if from_ours and user != frm.user:
-            self.reply(txn, req, 403, "Forbidden (From is not you)", (), now)
-            return False
-        if not auth.users[user].allowed_from(txn.dest[1]):
-            self.reply(txn, req, 403, "Forbidden (not from an allowed network)", (), now)
-            return False
-        for f in req.fields("proxy-authorization"):
-            req.remove_field(f)  # consumed here (RFC 3261 §22.3)
-        return True
-
-    def _to_user(self, req, txn, uri, now):
-        aor = uri.copy(host=self.config.domain, port=None, params=[], headers=[]).aor()
-        bindings = self.location.lookup(aor, now)
-        if not bindings:
-            auth = self.config.authenticator
-            known = auth is None or uri.user in auth.users
-            return self.reply(txn, req, 480 if known else 404, "Temporarily Unavailable" if known else "Not Found", (), now)
-        return self._forward(req, txn, [(b.uri, _binding_dest(b)) for b in bindings], now)
-
-    def _register(self, req, txn, source, now):
-        for c in req.contacts:
-            if not c.star and (self.is_me(c.uri) or (c.uri.is_sip and c.uri.has_param("oc"))):
-                # A binding that leads back to the router sends its calls round in a loop.
-                return self.reply(txn, req, 403, "Forbidden (Contact names this router)", (), now)
-            if not c.star and self.relay is not None and (not c.uri.is_sip or self.relay.side(c.uri.host.strip("[]")) != "lan"):
-                # The local registrar (survival) serves the site's phones: a
-                # contact elsewhere would make the router send there for them.
-                return self.reply(txn, req, 403, "Forbidden (Contact outside the LAN)", (), now)
-        policy = self.config.survival_policy if self.survival is not None and self.survival.local else self.config.registrar_policy
-        out = register(req, source, now, self.location, policy, self.config.authenticator)
-        for b in out.changed:
-            self.events.append(BindingChanged(b))
-        self.reply(txn, req, out.status, out.reason, out.headers, now)
 
     def _forward(self, req, txn, targets, now):
         """Fork `req` to every (request-uri or None, dest) in `targets`."""
@@ -538,7 +445,7 @@ class Proxy(SiteRouting):
 
     def _forward_ack(self, req, now, source):
         """ACK for a 2xx: its own transaction-less request, routed by Route (§16.11)."""
-        routes, ours = self._pop_our_routes(req)
+        routes, ours = self.pop_our_routes(req)
         relay = self.relay
         target = relay.resolve(req.uri, now) if relay is not None and not routes else None
         if target is not None:
@@ -548,7 +455,7 @@ class Proxy(SiteRouting):
             dest = _uri_dest(routes[0].uri if routes else req.uri)
             if self.is_me(req.uri) and not routes:
                 return  # an ACK to us: nothing to do
-        if not ours and (self._restricted() or source is None or not self.sides.trusted(source[1])):
+        if not ours and (self.restricted() or source is None or not self.sides.trusted(source[1])):
             self.counters["malformed"] += 1
             return  # not a proven dialog of ours: an ACK never makes us send elsewhere
         mf = req.max_forwards

@@ -15,11 +15,10 @@ Routing by state:
   calls established before a switch go on (and so do their pinholes).
 """
 
-from .events import TrunkUsed, UpstreamStateChanged
+from .events import UpstreamStateChanged
 from . import build
 from .auth import ipv4_int
 from .errors import Refused
-from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
 
 PROBE_FROM = "outpost-probe"
 # The transport of a probe's destination: the runtime's socket connected to
@@ -28,63 +27,6 @@ PROBE = "probe"
 
 
 class SiteRouting:
-    def _relay_route(self, req, txn, source, routes, ours, now):
-        """Upstream answers: requests from phones go to it, requests from it
-        reach the phone its Request-URI (our WAN contact) stands for."""
-        relay = self.relay
-        side = relay.side(source[1])
-        uri = req.uri
-        if routes:
-            # From the WAN a dialog's requests reach a phone through our
-            # contact token, never along a Route a far end added.
-            if side == "wan" or (not ours and not self._lan_may_route(req, txn, source, now)):
-                return self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now) if side == "wan" else None
-            return self._forward(req, txn, [(None, _uri_dest(routes[0].uri))], now)
-        if self._stranger_or_phone(req, txn, source, uri, routes, ours, now):
-            return None
-        if ours:  # in a dialog we record-routed: the Request-URI is the next hop
-            if self.is_me(uri) or side == "wan":
-                # From the WAN, a dialog's requests reach a phone through our
-                # contact token (resolved above), never another WAN address.
-                return self.reply(txn, req, 404, "Not Found", (), now)
-            return self._forward(req, txn, [(None, _uri_dest(uri))], now)
-        if side == "wan":
-            if uri.is_sip and uri.user and (self.is_me(uri) or self._for_domain(uri)):
-                return self._to_user(req, txn, uri, now)  # a server that calls the AOR, not the contact
-            return self.reply(txn, req, 404, "Not Found", (), now)
-        return self._forward(req, txn, [(None, relay.config.upstream)], now)
-
-    def _lan_may_route(self, req, txn, source, now):
-        """A LAN host naming its own next hop (a Route set not proven ours)
-        chooses where the router sends: one of our users must prove who
-        they are (407), or without users it must be on a trusted network.
-        True: go on; False: answered."""
-        if req.to.tag is not None:
-            # It claims a dialog the router cannot prove: no credentials are
-            # asked in a dialog, so an unproven one goes nowhere.
-            self.reply(txn, req, 403, "Forbidden (not a dialog of this router)", (), now)
-            return False
-        if self.config.authenticator is None:
-            if self.sides.trusted(source[1]):
-                return True
-            self.reply(txn, req, 403, "Forbidden (relaying only for trusted networks)", (), now)
-            return False
-        return self._authorized(req, txn, now, True)
-
-    def _stranger_or_phone(self, req, txn, source, uri, routes, ours, now):
-        """What every state does first. True: answered or forwarded here."""
-        relay = self.relay
-        if not ours and relay.side(source[1]) == "wan" and not relay.is_peer(source[1]):
-            # Scanners try INVITE sip:100@<public address> all day: a new call
-            # from the WAN comes through the site's server or not at all.
-            self.reply(txn, req, 403, "Forbidden (calls come through the upstream server)", (), now)
-            return True
-        target = relay.resolve(uri, now) if not routes else None
-        if target is not None:  # our WAN contact: the phone it stands for
-            self._forward(req, txn, [(target[0], _contact_dest(target[0], target[1]))], now)
-            return True
-        return False
-
     def _crossing(self, req, txn, m, dest, ctx, now):
         """Prepare one forwarded copy `m` for the side it leaves on; returns
         our address there (for Via and Record-Route)."""
@@ -104,7 +46,7 @@ class SiteRouting:
             m.drop_lines("via")
             if req.method == "REGISTER":
                 to = req.to.uri
-                ctx.relay = (to.copy(host=self.config.domain if self._for_domain(to) else to.host, port=None, params=[], headers=[]).aor(),
+                ctx.relay = (to.copy(host=self.config.domain if self.for_domain(to) else to.host, port=None, params=[], headers=[]).aor(),
                              relay.register_out(req, txn.dest), txn.dest, req.call_id, req.cseq.seq, req.get("user-agent"))
             relay.to_wan(m, txn.dest, now, key, create)
         else:
@@ -174,44 +116,6 @@ class SiteRouting:
     @property
     def relaying(self):
         return self.relay is not None and (self.survival is None or not self.survival.local)
-
-    def _survival_route(self, req, txn, source, uri, routes, ours, for_us, now):
-        """Routing while the upstream is not trusted. True: handled here;
-        False: the proxy's own routing goes on (REGISTER, local phones,
-        in-dialog requests)."""
-        if self._stranger_or_phone(req, txn, source, uri, routes, ours, now):
-            return True
-        wan = self.relay.side(source[1]) == "wan"
-        if routes or ours or for_us or req.method in ("REGISTER", "ACK") or req.to.tag is not None:
-            return False
-        if wan:
-            self.reply(txn, req, 403, "Forbidden (relaying only for the LAN)", (), now)
-            return True
-        from .survival import dial_match
-
-        cfg = self.survival.config
-        user = uri.user if uri.is_sip else None
-        if user and user in cfg.emergency and req.method == "INVITE":
-            return self._to_trunk(req, txn, user, now, True)  # first of all: no challenge, no pattern
-        if user and self._for_domain(uri) and self.location.lookup(uri.copy(host=self.config.domain, port=None, params=[], headers=[]).aor(), now):
-            return False  # a local phone: the proxy's own routing
-        if user and cfg.trunk is not None and any(dial_match(p, user) for p in cfg.patterns):
-            return self._to_trunk(req, txn, user, now, False)
-        self.reply(txn, req, 503, "Service Unavailable (upstream unreachable: local calls only)",
-                   (("retry-after", "%d" % max(1, cfg.interval_ms // 1000)),), now)
-        return True
-
-    def _to_trunk(self, req, txn, number, now, emergency):
-        trunk = self.survival.config.trunk
-        if trunk is None:
-            self.reply(txn, req, 503, "Service Unavailable (no fallback trunk for %s)" % number, (("retry-after", "30"),), now)
-            return True
-        if not emergency and self.config.authenticator is not None and not self._authorized(req, txn, now, True):
-            return True  # challenged: toll fraud needs an open trunk
-        ruri = "sip:%s@%s:%d" % (number, trunk[1], trunk[2])
-        self.events.append(TrunkUsed(req.method, emergency, ruri))
-        self._forward(req, txn, [(ruri, trunk)], now)
-        return True
 
     # -- upstream health -----------------------------------------------------------------
 

@@ -1,0 +1,176 @@
+"""Where a request goes, as decisions (sans-I/O): RFC 3261 §16.3 to
+§16.5, §10 and §22 for one request, and the branch site's rules
+(siterules.py) where the router relays.
+
+Rules of this file:
+- A rule reads the proxy's state and the request, and returns a decision:
+  `Reply` (an answer, a challenge among them), `Forward` (to these
+  targets), `Register` (the registrar answers), or None (not this rule's
+  request: the next rule decides). It never sends, never answers, never
+  creates a transaction: `Proxy._carry_out` is the one place that does.
+- What a rule may change is the request it routes (our Routes popped, a
+  strict router's Request-URI put back, credentials consumed: §16.4,
+  §22.3) and the nonce counts a credential uses up.
+- The order of the rules is the order of the checks: loop, our Routes,
+  the site's routing (relay or survival), the router itself, then the
+  open-relay and credential checks, then the next hop.
+"""
+
+from .errors import RemoteProtocolError
+from .loops import looped
+from .proxycheck import check_request
+from .targets import binding_dest, uri_dest
+
+SUPPORTED = ("path",)
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
+# Requests from our own users that must carry Proxy-Authorization.
+AUTH_METHODS = ("INVITE", "MESSAGE", "SUBSCRIBE", "REFER")
+
+
+class Reply:
+    __slots__ = ("status", "reason", "headers")
+
+    def __init__(self, status, reason, headers=()):
+        self.status, self.reason, self.headers = status, reason, headers
+
+    def __repr__(self):
+        return "Reply(%d %s)" % (self.status, self.reason)
+
+
+class Forward:
+    """Fork to every (Request-URI or None, dest) of `targets`; `note`: an
+    event to tell the runtime when it goes (a call on the fallback trunk)."""
+    __slots__ = ("targets", "note")
+
+    def __init__(self, targets, note=None):
+        self.targets, self.note = targets, note
+
+    def __repr__(self):
+        return "Forward(%r)" % (self.targets,)
+
+
+class Register:
+    """The registrar answers (registrar.register on the location table)."""
+    __slots__ = ()
+
+
+REGISTER = Register()
+
+
+def route(p, req, source, now):
+    """The decision for a new request (not ACK, not CANCEL) from `source`."""
+    from .siterules import relay_route, survival_route
+
+    uri = req.uri
+    # No user part, and our address or our domain: the router itself.
+    for_us = not uri.user and (p.is_me(uri) or (uri.is_sip and uri.host.lower() == p.config.domain)) and not uri.has_param("oc")
+    check_request(req, SUPPORTED, for_us)
+    if looped(req, p.me):
+        raise RemoteProtocolError(482, "Loop Detected")
+    listed = len(req.routes)
+    routes, ours = p.pop_our_routes(req)  # ours: a dialog we record-routed
+    # Strict routing (the Request-URI is a Record-Route of ours) only when
+    # no Route of ours was there too: both at once is no real hop's doing.
+    if not ours and routes and len(routes) == listed and for_us and uri.has_param("lr"):
+        # The previous hop was a strict router (§16.4): the Request-URI is
+        # our Record-Route and the real target is the last Route.
+        ours = req.to.tag is not None and p.tokens.proves(uri, req, p.relay, p.toward(routes[-1].uri, req))
+        last = routes[-1]
+        req.set_request_uri(last.uri)
+        req.remove_field(last)
+        uri = last.uri
+        routes = routes[:-1]
+        for_us = False
+    if p.relay is not None:
+        if p.relaying and not (for_us and req.method != "REGISTER"):
+            return relay_route(p, req, source, routes, ours, now)
+        d = survival_route(p, req, source, uri, routes, ours, for_us, now)
+        if d is not None:
+            return d
+    if not routes:
+        d = _for_the_router(p, req, source, uri, for_us)
+        if d is not None:
+            return d
+    return _onward(p, req, source, uri, routes, ours, now)
+
+
+def _for_the_router(p, req, source, uri, for_us):
+    if req.method == "REGISTER" and p.for_domain(uri):
+        if p.config.authenticator is None and not p.sides.trusted(source[1]):
+            return Reply(403, "Forbidden (registration only from trusted networks)")
+        return register_check(p, req)
+    if for_us:
+        if req.method == "OPTIONS":
+            return Reply(200, "OK", (("allow", ALLOW), ("accept", "application/sdp"), ("supported", ", ".join(SUPPORTED))))
+        return Reply(404, "Not Found")
+    return None
+
+
+def _onward(p, req, source, uri, routes, ours, now):
+    """A request for a local user, along its Routes, or to its Request-URI."""
+    local = not routes and p.for_domain(uri) and uri.user
+    if not local and not ours and p.config.authenticator is None and not p.sides.trusted(source[1]):
+        return Reply(403, "Forbidden (relaying only for trusted networks)")
+    if not local and not ours and p.restricted():
+        # Leaving for someone else through us: never an open relay.
+        if req.to.tag is not None:
+            return Reply(403, "Forbidden (not a dialog of this proxy)")
+        d = authorized(p, req, source, now, True)
+    else:
+        d = authorized(p, req, source, now)
+    if d is not None:
+        return d
+    if ours and p.sides.outside(source[1]) and (routes or not p.sides.inside(uri, now)):
+        return Reply(403, "Forbidden (from outside, a dialog's requests reach the site's phones only)")
+    if routes:
+        return Forward([(None, uri_dest(routes[0].uri))])
+    if local:
+        return to_user(p, uri, now)
+    return Forward([(None, uri_dest(uri))])
+
+
+def authorized(p, req, source, now, required=False):
+    """Requests from our users must prove who they are (407), and so must
+    any request leaving for another domain (`required`). None: go on."""
+    auth = p.config.authenticator
+    if auth is None or not p.config.auth_invite or req.to.tag is not None:
+        return None
+    frm = req.from_.uri
+    from_ours = frm.is_sip and frm.host.lower() == p.config.domain and frm.user in auth.users
+    if not required and (req.method not in AUTH_METHODS or not from_ours):
+        return None
+    user, stale = auth.check(req, "proxy-authorization", now, source[1])
+    if user is None:
+        challenges = auth.challenges(now, stale, frm.user, source[1])
+        return Reply(407, "Proxy Authentication Required", [("proxy-authenticate", c) for c in challenges])
+    if from_ours and user != frm.user:
+        return Reply(403, "Forbidden (From is not you)")
+    if not auth.users[user].allowed_from(source[1]):
+        return Reply(403, "Forbidden (not from an allowed network)")
+    for f in req.fields("proxy-authorization"):
+        req.remove_field(f)  # consumed here (RFC 3261 §22.3)
+    return None
+
+
+def to_user(p, uri, now):
+    """A user of our domain: every contact it registered, or why not."""
+    aor = uri.copy(host=p.config.domain, port=None, params=[], headers=[]).aor()
+    bindings = p.location.lookup(aor, now)
+    if not bindings:
+        auth = p.config.authenticator
+        known = auth is None or uri.user in auth.users
+        return Reply(480, "Temporarily Unavailable") if known else Reply(404, "Not Found")
+    return Forward([(b.uri, binding_dest(b)) for b in bindings])
+
+
+def register_check(p, req):
+    """A binding the registrar may take, or why not."""
+    for c in req.contacts:
+        if not c.star and (p.is_me(c.uri) or (c.uri.is_sip and c.uri.has_param("oc"))):
+            # A binding that leads back to the router sends its calls round in a loop.
+            return Reply(403, "Forbidden (Contact names this router)")
+        if not c.star and p.relay is not None and (not c.uri.is_sip or p.relay.side(c.uri.host.strip("[]")) != "lan"):
+            # The local registrar (survival) serves the site's phones: a
+            # contact elsewhere would make the router send there for them.
+            return Reply(403, "Forbidden (Contact outside the LAN)")
+    return REGISTER
