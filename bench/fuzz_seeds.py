@@ -26,7 +26,7 @@ PHONES = {"alice": ("udp", "192.0.2.10", 5062, None), "bob": ("udp", "192.0.2.11
 STRANGERS = [("udp", "198.51.100.66", 5060, None), ("udp", "198.51.100.67", 5099, None)]
 VICTIM = "198.51.100.99"  # where a stranger would like the router to send
 PASSWORD = "correct horse"
-PROBE_FROM = "outpost-probe"  # core/site.py: the From user of survival probes
+PROBE_FROM = "outpost-probe"  # core/upstream.py: the From user of survival probes
 
 
 def sip(*lines, body=b""):

@@ -45,9 +45,7 @@ class ResponseContext:
         self.cancelling = False
         self.created = now
         self.initial = req.to.tag is None
-        self.hidden = None  # the phone's Via lines, when the request left on the WAN without them
-        self.relay = None  # a relayed REGISTER: what the binding needs once upstream says 2xx
-        self.rr_below = None  # Record-Routes below ours in the forwarded request (a crossing dialog)
+        self.crossing = None  # crossing.Crossing: the ALG's state for this request, while relaying
         server_txn.owner = self
 
     def add_branch(self, txn):
@@ -73,8 +71,9 @@ class ResponseContext:
         if top is None or top.branch != txn.key[0]:
             return  # not our Via on top: nothing to forward
         resp.remove_field(top)
-        if self.hidden is not None:
-            resp.insert_before(top, b"".join(self.hidden))
+        hidden = self.crossing.hidden if self.crossing is not None else None
+        if hidden is not None:
+            resp.insert_before(top, b"".join(hidden))
         elif len(resp.vias) == 1 and self.req is None:
             return  # answered already: a retransmission nobody can use
         elif len(resp.vias) == 1:
@@ -82,7 +81,8 @@ class ResponseContext:
             # The caller still learns the outcome, from a response of ours.
             resp = parse_message(make_response(self.req, status, resp.reason, to_tag=resp.to.tag or self.proxy.to_tag(self.req)))
         try:
-            self.proxy.alg_response(self, txn, resp, now)
+            if self.crossing is not None:
+                self.proxy.events += self.crossing.response(self.proxy, self, txn, resp, now)
         except Refused:
             self.proxy.counters["overload"] += 1
             return  # no media ports for it: dropped, never sent with a LAN address
@@ -96,8 +96,8 @@ class ResponseContext:
             if not self.answered:
                 self.proxy.respond(self.server, status, resp.serialise(), now)
             return
-        if status == 503 and self.proxy.survival is not None:
-            self.proxy.upstream_failed(txn, "503", now)
+        if status == 503:
+            self.proxy.upstream_failed(txn.dest, "503", now)
         if b.final is None:
             b.final = status
         if status < 300:
@@ -117,8 +117,7 @@ class ResponseContext:
         b = self._branch(txn)
         if b is None or b.final is not None:
             return
-        if self.proxy.survival is not None:
-            self.proxy.upstream_failed(txn, "timeout", self.proxy.now)
+        self.proxy.upstream_failed(txn.dest, "timeout", self.proxy.now)
         b.final = status = 503 if txn.unreachable else 408
         if self.best is None or _rank(status) < self.best[0]:
             self.best = (_rank(status), status, None)

@@ -33,13 +33,13 @@ from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
 from .auth import ipv4_int, keep_nonces
-from .site import PROBE, SiteRouting
+from . import upstream
+from .crossing import DIALOG_METHODS, Crossing, end_media
+from .upstream import PROBE
 from .dialogtoken import DialogTokens, side_of
 from .sides import Sides
 from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
 
-# Methods whose initial request creates a dialog we stay in (Record-Route).
-DIALOG_METHODS = ("INVITE", "SUBSCRIBE", "REFER", "NOTIFY")
 TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
 # Expired nonces are swept this often (each lives NONCE_TTL; a sweep walks
 # the bounded nonce table once).
@@ -79,7 +79,7 @@ class ProxyConfig:
         self.probe_port = None  # the runtime's socket for probes (its local port), if it has one
 
 
-class Proxy(SiteRouting):
+class Proxy:
     def __init__(self, config, now, location=None):
         self.config = config
         self.now = now
@@ -170,7 +170,10 @@ class Proxy(SiteRouting):
             for cid in self.relay.media.expire(now, self.config.media[3]):
                 self.events.append(CallLimitReached(self.relay.call_id_plain(cid)))
         if self.survival is not None:
-            self.probe(now)
+            sent = upstream.probe(self.relay, self.survival, self.config, now)
+            if sent is not None:
+                self.send(*sent)
+            self.events += upstream.events(self.survival)
         if now >= self._housekeeping:
             self._housekeeping = now + HOUSEKEEPING_MS
             auth = self.config.authenticator
@@ -219,7 +222,8 @@ class Proxy(SiteRouting):
             if txn is not None and self._answered_by(txn, source):
                 self.txns.client_response(txn, msg, now)
             elif self.survival is not None:
-                self.probe_answered(msg, source, now)
+                upstream.probe_answered(self.relay, self.survival, msg, source, now)
+                self.events += upstream.events(self.survival)
             # Unmatched responses are dropped (RFC 6026 §8.2: stray).
 
     def transport_failed(self, dest, now, data=None):
@@ -237,8 +241,9 @@ class Proxy(SiteRouting):
             self.txns.transport_error(txn, now)
         if self.relay is not None and data is None:
             up = self.relay.config.upstream
-            if dest[0] == PROBE or dest == tuple(up[:3]) and up[0] == "tcp":
-                self.upstream_unreachable(now)
+            if self.survival is not None and (dest[0] == PROBE or dest == tuple(up[:3]) and up[0] == "tcp"):
+                upstream.unreachable(self.survival, now)
+                self.events += upstream.events(self.survival)
 
     def _answered_by(self, txn, source):
         """A response counts only from where its request went: a branch is
@@ -323,7 +328,7 @@ class Proxy(SiteRouting):
         """A request that failed half-way: answer it and free what it held."""
         self.contexts.pop(txn.key, None)
         if req.method == "INVITE" and req.to.tag is None and self.relay is not None:
-            self.media_end(req, [source])  # whatever the refused offer had allocated
+            end_media(self.relay, req, [source])  # whatever the refused offer had allocated
         if txn.state in ("Proceeding", "Trying"):
             self.reply(txn, req, status, reason, headers, now)
 
@@ -352,6 +357,35 @@ class Proxy(SiteRouting):
             for b in out.changed:
                 self.events.append(BindingChanged(b))
             self.reply(txn, req, out.status, out.reason, out.headers, now)
+
+    @property
+    def relaying(self):
+        return self.relay is not None and (self.survival is None or not self.survival.local)
+
+    def _outside_address(self, dest):
+        """Our address as `dest` sees it, without an upstream: the LAN one
+        (advertised) inside lan0, the WAN one anywhere else."""
+        host = self._local(dest[0])[1]
+        outside = self.config.outside
+        if outside is None or ipv4_int(dest[1]) is None or self.sides.on_lan(dest[1]):
+            return host
+        if not outside[1]:
+            raise Refused(503, "Service Unavailable (no WAN address yet)")
+        return outside[1]
+
+    # -- what a ResponseContext asks of the proxy ------------------------------------
+
+    def upstream_failed(self, dest, what, now):
+        """Real traffic says the upstream failed us (survival's evidence)."""
+        if self.survival is not None:
+            upstream.failed(self.relay, self.survival, dest, what, now)
+            self.events += upstream.events(self.survival)
+
+    def call_failed(self, ctx):
+        """An initial INVITE ended without a call (a final error, a timeout,
+        no branch left): every leg's session and ports go back."""
+        if ctx.method == "INVITE" and ctx.initial and ctx.req is not None:
+            end_media(self.relay, ctx.req, [ctx.server.dest] + [b.txn.dest for b in ctx.branches])
 
     def restricted(self):
         """With users configured and auth.invite on, only our users may use
@@ -394,6 +428,8 @@ class Proxy(SiteRouting):
         if not targets:
             return self.reply(txn, req, 403, "Forbidden (not a destination)", (), now)
         ctx = ResponseContext(self, txn, req, now)
+        if self.relay is not None:
+            ctx.crossing = Crossing()
         self.contexts[txn.key] = ctx
         if req.method == "INVITE":
             self.reply(txn, req, 100, "Trying", (), now)
@@ -409,7 +445,7 @@ class Proxy(SiteRouting):
             else:
                 m.replace_field(m.fields("max-forwards")[0], "%d" % (mf - 1))
             transport, host, port = self._local(dest[0])
-            host = self._crossing(req, txn, m, dest, ctx, now)
+            host = ctx.crossing.request(self, req, txn.dest, m, dest, now) if ctx.crossing is not None else self._outside_address(dest)
             if req.method in DIALOG_METHODS and req.to.tag is None:
                 # The side it leaves on reaches us at our address there; the
                 # response shows the other side its own (alg_response).
@@ -487,4 +523,4 @@ class Proxy(SiteRouting):
             return self.reply(txn, req, 481, "Call/Transaction Does Not Exist", (), now)
         self.reply(txn, req, 200, "OK", (), now)
         ctx.cancel_all(now)
-        self.media_end(req, [txn.dest] + [b.txn.dest for b in ctx.branches])  # the caller's leg, and the legs it rang
+        end_media(self.relay, req, [txn.dest] + [b.txn.dest for b in ctx.branches])  # the caller's leg, and the legs it rang

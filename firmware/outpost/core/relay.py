@@ -257,13 +257,13 @@ class Relay:
                 asked[self.contact_token(text, source)] = (text, c.expires)
         return asked
 
-    def register_answered(self, resp, ctx, location, now):
-        """Upstream's final answer to a relayed REGISTER: learn the phone's
-        bindings from a 2xx only, and show the phone its own Contacts."""
-        info = ctx.relay
+    def register_answered(self, resp, info, location, now):
+        """Upstream's final answer to a relayed REGISTER (`info`, a
+        RelayedRegister): learn the phone's bindings from a 2xx only, and
+        show the phone its own Contacts."""
         if info is None or not 200 <= resp.status < 300:
             return []
-        aor, asked, source, call_id, cseq, ua = info
+        aor, asked, source, call_id, cseq, ua = info.aor, info.asked, info.source, info.call_id, info.cseq, info.user_agent
         header_expires = resp.expires
         changed = []
         listed = set()
