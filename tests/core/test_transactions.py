@@ -253,3 +253,26 @@ def test_at_the_bound_the_oldest_lingering_transaction_makes_room():
     assert first.request is None
     third = layer.new_server(req3, PEER, False, 2)
     assert third is not None and first.done and not second.done and layer.evicted == 1
+
+
+def test_the_tables_answer_what_the_tu_may_do_and_nothing_outside_asks_a_state():
+    """The transaction tables are the only authority on what may be sent:
+    the TU asks `accepts` (a CANCEL only after a provisional, RFC 3261
+    §9.1; no response after a final), and no core file outside
+    transactions/ reads a transaction's state."""
+    import os
+    import outpost.core
+    from outpost.core.transactions.layer import TransactionLayer
+
+    layer = TransactionLayer()
+    inv = b"INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKt1\r\nCSeq: 1 INVITE\r\n\r\n"
+    txn = layer.new_client("INVITE", "z9hG4bKt1", inv, ("udp", "192.0.2.2", 5060, None), False, 0)
+    assert not layer.cancel(txn, 1) and txn.state == "Calling"
+    txn.fire("1xx", 2)
+    assert layer.cancel(txn, 3) and txn.state == "Proceeding"
+    here = outpost.core.__file__.rsplit("/", 1)[0]
+    for name in os.listdir(here):
+        if name.endswith(".py"):
+            with open(here + "/" + name) as f:
+                text = f.read()
+            assert "txn.state" not in text, name

@@ -142,13 +142,15 @@ class ResponseContext:
         self.cancelling = True
         for b in self.branches:
             if b.final is None and not b.cancelled:
-                if b.txn.state == "Proceeding":
-                    self._send_cancel(b, now)
-                else:
-                    b.cancel_pending = True
+                self._send_cancel(b, now)
 
     def _send_cancel(self, b, now):
+        """CANCEL a branch when its transaction's table allows it (after a
+        provisional, §9.1), or as soon as it does."""
         if b.cancelled:
+            return
+        if not self.proxy.txns.cancel(b.txn, now):
+            b.cancel_pending = True
             return
         b.cancelled = True
         sent = parse_message(b.txn.request)

@@ -265,7 +265,7 @@ class Proxy:
     def respond(self, txn, status, data, now):
         """Send through a server transaction, if it can still take it (a
         late provisional after a final, say, is dropped)."""
-        if txn.state in ("Proceeding", "Trying") or (txn.state == "Accepted" and 200 <= status < 300):
+        if self.txns.may_respond(txn, status):
             self.txns.respond(txn, status, data, now)
 
     def to_tag(self, req):
@@ -329,7 +329,7 @@ class Proxy:
         self.contexts.pop(txn.key, None)
         if req.method == "INVITE" and req.to.tag is None and self.relay is not None:
             end_media(self.relay, req, [source])  # whatever the refused offer had allocated
-        if txn.state in ("Proceeding", "Trying"):
+        if self.txns.may_respond(txn, status):
             self.reply(txn, req, status, reason, headers, now)
 
     def is_me(self, uri):

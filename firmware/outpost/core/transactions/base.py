@@ -8,7 +8,7 @@ LocalProtocolError for input from the transaction user (our own bug).
 
 Events: "request" (a retransmission of the request), "ack", "1xx", "2xx",
 "final" (300-699) for messages from the network; "send_1xx", "send_2xx",
-"send_final" from the transaction user (TU), and "send_final_once" (a
+"send_final", "cancel" from the transaction user (TU), and "send_final_once" (a
 final answer sent once, no retransmission, no state: for strangers, who
 must not be able to aim our retransmissions at someone); "timer_A" ... "timer_M";
 "transport_error".
@@ -23,7 +23,7 @@ T1 = 500
 T2 = 4000
 T4 = 5000
 
-TU_EVENTS = ("send_1xx", "send_2xx", "send_final", "send_final_once")
+TU_EVENTS = ("send_1xx", "send_2xx", "send_final", "send_final_once", "cancel")
 
 # States in which a transaction only absorbs retransmissions until its timer
 # ends it: cheap to keep (the request is dropped), and the first to go when
@@ -46,6 +46,11 @@ class Transaction:
         self.owner = None  # the TU object told about responses and timeouts
         self.last_response = None  # bytes of the last response sent (server)
         self.unreachable = False  # the runtime could not send to dest (client): 503, not 408
+
+    def accepts(self, event):
+        """May the TU give this input now? The table answers, so nothing
+        outside it asks which state a transaction is in."""
+        return (self.state, event) in self.TABLE
 
     def fire(self, event, now, msg=None):
         entry = self.TABLE.get((self.state, event))

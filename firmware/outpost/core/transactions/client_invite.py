@@ -27,6 +27,9 @@ TABLE = {
     ("Proceeding", "final"): ("completed", "Completed"),
     ("Proceeding", "timer_C"): ("c_fired", "Proceeding"),
     ("Proceeding", "timer_X"): ("timed_out", TERMINATED),
+    # The TU cancels (RFC 3261 §9.1): only once a provisional came; before,
+    # the callee may not have the INVITE yet, and the TU waits for one.
+    ("Proceeding", "cancel"): (None, "Proceeding"),
     ("Completed", "final"): ("resend_ack", "Completed"),
     ("Completed", "1xx"): (None, "Completed"),
     ("Completed", "timer_D"): (None, TERMINATED),

@@ -47,6 +47,10 @@ def client_key(branch, method):
     return (branch, "INVITE" if method == "ACK" else method)
 
 
+def tu_event(status):
+    return "send_1xx" if status < 200 else "send_2xx" if status < 300 else "send_final"
+
+
 class TransactionLayer:
     def __init__(self, t1=T1, t2=T2, t4=T4, max_transactions=MAX_TRANSACTIONS):
         self.t1 = t1
@@ -122,7 +126,12 @@ class TransactionLayer:
 
     def respond(self, txn, status, data, now):
         """The TU sends a response through its server transaction."""
-        txn.fire("send_1xx" if status < 200 else "send_2xx" if status < 300 else "send_final", now, data)
+        txn.fire(tu_event(status), now, data)
+
+    def may_respond(self, txn, status):
+        """Can the server transaction still send this response (a late
+        provisional after a final, say, cannot)?"""
+        return txn.accepts(tu_event(status))
 
     def respond_once(self, txn, data, now):
         """A final answer sent once, statelessly (RFC 3261 §16.11 allows a
@@ -151,6 +160,15 @@ class TransactionLayer:
         if via is None or not via.branch:
             return None
         return self.clients.get(client_key(via.branch, resp.cseq.method))
+
+    def cancel(self, txn, now):
+        """The TU cancels a client INVITE: True when a CANCEL may go now
+        (the caller sends it, as a transaction of its own), False when it
+        must wait for a provisional."""
+        if not txn.accepts("cancel"):
+            return False
+        txn.fire("cancel", now)
+        return True
 
     def client_response(self, txn, resp, now):
         txn.fire(response_event(resp.status), now, resp)
