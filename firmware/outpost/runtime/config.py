@@ -242,59 +242,68 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None, resolved=(), pr
     upstream server, as the kernel picks it (a DHCP lease); `resolved`:
     what the upstream's configured names resolved to (peers too: their
     requests start calls); `probe_port`: the runtime's socket for probes."""
-    sip = cfg["sip"]
-    listen = {}
-    aliases = list(sip["aliases"])
+    sip, r, lim, t = cfg["sip"], cfg["registrar"], cfg["limits"], cfg["sip"]["timers"]
+    pc = ProxyConfig(sip["domain"], _listen(sip)[0], key, _authenticator(cfg, key),
+                     RegistrarPolicy(sip["domain"], r["default_expires"], r["min_expires"], r["max_expires"]),
+                     t1=t["t1_ms"], t2=t["t2_ms"], t4=t["t4_ms"], max_transactions=lim["max_transactions"],
+                     max_bindings=r["max_bindings"], max_per_aor=r["max_contacts_per_aor"],
+                     rate=lim["rate_per_source"], burst=lim["burst_per_source"], max_sources=lim["max_sources"])
+    pc.auth_invite = cfg["auth"]["invite"]
+    pc.probe_port = probe_port
+    pc.aliases = [(h, e["port"]) for h in _listen(sip)[1] + [a for a in local_addresses if _wildcard(sip)] for e in sip["listen"]]
+    lan = (cfg["interfaces"].get("lan0") or {}).get("address")
+    pc.trusted = parse_networks(["127.0.0.0/8"] + ([lan] if lan else []) + sip["trusted_networks"])
+    wan = (cfg["interfaces"].get("wan0") or {}).get("address")
+    if lan and not cfg["upstream"]["host"]:
+        pc.outside = (parse_networks([lan]), wan.split("/")[0] if wan else wan_address)
+    if cfg["upstream"]["host"] and lan:
+        _relaying(pc, cfg, lan, wan.split("/")[0] if wan else (wan_address or "0.0.0.0"), resolved)
+    return pc
+
+
+def _wildcard(sip):
+    return any(e["address"] in ("0.0.0.0", "::") for e in sip["listen"])
+
+
+def _listen(sip):
+    """({transport: (advertised host, port)}, [other hosts that are us])."""
+    listen, aliases = {}, list(sip["aliases"])
     for entry in sip["listen"]:
         host = sip["advertise"] or entry["address"]
         listen.setdefault(entry["transport"], (host, entry["port"]))
-        if entry["address"] in ("0.0.0.0", "::"):
-            aliases += local_addresses
-        elif entry["address"] != host:
+        if entry["address"] not in ("0.0.0.0", "::") and entry["address"] != host:
             aliases.append(entry["address"])
+    return listen, aliases
+
+
+def _authenticator(cfg, key):
     a = cfg["auth"]
     users = {}
     for name, user in cfg["users"].items():
         users[name] = Credentials(name, a["realm"], {alg: v for alg, v in user["ha1"].items() if v}, parse_networks(user["networks"]),
                                   tuple(user["algorithms"]) or None)
+    if not users:
+        return None
     by_network = [(parse_networks([n["network"]]), tuple(n["algorithms"])) for n in a["by_network"]]
-    nonces = Nonces(key, a["nonce_ttl_s"] * 1000)
-    authenticator = Authenticator(a["realm"], users, nonces, tuple(a["algorithms"]), by_network) if users else None
-    r = cfg["registrar"]
-    lim = cfg["limits"]
-    t = sip["timers"]
-    pc = ProxyConfig(sip["domain"], listen, key, authenticator,
-                     RegistrarPolicy(sip["domain"], r["default_expires"], r["min_expires"], r["max_expires"]),
-                     t["t1_ms"], t["t2_ms"], t["t4_ms"], lim["max_transactions"], r["max_bindings"], r["max_contacts_per_aor"],
-                     lim["rate_per_source"], lim["burst_per_source"], lim["max_sources"])
-    pc.auth_invite = a["invite"]
-    pc.probe_port = probe_port
-    pc.aliases = [(h, e["port"]) for h in aliases for e in sip["listen"]]
-    lan = (cfg["interfaces"].get("lan0") or {}).get("address")
-    pc.trusted = parse_networks(["127.0.0.0/8"] + ([lan] if lan else []) + sip["trusted_networks"])
-    up = cfg["upstream"]
-    if lan and not up["host"]:
-        wan = (cfg["interfaces"].get("wan0") or {}).get("address")
-        pc.outside = (parse_networks([lan]), wan.split("/")[0] if wan else wan_address)
-    if up["host"] and lan:
-        from ..core.relay import RelayConfig
-        from ..core.survival import SurvivalConfig
+    return Authenticator(a["realm"], users, Nonces(key, a["nonce_ttl_s"] * 1000), tuple(a["algorithms"]), by_network)
 
-        wan = (cfg["interfaces"].get("wan0") or {}).get("address")
-        wan = wan.split("/")[0] if wan else (wan_address or "0.0.0.0")
-        udp = [e["port"] for e in sip["listen"] if e["transport"] == "udp"] or [5060]
-        pc.relay = RelayConfig(parse_networks([lan]), lan.split("/")[0], wan,
-                               (up["transport"], up["outbound_proxy"] or up["host"], up["port"], None), udp[0])
-        pc.relay.peers.update(h for h in (up["host"], up["outbound_proxy"]) if h and ipv4_int(h) is not None)
-        pc.relay.peers.update(resolved)
-        pc.relay.pass_headers = frozenset(field_key(h) for h in up["pass_headers"])
-        pc.relay.media_gateways = frozenset(cfg["media"]["lan_gateways"])
-        m = cfg["media"]
-        pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
-        sv = cfg["survival"]
-        trunk = split_trunk(sv["fallback_trunk"]) if sv["fallback_trunk"] else None
-        pc.survival = SurvivalConfig(sv["probe_interval_s"] * 1000, sv["failure_threshold"], sv["stability_s"] * 1000, sv["expires_s"],
-                                     trunk, sv["fallback_patterns"], sv["emergency_numbers"])
-        short = sv["expires_s"]
-        pc.survival_policy = RegistrarPolicy(sip["domain"], short, min(r["min_expires"], short), short)
-    return pc
+
+def _relaying(pc, cfg, lan, wan, resolved):
+    """The relay (ALG), media and survival parts, when there is an upstream."""
+    from ..core.relay import RelayConfig
+    from ..core.survival import SurvivalConfig
+
+    up, m, sv, sip = cfg["upstream"], cfg["media"], cfg["survival"], cfg["sip"]
+    udp = [e["port"] for e in sip["listen"] if e["transport"] == "udp"] or [5060]
+    pc.relay = RelayConfig(parse_networks([lan]), lan.split("/")[0], wan,
+                           (up["transport"], up["outbound_proxy"] or up["host"], up["port"], None), udp[0])
+    pc.relay.peers.update(h for h in (up["host"], up["outbound_proxy"]) if h and ipv4_int(h) is not None)
+    pc.relay.peers.update(resolved)
+    pc.relay.pass_headers = frozenset(field_key(h) for h in up["pass_headers"])
+    pc.relay.media_gateways = frozenset(m["lan_gateways"])
+    pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
+    trunk = split_trunk(sv["fallback_trunk"]) if sv["fallback_trunk"] else None
+    pc.survival = SurvivalConfig(sv["probe_interval_s"] * 1000, sv["failure_threshold"], sv["stability_s"] * 1000, sv["expires_s"],
+                                 trunk, sv["fallback_patterns"], sv["emergency_numbers"])
+    short = sv["expires_s"]
+    pc.survival_policy = RegistrarPolicy(sip["domain"], short, min(cfg["registrar"]["min_expires"], short), short)
