@@ -25,6 +25,7 @@ INTERNAL = {"txns", "location", "limiter", "contexts", "sessions", "actions", "s
 ALLOWED = {
     "proxy": {"Proxy", "ProxyConfig", "PROBE"},
     "events": None,  # every event
+    "defaults": None,  # every default (numbers)
     "addr": {"IPv4"},
     "media": {"Leg", "Guard"},
     "errors": {"RemoteProtocolError"},

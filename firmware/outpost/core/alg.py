@@ -39,7 +39,7 @@ from .leaks import names
 from .errors import Refused, RemoteProtocolError
 from .media import Guard, Leg, PortPool
 
-MAX_CALLS = 500
+from .defaults import MAX_CALLS  # reasons and bound: core/defaults.py
 # Concurrent calls one LAN host may hold through the router: a desk phone
 # has a few lines, an attendant console a dozen; more is a host filling the
 # port pool for everyone else.

@@ -20,8 +20,10 @@ from . import digest
 from .errors import RemoteProtocolError
 from .uri import parse_uri
 
+from .defaults import NONCE_TTL_S
+
 # A nonce is good for this long after it was issued; then stale=true.
-NONCE_TTL_MS = 300000
+NONCE_TTL_MS = NONCE_TTL_S * 1000
 # Nonces whose nonce-count we remember. 4 per phone for 1,000 phones.
 MAX_TRACKED_NONCES = 4096
 

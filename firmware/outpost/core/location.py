@@ -10,10 +10,7 @@ import heapq
 
 from .uri import parse_uri
 
-# 1,000 phones with 3 devices each, with room to spare; a branch router
-# with 256 MB holds 10,000 bindings in about 3 MB.
-MAX_BINDINGS = 10000
-MAX_PER_AOR = 10
+from .defaults import MAX_BINDINGS, MAX_PER_AOR  # reasons and bounds: core/defaults.py
 
 
 class Binding:

@@ -11,10 +11,7 @@ nftables.
 
 from .errors import LocalProtocolError
 
-# RFC 3550 §11: RTP on an even port, RTCP on the next one. A branch
-# router's default range holds 5,000 concurrent streams.
-PORT_MIN = 40000
-PORT_MAX = 49999
+from .defaults import PORT_MIN, PORT_MAX  # RFC 3550 §11 pairs; reasons: core/defaults.py
 
 
 class Leg:

@@ -33,7 +33,7 @@ from .registrar import register
 from .forward import ResponseContext
 from .ratelimit import RateLimiter
 from .auth import ipv4_int, keep_nonces
-from . import upstream
+from . import defaults, upstream
 from .crossing import DIALOG_METHODS, Crossing, end_media
 from .upstream import PROBE
 from .dialogtoken import DialogTokens, side_of
@@ -47,8 +47,9 @@ HOUSEKEEPING_MS = 10000
 
 
 class ProxyConfig:
-    def __init__(self, domain, listen, secret, authenticator=None, registrar_policy=None, t1=500, t2=4000, t4=5000,
-                 max_transactions=8192, max_bindings=10000, max_per_aor=10, rate=200, burst=400, max_sources=1024):
+    def __init__(self, domain, listen, secret, authenticator=None, registrar_policy=None, t1=defaults.T1, t2=defaults.T2,
+                 t4=defaults.T4, max_transactions=defaults.MAX_TRANSACTIONS, max_bindings=defaults.MAX_BINDINGS,
+                 max_per_aor=defaults.MAX_PER_AOR, rate=defaults.RATE, burst=defaults.BURST, max_sources=defaults.MAX_SOURCES):
         self.domain = domain.lower()
         self.listen = listen  # {"udp": (host, port), "tcp": (host, port)}
         self.secret = secret

@@ -12,12 +12,7 @@ sources costs a constant per datagram, and evicting a real source only
 gives it a fresh bucket.
 """
 
-# Defaults: a phone sends a handful of requests a second at most. No source
-# is exempt, the upstream included: its address is the easiest to forge
-# (README "Threat model": spoofing it spends its allowance, nothing more).
-RATE = 200  # tokens (datagrams) per second
-BURST = 400
-MAX_SOURCES = 1024
+from .defaults import RATE, BURST, MAX_SOURCES  # reasons and bounds: core/defaults.py
 
 
 class RateLimiter:

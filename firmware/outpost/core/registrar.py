@@ -9,11 +9,7 @@ register only its own), then apply every Contact or none.
 from .location import Binding
 from .errors import bad
 
-# Expiry limits (seconds). RFC 3261 §10.2.1.1 suggests 3600 as a default;
-# 60 is the usual floor (RFC 3261 §20.23 example, Kamailio's min_expires).
-DEFAULT_EXPIRES = 3600
-MIN_EXPIRES = 60
-MAX_EXPIRES = 7200
+from .defaults import DEFAULT_EXPIRES, MIN_EXPIRES, MAX_EXPIRES  # seconds; reasons: core/defaults.py
 
 
 class RegistrarPolicy:

@@ -18,6 +18,8 @@ Rules of this file (everything that moves the state lives here):
     (state, input) -> (next state, event)
 """
 
+from . import defaults
+
 NORMAL = "NORMAL"
 SURVIVAL = "SURVIVAL"
 RECOVERING = "RECOVERING"
@@ -39,7 +41,9 @@ TABLE = {
 
 
 class SurvivalConfig:
-    def __init__(self, interval_ms=10000, threshold=3, stability_ms=30000, expires_s=60, trunk=None, patterns=(), emergency=("112", "911")):
+    def __init__(self, interval_ms=defaults.PROBE_INTERVAL_S * 1000, threshold=defaults.FAILURE_THRESHOLD,
+                 stability_ms=defaults.STABILITY_S * 1000, expires_s=defaults.SURVIVAL_EXPIRES_S, trunk=None, patterns=(),
+                 emergency=defaults.EMERGENCY_NUMBERS):
         self.interval_ms = interval_ms
         self.threshold = threshold
         self.stability_ms = stability_ms

@@ -8,6 +8,7 @@ values per digest algorithm (`outpost ha1 USER REALM` prints them).
 import os
 
 from ..compat import json
+from ..core import defaults as D
 from ..core.auth import Authenticator, Credentials, Nonces, ipv4_int, parse_networks
 from ..core.headers import field_key
 from ..core.proxy import ProxyConfig
@@ -69,17 +70,17 @@ SCHEMA = Record({
         # configured; lan0's network and loopback are always trusted.
         "trusted_networks": (List(CIDR, 0, 32), []),
         "timers": (Record({
-            "t1_ms": (Int(100, 5000), 500),
-            "t2_ms": (Int(1000, 16000), 4000),
-            "t4_ms": (Int(1000, 20000), 5000),
+            "t1_ms": (Int(100, 5000), D.T1),
+            "t2_ms": (Int(1000, 16000), D.T2),
+            "t4_ms": (Int(1000, 20000), D.T4),
         }), {}),
     }), REQUIRED),
     "registrar": (Record({
-        "default_expires": (Int(60, 86400), 3600),
-        "min_expires": (Int(1, 3600), 60),
-        "max_expires": (Int(60, 86400), 7200),
-        "max_bindings": (Int(1, 100000), 10000),
-        "max_contacts_per_aor": (Int(1, 100), 10),
+        "default_expires": (Int(60, 86400), D.DEFAULT_EXPIRES),
+        "min_expires": (Int(1, 3600), D.MIN_EXPIRES),
+        "max_expires": (Int(60, 86400), D.MAX_EXPIRES),
+        "max_bindings": (Int(1, 100000), D.MAX_BINDINGS),
+        "max_contacts_per_aor": (Int(1, 100), D.MAX_PER_AOR),
     }), {}),
     "auth": (Record({
         "realm": (Host(), None),
@@ -87,7 +88,7 @@ SCHEMA = Record({
         # a challenge that has any SHA-256 in it (README "Phones").
         "algorithms": (List(OneOf("SHA-256", "MD5"), 1, 2), ["MD5"]),
         "by_network": (List(AUTH_NETWORK, 0, 16), []),
-        "nonce_ttl_s": (Int(10, 3600), 300),
+        "nonce_ttl_s": (Int(10, 3600), D.NONCE_TTL_S),
         "invite": (Bool(), True),
     }), {}),
     "users": (Map(USER), {}),
@@ -102,41 +103,41 @@ SCHEMA = Record({
         "pass_headers": (List(Str(r"[A-Za-z0-9!%*_+`'~.-]+", "is not a header field name"), 0, 64), []),
     }), {}),
     "media": (Record({
-        "port_min": (Int(MEDIA_RANGE[0], MEDIA_RANGE[1], "is outside the media range the firewall guards (%d-%d)" % MEDIA_RANGE), 40000),
-        "port_max": (Int(MEDIA_RANGE[0], MEDIA_RANGE[1], "is outside the media range the firewall guards (%d-%d)" % MEDIA_RANGE), 49999),
-        "idle_timeout_s": (Int(10, 3600), 120),
-        "max_call_s": (Int(60, 86400), 14400),
-        "max_calls": (Int(1, 10000), 500),
+        "port_min": (Int(MEDIA_RANGE[0], MEDIA_RANGE[1], "is outside the media range the firewall guards (%d-%d)" % MEDIA_RANGE), D.PORT_MIN),
+        "port_max": (Int(MEDIA_RANGE[0], MEDIA_RANGE[1], "is outside the media range the firewall guards (%d-%d)" % MEDIA_RANGE), D.PORT_MAX),
+        "idle_timeout_s": (Int(10, 3600), D.MEDIA_IDLE_S),
+        "max_call_s": (Int(60, 86400), D.MAX_CALL_S),
+        "max_calls": (Int(1, 10000), D.MAX_CALLS),
         "lock": (OneOf("sdp", "first_sender"), "sdp"),
         # LAN hosts (an on-site PBX, a media gateway) whose SDP may name
         # another LAN host's media; any other phone's SDP must name itself.
         "lan_gateways": (List(IPv4(), 0, 32), []),
     }), {}),
     "survival": (Record({
-        "probe_interval_s": (Int(1, 300), 10),
-        "failure_threshold": (Int(1, 20), 3),
-        "stability_s": (Int(5, 3600), 30),
-        "expires_s": (Int(30, 3600), 60),
+        "probe_interval_s": (Int(1, 300), D.PROBE_INTERVAL_S),
+        "failure_threshold": (Int(1, 20), D.FAILURE_THRESHOLD),
+        "stability_s": (Int(5, 3600), D.STABILITY_S),
+        "expires_s": (Int(30, 3600), D.SURVIVAL_EXPIRES_S),
         "fallback_trunk": (Host(), None),
         "fallback_patterns": (List(Str(r"[0-9*#+X.\[\]-]+", "is not a dial pattern (digits, X, [..], .)"), 0, 64), []),
-        "emergency_numbers": (List(Str(r"[0-9+]+", "is not a number"), 0, 16), ["112", "911"]),
+        "emergency_numbers": (List(Str(r"[0-9+]+", "is not a number"), 0, 16), list(D.EMERGENCY_NUMBERS)),
     }), {}),
     "limits": (Record({
-        "max_transactions": (Int(16, 100000), 8192),
+        "max_transactions": (Int(16, 100000), D.MAX_TRANSACTIONS),
         # TCP (runtime/transport.py): inbound connections in all and per
         # source address, outbound apart (strangers holding the inbound
         # slots never keep us from the upstream), how long an inbound one
         # may go without a whole SIP message, idle time after that, and the
         # unsent bytes a peer may leave with us before it is cut off.
-        "max_tcp_connections": (Int(1, 10000), 256),
-        "max_tcp_outbound": (Int(1, 1000), 64),
-        "tcp_per_source": (Int(1, 1000), 8),
-        "tcp_first_message_s": (Int(2, 600), 20),
-        "tcp_idle_s": (Int(10, 86400), 600),
-        "tcp_buffer_kb": (Int(64, 16384, "is not 64-16384 (KiB; the largest SIP message is 64)"), 256),
-        "rate_per_source": (Int(0, 100000), 200),
-        "burst_per_source": (Int(1, 100000), 400),
-        "max_sources": (Int(16, 100000), 1024),
+        "max_tcp_connections": (Int(1, 10000), D.MAX_INBOUND),
+        "max_tcp_outbound": (Int(1, 1000), D.MAX_OUTBOUND),
+        "tcp_per_source": (Int(1, 1000), D.PER_SOURCE),
+        "tcp_first_message_s": (Int(2, 600), D.FIRST_MESSAGE_S),
+        "tcp_idle_s": (Int(10, 86400), D.IDLE_S),
+        "tcp_buffer_kb": (Int(64, 16384, "is not 64-16384 (KiB; the largest SIP message is 64)"), D.BUFFER_KB),
+        "rate_per_source": (Int(0, 100000), D.RATE),
+        "burst_per_source": (Int(1, 100000), D.BURST),
+        "max_sources": (Int(16, 100000), D.MAX_SOURCES),
     }), {}),
     "state": (Record({
         # The data disk the image mounts (rcS): registrations, the nonce
@@ -150,7 +151,7 @@ SCHEMA = Record({
         "password_hash": (Str(r"pbkdf2-sha256\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+", "is not a pbkdf2-sha256 hash"), None),
         # A session nobody types in ends (a console server's next user must
         # meet the login prompt); 30 s at least, so it cannot lock anyone out.
-        "idle_timeout_s": (Int(30, 86400), 600),
+        "idle_timeout_s": (Int(30, 86400), D.CONSOLE_IDLE_S),
     }), {}),
     "log": (Record({
         "level": (OneOf("debug", "info", "warning", "error"), "info"),

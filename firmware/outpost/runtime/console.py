@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 
+from ..core.defaults import CONSOLE_IDLE_S
 from . import consolegrammar, consoleload, consolereports, consoleshow, consoleviews, supervision
 from .consolegrammar import Syntax, rollback_number
 from .consoleoutput import Screen
@@ -45,7 +46,7 @@ from .schema import Invalid
 PIDFILE = "/var/run/outpost.pid"
 RUN_DIR = "/run/outpost"
 MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
-IDLE_TIMEOUT_S = 600  # console.idle_timeout_s when the site file does not say
+IDLE_TIMEOUT_S = CONSOLE_IDLE_S  # console.idle_timeout_s when the site file does not say
 MAX_LOG_LINES = 10000
 
 

@@ -45,10 +45,11 @@ import json
 import subprocess
 
 from ..core.addr import IPv4
+from ..core import defaults
 from ..core.media import Guard
 
 TABLE = "inet outpost"
-MEDIA_IDLE_S = 120  # Juniper's default media inactivity timeout
+MEDIA_IDLE_S = defaults.MEDIA_IDLE_S
 MAPS = ("media_dnat", "media_snat")
 SETS = ("media_in", "media_out", "media_any", "media_guard")
 REFRESHED = MAPS + ("media_guard",)  # no packet refreshes these

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import socket
 
+from ..core import defaults
 from ..core.errors import RemoteProtocolError
 from ..core.framer import StreamFramer, KEEPALIVE
 from ..core.response import error_response
@@ -64,15 +65,10 @@ class Udp(asyncio.DatagramProtocol):
             self.transport.sendto(data, None if host is None else (host, port))
 
 
-# Defaults (limits.* in the config override them), with their reasons.
-MAX_INBOUND = 256  # phones and peers connecting to us
-MAX_OUTBOUND = 64  # ours: the upstream, a trunk, other domains' proxies; never taken by strangers
-PER_SOURCE = 8  # inbound per address: a phone needs one or two, a PBX a few
-FIRST_MESSAGE_MS = 20000  # a phone sends its REGISTER within an RTT of connecting
-IDLE_MS = 600000  # RFC 5626 flows are kept alive well within this
-# Four of the largest messages we accept (core.limits.MAX_MESSAGE_BYTES):
-# a peer that reads drains that within a round trip.
-MAX_BUFFER = 4 * 65536
+# Defaults (limits.* in the config override them): reasons in core/defaults.py.
+MAX_INBOUND, MAX_OUTBOUND, PER_SOURCE = defaults.MAX_INBOUND, defaults.MAX_OUTBOUND, defaults.PER_SOURCE
+FIRST_MESSAGE_MS, IDLE_MS = defaults.FIRST_MESSAGE_S * 1000, defaults.IDLE_S * 1000
+MAX_BUFFER = defaults.BUFFER_KB * 1024
 CONNECT_TIMEOUT_S = 10  # a blackholed upstream fails here, not after the kernel's ~2 min of SYN retries
 
 

@@ -18,10 +18,7 @@ from ..errors import LocalProtocolError
 
 TERMINATED = "Terminated"
 
-# RFC 3261 §17.1.1.1 defaults, in milliseconds; configurable per layer.
-T1 = 500
-T2 = 4000
-T4 = 5000
+from ..defaults import T1, T2, T4  # noqa: F401 (RFC 3261 §17.1.1.1; configurable per layer)
 
 TU_EVENTS = ("send_1xx", "send_2xx", "send_final", "send_final_once", "cancel")
 

@@ -26,9 +26,7 @@ from .server_non_invite import ServerNonInvite
 
 MAGIC = "z9hG4bK"
 
-# Concurrent transactions, server and client together. A branch office
-# with 200 phones peaks well under 1,000; the rest is headroom for floods.
-MAX_TRANSACTIONS = 8192
+from ..defaults import MAX_TRANSACTIONS  # reason and bound: core/defaults.py
 
 
 def server_key(req, host=None):
