@@ -101,6 +101,19 @@ class Crossing:
             resp.set_uri(rr, p.tokens.record_route(mine, u.port or 5060, u.transport or "udp", resp.call_id, resp.from_.tag, p.relay, into))
 
 
+def ack_crossing(relay, req, came_from, dest, now):
+    """An ACK for a 2xx crossing the router (it has no transaction and gets
+    no response: the phone's Vias need not come back); our address on
+    dest's side."""
+    into, out = relay.side(came_from[1]), relay.side(dest[1])
+    if into != out and out == "wan":
+        req.drop_lines("via")
+        relay.to_wan(req, came_from, now, relay.key(req, came_from), False)
+    elif into != out:
+        relay.to_lan(req, relay.key(req, dest), False, None, dest[1])
+    return relay.address(out)
+
+
 def end_media(relay, req, phones):
     """Free the media sessions of a call's legs (one per phone)."""
     if relay is not None:

@@ -8,11 +8,15 @@ pending branches on a 2xx or 6xx to INVITE (§16.7 step 10) or on CANCEL
 """
 
 from .build import cancel_for
+from .crossing import DIALOG_METHODS, Crossing
+from .dialogtoken import side_of
+from .loops import branch_prefix
 from .errors import Refused, RemoteProtocolError
 from .message import parse_message
 from .response import make_response
 
 
+TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
 # Answers the proxy makes itself when no branch answered.
 OWN = {408: (408, "Request Timeout"), 503: (503, "Service Unavailable (next hop unreachable)")}
 
@@ -180,3 +184,50 @@ class ResponseContext:
         """Answered: the request is no longer needed, and this context may
         outlive the call by 32 s while its transaction absorbs retransmissions."""
         self.req = None
+
+
+def fork(p, req, txn, targets, now):
+    """§16.6: fork `req` (its server transaction `txn`) to every
+    (Request-URI or None, dest) in `targets`, each branch a client
+    transaction of one new ResponseContext."""
+    targets = [t for t in targets if not p.sides.forbidden(t[1])]
+    if not targets:
+        return p.reply(txn, req, 403, "Forbidden (not a destination)", (), now)
+    ctx = ResponseContext(p, txn, req, now)
+    if p.relay is not None:
+        ctx.crossing = Crossing()
+    p.contexts[txn.key] = ctx
+    if req.method == "INVITE":
+        p.reply(txn, req, 100, "Trying", (), now)
+    mf = req.max_forwards
+    prefix = branch_prefix(req)
+    for i in range(len(targets)):
+        ruri, dest = targets[i]
+        m = req.fork()
+        if ruri is not None:
+            m.set_request_uri(ruri)
+        if mf is None:
+            m.insert_field("max-forwards", "70")
+        else:
+            m.replace_field(m.fields("max-forwards")[0], "%d" % (mf - 1))
+        transport, host, port = p._local(dest[0])
+        host = ctx.crossing.request(p, req, txn.dest, m, dest, now) if ctx.crossing is not None else p._outside_address(dest)
+        if req.method in DIALOG_METHODS and req.to.tag is None:
+            # The side it leaves on reaches us at our address there; the
+            # response shows the other side its own (alg_response).
+            toward = side_of(txn.dest[1], p.relay)  # requests reaching this route go back to the caller's side
+            m.insert_field("record-route", "<%s>" % p.tokens.record_route(host, port, transport, req.call_id, req.from_.tag, p.relay, toward))
+        branch = "%s.%d" % (prefix, i)
+        m.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport.upper(), host, port, branch))
+        client = p.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)
+        if client is None:
+            p.counters["overload"] += 1
+            ctx.on_timeout(None)
+            continue
+        ctx.add_branch(client)
+        if req.method == "INVITE":
+            client.timer_c_ms = TIMER_C_MS
+    if not ctx.branches:
+        p.contexts.pop(txn.key, None)
+        p.call_failed(ctx)
+        p.reply(txn, req, 503, "Service Unavailable", (("retry-after", "5"),), now)

@@ -26,58 +26,23 @@ from .events import BindingChanged, BindingExpired, CallLimitReached, PinholeClo
 from .loops import branch_prefix, mark_source
 from .message import parse_message, is_keepalive
 from .response import make_response, error_response, stateless_tag
-from .routing import Forward, Register, Reply, route
+from .proxyconfig import ProxyConfig  # noqa: F401 (the runtime builds one: part of the surface)
+from .routing import Drop, Forward, Register, Reply, ack_route, route
 from .transactions.layer import TransactionLayer, server_key
 from .location import LocationTable
 from .registrar import register
-from .forward import ResponseContext
+from .forward import fork
 from .ratelimit import RateLimiter
 from .auth import ipv4_int, keep_nonces
-from . import defaults, upstream
-from .crossing import DIALOG_METHODS, Crossing, end_media
+from . import upstream
+from .crossing import ack_crossing, end_media
 from .upstream import PROBE
-from .dialogtoken import DialogTokens, side_of
+from .dialogtoken import DialogTokens
 from .sides import Sides
-from .targets import contact_dest as _contact_dest, uri_dest as _uri_dest
 
-TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
 # Expired nonces are swept this often (each lives NONCE_TTL; a sweep walks
 # the bounded nonce table once).
 HOUSEKEEPING_MS = 10000
-
-
-class ProxyConfig:
-    def __init__(self, domain, listen, secret, authenticator=None, registrar_policy=None, t1=defaults.T1, t2=defaults.T2,
-                 t4=defaults.T4, max_transactions=defaults.MAX_TRANSACTIONS, max_bindings=defaults.MAX_BINDINGS,
-                 max_per_aor=defaults.MAX_PER_AOR, rate=defaults.RATE, burst=defaults.BURST, max_sources=defaults.MAX_SOURCES):
-        self.domain = domain.lower()
-        self.listen = listen  # {"udp": (host, port), "tcp": (host, port)}
-        self.secret = secret
-        self.authenticator = authenticator
-        self.registrar_policy = registrar_policy
-        self.t1, self.t2, self.t4 = t1, t2, t4
-        self.max_transactions = max_transactions
-        self.max_bindings = max_bindings
-        self.max_per_aor = max_per_aor
-        self.rate = rate
-        self.burst = burst
-        self.max_sources = max_sources
-        self.auth_invite = True  # challenge INVITE & co. from our own users (407)
-        self.aliases = []  # more (host, port) that are this router (a wildcard listener's addresses)
-        # Without users, REGISTER and relaying are accepted only from these
-        # [(network, mask)] (the LAN and loopback): a fresh router is no open
-        # registrar or relay for whoever reaches its WAN address.
-        self.trusted = [(0x7F000000, 0xFF000000)]
-        self.relay = None  # a relay.RelayConfig: phones' server upstream, this router its ALG
-        self.media = None  # (port_min, port_max, max_calls, max_call_ms) for the ALG
-        self.survival = None  # a survival.SurvivalConfig: watch the upstream, take over when it fails
-        self.survival_policy = None  # the registrar's policy while routing locally (short Expires)
-        # Without an upstream: ([(network, mask)] of lan0, our WAN address or
-        # None). A request leaving for an address outside lan0 names the WAN
-        # address in Via and Record-Route, never the LAN one it advertises
-        # to phones (and is refused while the WAN address is unknown).
-        self.outside = None
-        self.probe_port = None  # the runtime's socket for probes (its local port), if it has one
 
 
 class Proxy:
@@ -351,7 +316,7 @@ class Proxy:
         elif kind is Forward:
             if d.note is not None:
                 self.events.append(d.note)
-            self._forward(req, txn, d.targets, now)
+            fork(self, req, txn, d.targets, now)
         elif kind is Register:
             policy = self.config.survival_policy if self.survival is not None and self.survival.local else self.config.registrar_policy
             out = register(req, source, now, self.location, policy, self.config.authenticator)
@@ -393,80 +358,6 @@ class Proxy:
         the router to reach other domains (toll fraud needs an open relay)."""
         return self.config.authenticator is not None and self.config.auth_invite
 
-    def pop_our_routes(self, req):
-        """Remove the leading Routes that are us (two when a call between two
-        of our phones passes a proxy upstream); (routes left, in one of our
-        dialogs): only when every one of them carries our token for this
-        request's dialog and the side it goes on to (dialogtoken.py). A
-        Route naming us is not proof."""
-        routes = req.routes
-        n = 0
-        while n < len(routes) and self.is_me(routes[n].uri):
-            n += 1
-        rest = routes[n:]
-        proven = n > 0 and req.to.tag is not None
-        hops = [r.uri for r in routes[1:n]] + [rest[0].uri if rest else None]
-        for i in range(n if proven else 0):
-            proven = proven and self.tokens.proves(routes[i].uri, req, self.relay, self.toward(hops[i], req))
-        if n:
-            req.remove_leading("route", n)
-        return rest, proven
-
-    def toward(self, uri, req):
-        """The side a request goes on to: its next Route, else its Request-URI
-        (a contact token of ours leads to a phone)."""
-        if self.relay is None:
-            return "any"
-        if uri is None:
-            uri = req.uri
-            if self.relay.resolve(uri, self.now) is not None:
-                return "lan"
-        return self.relay.side(uri.host.strip("[]")) if uri.is_sip else "wan"
-
-    def _forward(self, req, txn, targets, now):
-        """Fork `req` to every (request-uri or None, dest) in `targets`."""
-        targets = [t for t in targets if not self.sides.forbidden(t[1])]
-        if not targets:
-            return self.reply(txn, req, 403, "Forbidden (not a destination)", (), now)
-        ctx = ResponseContext(self, txn, req, now)
-        if self.relay is not None:
-            ctx.crossing = Crossing()
-        self.contexts[txn.key] = ctx
-        if req.method == "INVITE":
-            self.reply(txn, req, 100, "Trying", (), now)
-        mf = req.max_forwards
-        prefix = branch_prefix(req)
-        for i in range(len(targets)):
-            ruri, dest = targets[i]
-            m = req.fork()
-            if ruri is not None:
-                m.set_request_uri(ruri)
-            if mf is None:
-                m.insert_field("max-forwards", "70")
-            else:
-                m.replace_field(m.fields("max-forwards")[0], "%d" % (mf - 1))
-            transport, host, port = self._local(dest[0])
-            host = ctx.crossing.request(self, req, txn.dest, m, dest, now) if ctx.crossing is not None else self._outside_address(dest)
-            if req.method in DIALOG_METHODS and req.to.tag is None:
-                # The side it leaves on reaches us at our address there; the
-                # response shows the other side its own (alg_response).
-                toward = side_of(txn.dest[1], self.relay)  # requests reaching this route go back to the caller's side
-                m.insert_field("record-route", "<%s>" % self.tokens.record_route(host, port, transport, req.call_id, req.from_.tag, self.relay, toward))
-            branch = "%s.%d" % (prefix, i)
-            m.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s;rport" % (transport.upper(), host, port, branch))
-            client = self.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)
-            if client is None:
-                self.counters["overload"] += 1
-                ctx.on_timeout(None)
-                continue
-            ctx.add_branch(client)
-            if req.method == "INVITE":
-                client.timer_c_ms = TIMER_C_MS
-        if not ctx.branches:
-            self.contexts.pop(txn.key, None)
-            self.call_failed(ctx)
-            self.reply(txn, req, 503, "Service Unavailable", (("retry-after", "5"),), now)
-
     def _local(self, transport):
         t = transport if transport in self.config.listen else "udp"
         host, port = self.config.listen[t]
@@ -482,19 +373,12 @@ class Proxy:
 
     def _forward_ack(self, req, now, source):
         """ACK for a 2xx: its own transaction-less request, routed by Route (§16.11)."""
-        routes, ours = self.pop_our_routes(req)
-        relay = self.relay
-        target = relay.resolve(req.uri, now) if relay is not None and not routes else None
-        if target is not None:
-            req.set_request_uri(target[0])
-            dest = _contact_dest(target[0], target[1])
-        else:
-            dest = _uri_dest(routes[0].uri if routes else req.uri)
-            if self.is_me(req.uri) and not routes:
-                return  # an ACK to us: nothing to do
-        if not ours and (self.restricted() or source is None or not self.sides.trusted(source[1])):
-            self.counters["malformed"] += 1
-            return  # not a proven dialog of ours: an ACK never makes us send elsewhere
+        d = ack_route(self, req, source, now)
+        if type(d) is Drop:
+            if d.counter is not None:
+                self.counters[d.counter] += 1
+            return
+        dest = d.targets[0][1]
         mf = req.max_forwards
         if mf == 0 or self.sides.forbidden(dest):
             return
@@ -503,14 +387,8 @@ class Proxy:
         else:
             req.replace_field(req.fields("max-forwards")[0], "%d" % (mf - 1))
         transport, host, port = self._local(dest[0])
-        if relay is not None and source is not None:
-            into, out = relay.side(source[1]), relay.side(dest[1])
-            host = relay.address(out)
-            if into != out and out == "wan":
-                req.drop_lines("via")  # an ACK gets no response: the phone's Vias need not come back
-                relay.to_wan(req, source, now, relay.key(req, source), False)
-            elif into != out:
-                relay.to_lan(req, relay.key(req, dest), False, None, dest[1])
+        if self.relay is not None and source is not None:
+            host = ack_crossing(self.relay, req, source, dest, now)
         req.insert_field("via", "SIP/2.0/%s %s:%d;branch=%s.a;rport" % (transport.upper(), host, port, branch_prefix(req)))
         self.send(req.serialise(), dest)
 

@@ -19,7 +19,7 @@ Rules of this file:
 from .errors import RemoteProtocolError
 from .loops import looped
 from .proxycheck import check_request
-from .targets import binding_dest, uri_dest
+from .targets import binding_dest, contact_dest, uri_dest
 
 SUPPORTED = ("path",)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
@@ -49,6 +49,15 @@ class Forward:
         return "Forward(%r)" % (self.targets,)
 
 
+class Drop:
+    """Nothing is sent (an ACK gets no answer); `counter` names the counter
+    that says why, or None."""
+    __slots__ = ("counter",)
+
+    def __init__(self, counter=None):
+        self.counter = counter
+
+
 class Register:
     """The registrar answers (registrar.register on the location table)."""
     __slots__ = ()
@@ -68,13 +77,13 @@ def route(p, req, source, now):
     if looped(req, p.me):
         raise RemoteProtocolError(482, "Loop Detected")
     listed = len(req.routes)
-    routes, ours = p.pop_our_routes(req)  # ours: a dialog we record-routed
+    routes, ours = our_routes(p, req)  # ours: a dialog we record-routed
     # Strict routing (the Request-URI is a Record-Route of ours) only when
     # no Route of ours was there too: both at once is no real hop's doing.
     if not ours and routes and len(routes) == listed and for_us and uri.has_param("lr"):
         # The previous hop was a strict router (§16.4): the Request-URI is
         # our Record-Route and the real target is the last Route.
-        ours = req.to.tag is not None and p.tokens.proves(uri, req, p.relay, p.toward(routes[-1].uri, req))
+        ours = req.to.tag is not None and p.tokens.proves(uri, req, p.relay, toward(p, routes[-1].uri, req))
         last = routes[-1]
         req.set_request_uri(last.uri)
         req.remove_field(last)
@@ -92,6 +101,56 @@ def route(p, req, source, now):
         if d is not None:
             return d
     return _onward(p, req, source, uri, routes, ours, now)
+
+
+def ack_route(p, req, source, now):
+    """Where an ACK for a 2xx goes (RFC 3261 §16.11: its own request with
+    no transaction, routed by Route): Forward to one dest, or Drop."""
+    routes, ours = our_routes(p, req)
+    relay = p.relay
+    target = relay.resolve(req.uri, now) if relay is not None and not routes else None
+    if target is not None:
+        req.set_request_uri(target[0])
+        dest = contact_dest(target[0], target[1])
+    else:
+        dest = uri_dest(routes[0].uri if routes else req.uri)
+        if p.is_me(req.uri) and not routes:
+            return Drop()  # an ACK to us: nothing to do
+    if not ours and (p.restricted() or source is None or not p.sides.trusted(source[1])):
+        return Drop("malformed")  # not a proven dialog of ours: an ACK never makes us send elsewhere
+    return Forward([(None, dest)])
+
+
+def our_routes(p, req):
+    """Remove the leading Routes that are us (two when a call between two
+    of our phones passes a proxy upstream); (routes left, in one of our
+    dialogs): only when every one of them carries our token for this
+    request's dialog and the side it goes on to (dialogtoken.py). A Route
+    naming us is not proof."""
+    routes = req.routes
+    n = 0
+    while n < len(routes) and p.is_me(routes[n].uri):
+        n += 1
+    rest = routes[n:]
+    proven = n > 0 and req.to.tag is not None
+    hops = [r.uri for r in routes[1:n]] + [rest[0].uri if rest else None]
+    for i in range(n if proven else 0):
+        proven = proven and p.tokens.proves(routes[i].uri, req, p.relay, toward(p, hops[i], req))
+    if n:
+        req.remove_leading("route", n)
+    return rest, proven
+
+
+def toward(p, uri, req):
+    """The side a request goes on to: its next Route, else its Request-URI
+    (a contact token of ours leads to a phone)."""
+    if p.relay is None:
+        return "any"
+    if uri is None:
+        uri = req.uri
+        if p.relay.resolve(uri, p.now) is not None:
+            return "lan"
+    return p.relay.side(uri.host.strip("[]")) if uri.is_sip else "wan"
 
 
 def _for_the_router(p, req, source, uri, for_us):
