@@ -240,3 +240,22 @@ def test_a_far_ends_sdp_cannot_cut_other_lan_hosts_off_from_a_server():
         assert udp_exchange(t, t.lan, (PHONE, 4602), (REMOTE, 4500), t.wan, (REMOTE, 4500)) is None  # the called phone, that port only
     finally:
         t.down()
+
+
+def test_a_wan_host_cannot_reach_a_phone_directly_nor_get_its_far_end_dropped(topo):
+    """Review of #15, finding 1: a WAN host that routes the LAN prefix via
+    our WAN address sends, as the far end, straight to the phone's LAN
+    address. media_in took that flow though it was never DNATed; its entry
+    then made every later packet of the real far end clash, and nat_clash
+    dropped them all (no primed entry: a re-INVITE moving the far end
+    primes none). A new WAN -> LAN flow must come through a DNAT."""
+    h = helper(topo)
+    leg = Leg(("call9", 0, "rtp"), (ipv4(PHONE), 4090), (ipv4(ROUTER_WAN), 40090), (ipv4(REMOTE), 5090))
+    h.open(leg)
+    assert h.apply()
+    sh("ip", "-n", topo.wan, "route", "add", "192.0.2.0/24", "via", ROUTER_WAN)
+    assert udp_exchange(topo, topo.wan, (REMOTE, 5090), (PHONE, 4090), topo.lan, (PHONE, 4090), payload=b"spoof") is None
+    for _ in range(2):
+        assert udp_exchange(topo, topo.wan, (REMOTE, 5090), (ROUTER_WAN, 40090), topo.lan, (PHONE, 4090)) == ("rtp", REMOTE, 5090)
+    counters = sh("ip", "netns", "exec", topo.rtr, "nft", "list", "chain", "inet", "outpost", "nat_clash").stdout
+    assert "packets 0 " in counters, counters

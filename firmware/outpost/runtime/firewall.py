@@ -56,7 +56,10 @@ class Firewall:
                               and e.leg.key not in live and e.leg.key in self.pinholes.live])
         if self.conntrack.failed and not self._ct_logged:
             self._ct_logged = True
-            log.warning("cannot reach conntrack over netlink: a call reusing the last call's ports may get stale NAT")
+            # Without the primed entry a clash the ruleset drops (nat_clash)
+            # can hold a call's incoming media for its whole life.
+            log.warning("cannot reach conntrack over netlink: a call reusing the last call's ports may get stale NAT "
+                        "or lose its incoming media")
         return True
 
     def _one(self, event):
