@@ -5,15 +5,21 @@ transaction. It forwards provisional responses and every 2xx at once,
 keeps the best final response of the others (§16.7 step 6), cancels the
 pending branches on a 2xx or 6xx to INVITE (§16.7 step 10) or on CANCEL
 (§16.10), and answers when the last branch is done.
+
+It sends only through the transaction layer, whose tables decide what may
+go. Everything else is one hook, the proxy, told five things: a response
+is about to cross the router (`crossed`: the ALG's part, False to drop
+it), a branch failed at the upstream (`upstream_failed`), the call failed
+(`call_failed`), an ACK for a 2xx arrived (`forward_ack`), and the context
+is done (`context_done`).
 """
 
 from .build import cancel_for
 from .crossing import DIALOG_METHODS, Crossing
 from .dialogtoken import side_of
 from .loops import branch_prefix
-from .errors import Refused, RemoteProtocolError
 from .message import parse_message
-from .response import make_response
+from .response import make_response, own_tag
 
 
 TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
@@ -38,8 +44,9 @@ class Branch:
 
 
 class ResponseContext:
-    def __init__(self, proxy, server_txn, req, now):
-        self.proxy = proxy
+    def __init__(self, layer, hook, server_txn, req, now):
+        self.layer = layer
+        self.hook = hook
         self.server = server_txn
         self.req = req
         self.method = req.method
@@ -83,30 +90,23 @@ class ResponseContext:
         elif len(resp.vias) == 1:
             # No Via left: meant for us, never forwarded as is (§16.7 step 3).
             # The caller still learns the outcome, from a response of ours.
-            resp = parse_message(make_response(self.req, status, resp.reason, to_tag=resp.to.tag or self.proxy.to_tag(self.req)))
-        try:
-            if self.crossing is not None:
-                self.proxy.events += self.crossing.response(self.proxy, self, txn, resp, now)
-        except Refused:
-            self.proxy.counters["overload"] += 1
-            return  # no media ports for it: dropped, never sent with a LAN address
-        except RemoteProtocolError:
-            self.proxy.counters["malformed"] += 1
-            return  # an answer the ALG cannot pass (its SDP): dropped, never sent with a LAN address
+            resp = parse_message(make_response(self.req, status, resp.reason, to_tag=resp.to.tag or own_tag(self.req)))
+        if self.crossing is not None and not self.hook.crossed(self, txn, resp, now):
+            return  # the ALG could not pass it: dropped, never sent with a LAN address
         if status < 200:
             if b.cancel_pending:
                 b.cancel_pending = False
                 self._send_cancel(b, now)
             if not self.answered:
-                self.proxy.respond(self.server, status, resp.serialise(), now)
+                self._respond(status, resp.serialise(), now)
             return
         if status == 503:
-            self.proxy.upstream_failed(txn.dest, "503", now)
+            self.hook.upstream_failed(txn.dest, "503", now)
         if b.final is None:
             b.final = status
         if status < 300:
             self.answered = True
-            self.proxy.respond(self.server, status, resp.serialise(), now)
+            self._respond(status, resp.serialise(), now)
             self._release()
             if self.method == "INVITE":
                 self.cancel_all(now)
@@ -121,24 +121,24 @@ class ResponseContext:
         b = self._branch(txn)
         if b is None or b.final is not None:
             return
-        self.proxy.upstream_failed(txn.dest, "timeout", self.proxy.now)
+        self.hook.upstream_failed(txn.dest, "timeout", self.layer.now)
         b.final = status = 503 if txn.unreachable else 408
         if self.best is None or _rank(status) < self.best[0]:
             self.best = (_rank(status), status, None)
-        self._maybe_finish(self.proxy.now)
+        self._maybe_finish(self.layer.now)
 
     def on_timer_c(self, txn):
         b = self._branch(txn)
         if b is not None and b.final is None:
-            self._send_cancel(b, self.proxy.now)
+            self._send_cancel(b, self.layer.now)
 
     def on_ack(self, txn, ack, now):
         """An ACK for a 2xx that matched our INVITE server transaction."""
-        self.proxy.forward_ack(ack, now, txn.dest)
+        self.hook.forward_ack(ack, now, txn.dest)
 
     def on_terminated(self, txn):
         if txn is self.server:
-            self.proxy.context_done(self)
+            self.hook.context_done(self)
 
     # -- CANCEL --------------------------------------------------------------------
 
@@ -153,13 +153,13 @@ class ResponseContext:
         provisional, §9.1), or as soon as it does."""
         if b.cancelled:
             return
-        if not self.proxy.txns.cancel(b.txn, now):
+        if not self.layer.cancel(b.txn, now):
             b.cancel_pending = True
             return
         b.cancelled = True
         sent = parse_message(b.txn.request)
         data = cancel_for(sent)
-        self.proxy.txns.new_client("CANCEL", sent.top_via.branch, data, b.txn.dest, b.txn.reliable, now)
+        self.layer.new_client("CANCEL", sent.top_via.branch, data, b.txn.dest, b.txn.reliable, now)
 
     # -- answering ---------------------------------------------------------------------
 
@@ -175,10 +175,16 @@ class ResponseContext:
             # Our own 408 or 503 (no next hop), or a 503 received, which a
             # proxy turns into 500 (§16.7 step 6).
             status, reason = OWN.get(status, (500, "Server Internal Error")) if data is None else (500, "Server Internal Error")
-            data = make_response(self.req, status, reason, to_tag=self.proxy.to_tag(self.req))
-        self.proxy.call_failed(self)  # a timeout or an error: the call's media sessions end
-        self.proxy.respond(self.server, status, data, now)
+            data = make_response(self.req, status, reason, to_tag=own_tag(self.req))
+        self.hook.call_failed(self)  # a timeout or an error: the call's media sessions end
+        self._respond(status, data, now)
         self._release()
+
+    def _respond(self, status, data, now):
+        """Through the server transaction, if its table still takes it (a
+        late provisional after a final, say, is dropped)."""
+        if self.layer.may_respond(self.server, status):
+            self.layer.respond(self.server, status, data, now)
 
     def _release(self):
         """Answered: the request is no longer needed, and this context may
@@ -193,7 +199,7 @@ def fork(p, req, txn, targets, now):
     targets = [t for t in targets if not p.sides.forbidden(t[1])]
     if not targets:
         return p.reply(txn, req, 403, "Forbidden (not a destination)", (), now)
-    ctx = ResponseContext(p, txn, req, now)
+    ctx = ResponseContext(p.txns, p, txn, req, now)
     if p.relay is not None:
         ctx.crossing = Crossing()
     p.contexts[txn.key] = ctx
@@ -222,6 +228,7 @@ def fork(p, req, txn, targets, now):
         client = p.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)
         if client is None:
             p.counters["overload"] += 1
+            p.txns.now = now
             ctx.on_timeout(None)
             continue
         ctx.add_branch(client)

@@ -25,7 +25,7 @@ from .errors import Refused, RemoteProtocolError
 from .events import BindingChanged, BindingExpired, CallLimitReached, PinholeClosed, PinholeOpened, RequestRefused
 from .loops import branch_prefix, mark_source
 from .message import parse_message, is_keepalive
-from .response import make_response, error_response, stateless_tag
+from .response import make_response, error_response, own_tag
 from .proxyconfig import ProxyConfig  # noqa: F401 (the runtime builds one: part of the surface)
 from .routing import Drop, Forward, Register, Reply, ack_route, route
 from .transactions.layer import TransactionLayer, server_key
@@ -228,20 +228,11 @@ class Proxy:
     def send(self, data, dest):
         self.txns.send(data, dest)
 
-    def respond(self, txn, status, data, now):
-        """Send through a server transaction, if it can still take it (a
-        late provisional after a final, say, is dropped)."""
-        if self.txns.may_respond(txn, status):
-            self.txns.respond(txn, status, data, now)
-
-    def to_tag(self, req):
-        return stateless_tag(req.top_via.branch, req.call_id, req.from_.tag)
-
     def context_done(self, ctx):
         self.contexts.pop(ctx.server.key, None)
 
     def reply(self, txn, req, status, reason, headers=(), now=None):
-        tag = self.to_tag(req) if req.to.tag is None else None
+        tag = own_tag(req) if req.to.tag is None else None
         data = make_response(req, status, reason, to_tag=tag, headers=headers)
         now = self.now if now is None else now
         if status >= 300 and txn.kind == "ServerInvite" and not txn.reliable and self.sides.stranger(txn.dest[1]):
@@ -270,7 +261,7 @@ class Proxy:
         txn = self.txns.new_server(req, source, reliable, now)
         if txn is None:
             self.counters["overload"] += 1
-            self.send(make_response(req, 503, "Service Unavailable", to_tag=self.to_tag(req), headers=(("retry-after", "5"),)), source)
+            self.send(make_response(req, 503, "Service Unavailable", to_tag=own_tag(req), headers=(("retry-after", "5"),)), source)
             return
         try:
             if req.method == "CANCEL":
@@ -346,6 +337,18 @@ class Proxy:
         if self.survival is not None:
             upstream.failed(self.relay, self.survival, dest, what, now)
             self.events += upstream.events(self.survival)
+
+    def crossed(self, ctx, txn, resp, now):
+        """A response on its way back across the router (the ALG's part);
+        False: it cannot pass and is dropped, never sent with a LAN address."""
+        try:
+            self.events += ctx.crossing.response(self, ctx, txn, resp, now)
+            return True
+        except Refused:
+            self.counters["overload"] += 1  # no media ports for it
+        except RemoteProtocolError:
+            self.counters["malformed"] += 1  # an answer whose SDP the ALG cannot pass
+        return False
 
     def call_failed(self, ctx):
         """An initial INVITE ended without a call (a final error, a timeout,

@@ -32,6 +32,11 @@ def stateless_tag(*parts):
     return _hex(h.digest())[:16]
 
 
+def own_tag(req):
+    """The To tag of an answer the proxy makes itself to `req`."""
+    return stateless_tag(req.top_via.branch, req.call_id, req.from_.tag)
+
+
 def make_response(req, status, reason, to_tag=None, headers=(), body=b"", content_type=None, record_route=False):
     """Response bytes for a parsed Request."""
     lines = []

@@ -63,6 +63,7 @@ class TransactionLayer:
         self._linger = []  # FIFO of lingering transactions, oldest first
         self._linger_head = 0
         self.evicted = 0
+        self.now = 0  # the time of the input being handled: owners told of a timeout read it here
 
     def __len__(self):
         return len(self.servers) + len(self.clients)
@@ -172,6 +173,7 @@ class TransactionLayer:
         txn.fire(response_event(resp.status), now, resp)
 
     def transport_error(self, txn, now):
+        self.now = now
         txn.fire("transport_error", now)
 
     # -- time ------------------------------------------------------------------
@@ -187,6 +189,7 @@ class TransactionLayer:
         return None
 
     def expire(self, now):
+        self.now = now
         heap = self._heap
         while heap and heap[0][0] <= now:
             _, _, txn = heapq.heappop(heap)
