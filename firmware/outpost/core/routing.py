@@ -72,7 +72,7 @@ def route(p, req, source, now):
 
     uri = req.uri
     # No user part, and our address or our domain: the router itself.
-    for_us = not uri.user and (p.is_me(uri) or (uri.is_sip and uri.host.lower() == p.config.domain)) and not uri.has_param("oc")
+    for_us = not uri.user and p.for_domain(uri) and not uri.has_param("oc")
     check_request(req, SUPPORTED, for_us)
     if looped(req, p.me):
         raise RemoteProtocolError(482, "Loop Detected")

@@ -244,14 +244,15 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None, resolved=(), pr
     what the upstream's configured names resolved to (peers too: their
     requests start calls); `probe_port`: the runtime's socket for probes."""
     sip, r, lim, t = cfg["sip"], cfg["registrar"], cfg["limits"], cfg["sip"]["timers"]
-    pc = ProxyConfig(sip["domain"], _listen(sip)[0], key, _authenticator(cfg, key),
+    listen, aliases = _listen(sip, local_addresses)
+    pc = ProxyConfig(sip["domain"], listen, key, _authenticator(cfg, key),
                      RegistrarPolicy(sip["domain"], r["default_expires"], r["min_expires"], r["max_expires"]),
                      t1=t["t1_ms"], t2=t["t2_ms"], t4=t["t4_ms"], max_transactions=lim["max_transactions"],
                      max_bindings=r["max_bindings"], max_per_aor=r["max_contacts_per_aor"],
                      rate=lim["rate_per_source"], burst=lim["burst_per_source"], max_sources=lim["max_sources"])
     pc.auth_invite = cfg["auth"]["invite"]
     pc.probe_port = probe_port
-    pc.aliases = [(h, e["port"]) for h in _listen(sip)[1] + [a for a in local_addresses if _wildcard(sip)] for e in sip["listen"]]
+    pc.aliases = [(h, e["port"]) for h in aliases for e in sip["listen"]]
     lan = (cfg["interfaces"].get("lan0") or {}).get("address")
     pc.trusted = parse_networks(["127.0.0.0/8"] + ([lan] if lan else []) + sip["trusted_networks"])
     wan = (cfg["interfaces"].get("wan0") or {}).get("address")
@@ -262,17 +263,16 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None, resolved=(), pr
     return pc
 
 
-def _wildcard(sip):
-    return any(e["address"] in ("0.0.0.0", "::") for e in sip["listen"])
-
-
-def _listen(sip):
-    """({transport: (advertised host, port)}, [other hosts that are us])."""
+def _listen(sip, local_addresses):
+    """({transport: (advertised host, port)}, [other hosts that are us]):
+    a wildcard listener answers for every address the host has."""
     listen, aliases = {}, list(sip["aliases"])
     for entry in sip["listen"]:
         host = sip["advertise"] or entry["address"]
         listen.setdefault(entry["transport"], (host, entry["port"]))
-        if entry["address"] not in ("0.0.0.0", "::") and entry["address"] != host:
+        if entry["address"] in ("0.0.0.0", "::"):
+            aliases += local_addresses
+        elif entry["address"] != host:
             aliases.append(entry["address"])
     return listen, aliases
 

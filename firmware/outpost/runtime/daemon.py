@@ -264,11 +264,15 @@ class Daemon:
             self.proxy.set_config(self._proxy_config(self.cfg))
 
     async def _open_probe(self):
-        self._probe_port = await self.net.open_probe(self._upstream(self.cfg))
-        self.proxy.set_config(self._proxy_config(self.cfg))
+        port = await self.net.open_probe(self._upstream(self.cfg))
+        if port != self._probe_port:  # the probes' Via names it
+            self._probe_port = port
+            self.proxy.set_config(self._proxy_config(self.cfg))
 
-    def counters(self):
-        counters = self.proxy.status(now_ms())["counters"]
+    def counters(self, core=None):
+        """The core's counters (from its `status`, when the caller has it)
+        with the bugs of ours the runtime contained."""
+        counters = (self.proxy.status(now_ms()) if core is None else core)["counters"]
         counters["internal_errors"] = counters.get("internal_errors", 0) + self.internal_errors + (
             self.firewall.internal_errors if self.firewall is not None else 0)
         return counters
@@ -279,7 +283,7 @@ class Daemon:
         core = self.proxy.status(now)
         if "upstream" in core:
             core["upstream"]["host"] = self.cfg["upstream"]["host"]
-        core["counters"] = self.counters()
+        core["counters"] = self.counters(core)
         statusfile.write(self.cfg["state"]["status_file"], core, now, version=__version__, started=int(self._started),
                          tcp_connections=len(self.net.tcp.flows), addresses=self._addresses, reloads=self._reloads,
                          listen_errors=sorted(self.net.unbound))

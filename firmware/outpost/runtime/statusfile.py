@@ -15,9 +15,15 @@ from .store import write_atomic
 log = logging.getLogger("outpost")
 
 
+def _offset(now):
+    """Wall-clock ms minus the monotonic `now`: monotonic ms mean nothing
+    to another process or after a reboot."""
+    return int(time.time() * 1000) - now
+
+
 def wall_clock(core, now):
     """The core's status with its times in wall-clock seconds."""
-    offset = time.time() * 1000 - now
+    offset = _offset(now)
     sv = core.get("survival")
     if sv is not None:
         sv["since"] = int((sv.pop("since_ms") + offset) / 1000)
@@ -39,9 +45,8 @@ def write(path, core, now, **daemon):
 
 
 def saved(items, now):
-    """Bindings as the flash keeps them: monotonic ms mean nothing after a
-    reboot, so expiry is stored as wall-clock ms."""
-    offset = int(time.time() * 1000) - now
+    """Bindings as the flash keeps them: expiry as wall-clock ms."""
+    offset = _offset(now)
     for d in items:
         d["expires_at"] += offset
     return {"version": 1, "bindings": items}
@@ -51,7 +56,7 @@ def loaded(data, now):
     """The inverse of `saved`, for whatever the file holds (a damaged
     entry is left for the core to drop)."""
     items = data.get("bindings", []) if isinstance(data, dict) else []
-    offset = int(time.time() * 1000) - now
+    offset = _offset(now)
     for d in items:
         if isinstance(d, dict) and isinstance(d.get("expires_at"), (int, float)):
             d["expires_at"] = int(d["expires_at"]) - offset
