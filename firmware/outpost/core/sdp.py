@@ -209,7 +209,7 @@ def parse_sdp(body):
     n = len(body)
     pos = 0
     count = 0
-    cur = None
+    cur = None  # the m= section being read; None at session level
     while pos < n:
         nl = body.find(b"\n", pos)
         if nl < 0:
@@ -222,39 +222,10 @@ def parse_sdp(body):
         count += 1
         if count > MAX_SDP_LINES:
             raise bad("SDP too long")
-        if end - pos < 2 or body[pos + 1] != 61 or not (97 <= body[pos] <= 122):  # 'x='
-            raise bad("Malformed SDP line")
-        kind = chr(body[pos])
-        vstart = pos + 2
-        try:
-            value = body[vstart:end].decode()
-        except UnicodeError:
-            raise bad("Invalid UTF-8 in SDP")
+        kind, value = _line(body, pos, end)
         if count == 1 and (kind != "v" or value != "0"):
             raise bad("SDP must start with v=0")
-        if kind == "m":
-            if len(sdp.media) >= MAX_SDP_MEDIA:
-                raise bad("Too many SDP media descriptions")
-            if cur is not None:
-                cur.end = pos
-            cur = _media(sdp, value, vstart, pos)
-            sdp.media.append(cur)
-        elif kind == "c":
-            c = _connection(value, vstart)
-            # One c= per level (RFC 4566 §5): a second one is a message
-            # that means two things, one for us and one for the far end.
-            if (sdp.connection if cur is None else cur.connection) is not None:
-                raise bad("Duplicate SDP c= line")
-            if cur is None:
-                sdp.connection = c
-            else:
-                cur.connection = c
-        elif kind == "o":
-            if cur is not None or sdp.origin is not None:
-                raise bad("Misplaced SDP o= line")
-            sdp.origin = _origin(value, vstart)
-        elif kind == "a":
-            _attribute(sdp, cur, value, vstart, nl + 1)
+        cur = _take(sdp, cur, kind, value, pos, nl)
         pos = nl + 1
     if cur is not None:
         cur.end = min(pos, n)
@@ -264,6 +235,46 @@ def parse_sdp(body):
         if m.port and m.connection is None and sdp.connection is None:
             raise bad("SDP stream without c= line")
     return sdp
+
+
+def _line(body, pos, end):
+    """An SDP line's type letter and value, 'x=value' (RFC 4566 §5)."""
+    if end - pos < 2 or body[pos + 1] != 61 or not (97 <= body[pos] <= 122):
+        raise bad("Malformed SDP line")
+    try:
+        return chr(body[pos]), body[pos + 2:end].decode()
+    except UnicodeError:
+        raise bad("Invalid UTF-8 in SDP")
+
+
+def _take(sdp, cur, kind, value, pos, nl):
+    """Record the line at `pos` (ending at `nl`); return the m= section that
+    is read next."""
+    vstart = pos + 2
+    if kind == "m":
+        if len(sdp.media) >= MAX_SDP_MEDIA:
+            raise bad("Too many SDP media descriptions")
+        if cur is not None:
+            cur.end = pos
+        cur = _media(sdp, value, vstart, pos)
+        sdp.media.append(cur)
+    elif kind == "c":
+        c = _connection(value, vstart)
+        # One c= per level (RFC 4566 §5): a second one is a message
+        # that means two things, one for us and one for the far end.
+        if (sdp.connection if cur is None else cur.connection) is not None:
+            raise bad("Duplicate SDP c= line")
+        if cur is None:
+            sdp.connection = c
+        else:
+            cur.connection = c
+    elif kind == "o":
+        if cur is not None or sdp.origin is not None:
+            raise bad("Misplaced SDP o= line")
+        sdp.origin = _origin(value, vstart)
+    elif kind == "a":
+        _attribute(sdp, cur, value, vstart, nl + 1)
+    return cur
 
 
 def _media(sdp, value, vstart, line_start):
