@@ -35,8 +35,8 @@ caller answers 503) and nothing leaks.
 """
 
 from .addr import ipv4, is_unicast
-from .leaks import names
 from .errors import Refused, RemoteProtocolError
+from .sdpends import refused, held, host_of, rtcp_of, rewrite, to_peer
 from .media import Guard, Leg, PortPool
 
 from .defaults import MAX_CALLS  # reasons and bound: core/defaults.py
@@ -48,10 +48,6 @@ MAX_CALLS_PER_SOURCE = 16
 
 RECEIVES = ("sendrecv", "recvonly")  # a direction that takes media in
 SENDS = ("sendrecv", "sendonly")
-
-
-def refused(why):
-    return RemoteProtocolError(488, "Not Acceptable Here (%s)" % why)
 
 
 class Stream:
@@ -78,39 +74,6 @@ class Session:
         self.created = now
         self.owner = owner  # the source host whose share it counts against, or None
         self.phone = None  # IPv4 of the phone this leg reaches, once known
-
-
-def _held(m):
-    """A stream's address as IPv4, or None when the side asked for no media
-    (RFC 2543 hold: c= 0.0.0.0); and its direction, hold counting as
-    sendonly. Anything but an IPv4 literal is refused (488)."""
-    text = m.address
-    if text in (None, "0.0.0.0"):
-        return None, "inactive" if m.direction == "inactive" else "sendonly"
-    addr = ipv4(text)
-    if addr is None or (m.connection or m.session.connection).addrtype != "IP4":
-        raise refused("SDP address is not an IPv4 address")
-    return addr, m.direction
-
-
-def _host_of(a, networks):
-    """A host inside one of `networks`: not its network or broadcast address."""
-    for net, mask in networks:
-        if a.n & mask == net and a.n != net and a.n != net | (~mask & 0xFFFFFFFF):
-            return True
-    return False
-
-
-def _rtcp(m, addr):
-    """Where a stream's RTCP goes: a=rtcp, else the RTP port + 1 (RFC 3605)."""
-    if m.rtcp is None:
-        if m.port >= 65535:
-            raise refused("no port for RTCP")
-        return addr, m.port + 1
-    raddr = addr if m.rtcp.address is None else ipv4(m.rtcp.address)
-    if raddr is None or not m.rtcp.port:
-        raise refused("SDP a=rtcp is not an IPv4 address and port")
-    return raddr, m.rtcp.port
 
 
 class MediaAlg:
@@ -148,7 +111,7 @@ class MediaAlg:
         ends = [self._phone_end(m, owner) for m in sdp.media]  # 488 before anything is allocated
         sess = self._session(key or msg.call_id, create, owner)
         if sess is None:
-            return self._rewrite(sdp, None)
+            return rewrite(sdp, None, self.wan, self.lan_networks)
         try:
             ports = [None if ends[i] is None else self._stream(sess, i).wan_port for i in range(len(ends))]
         except (RemoteProtocolError, Refused):
@@ -163,7 +126,7 @@ class MediaAlg:
             addr, rtcp, st.lan_dir = ends[i]
             st.lan = (addr, sdp.media[i].port) if addr is not None else st.lan
             st.lan_rtcp = rtcp if addr is not None else st.lan_rtcp
-        self._rewrite(sdp, ports)
+        rewrite(sdp, ports, self.wan, self.lan_networks)
         self._update(sess)
 
     def _phone_end(self, m, sender=None):
@@ -174,63 +137,16 @@ class MediaAlg:
         guard and reset that host's flows."""
         if m.rejected or m.proto.upper().startswith("TCP"):
             return None
-        addr, direction = _held(m)
+        addr, direction = held(m)
         if addr is None:
             return None, None, direction
-        rtcp = _rtcp(m, addr)
+        rtcp = rtcp_of(m, addr)
         for a in (addr, rtcp[0]):
-            if a in self.own or not is_unicast(a) or (self.lan_networks is not None and not _host_of(a, self.lan_networks)):
+            if a in self.own or not is_unicast(a) or (self.lan_networks is not None and not host_of(a, self.lan_networks)):
                 raise refused("media address is not a phone on the LAN")
             if sender is not None and sender not in self.gateways and a != ipv4(sender):
                 raise refused("media address is not the sending phone's")
         return addr, rtcp, direction
-
-    def _rewrite(self, sdp, ports):
-        """The phone's SDP as the WAN sees it: the router's address and ports,
-        and no line that names a LAN address."""
-        wan = self.wan
-        keep = set()  # lines rewritten here; any other line naming the LAN goes
-        if sdp.origin is not None:
-            sdp.set_origin_address(wan, "IP4")
-            if self.lan_networks is not None and self._names_lan(sdp.origin.username):
-                sdp.set_origin_user("-")
-            keep.add(sdp.line_start(sdp.origin.start))
-        for c in [sdp.connection] + [m.connection for m in sdp.media]:
-            if c is not None and not c.is_hold:
-                sdp.set_connection(c, wan, "IP4")
-                keep.add(sdp.line_start(c.start))
-        for i in range(len(sdp.media)):
-            m = sdp.media[i]
-            port = ports[i] if ports is not None else None
-            keep.add(m.start)
-            if port is not None:
-                sdp.set_port(m, port)
-                if m.rtcp is not None:
-                    sdp.set_rtcp(m, port + 1, wan if m.rtcp.address else None)
-                    keep.add(sdp.line_start(m.rtcp.port_span[0]))
-        if self.lan_networks is not None:
-            for line in keep:  # what a rewrite left of a kept line (an o= id, an m= proto)
-                if self._names_lan(self._kept_rest(sdp, line)):
-                    raise refused("SDP names a LAN address where none belongs")
-            sdp.drop_lines(self._names_lan, keep)
-
-    @staticmethod
-    def _kept_rest(sdp, line):
-        """A kept line's text less the parts _rewrite replaces (addresses,
-        ports, the o= user)."""
-        end = sdp.body.find(b"\n", line)
-        text = sdp.body[line:len(sdp.body) if end < 0 else end].decode()
-        kind = text[:2]
-        if kind == "o=":
-            return " ".join(text[2:].split(" ")[1:-1])
-        if kind == "c=":
-            return ""
-        if kind == "m=":
-            return " ".join(text[2:].split(" ")[2:])
-        return ""  # a=rtcp: port and address, both rewritten
-
-    def _names_lan(self, text):
-        return names(text, self.lan_networks)
 
     def from_wan(self, msg, key=None, create=True, owner=None, phone=None):
         """A message with SDP coming in from the WAN side: learn the remote
@@ -262,7 +178,7 @@ class MediaAlg:
                 continue
             addr, rtcp, st.remote_dir, peer = ends[i]
             if peer is not None:
-                session_c = self._to_peer(sdp, m, peer, session_c)
+                session_c = to_peer(sdp, m, peer, session_c)
                 st.remote = st.remote_rtcp = None  # no pinhole: the router is not in the path
             elif addr is not None:
                 st.remote, st.remote_rtcp = (addr, m.port), rtcp
@@ -273,7 +189,7 @@ class MediaAlg:
         None when declined; 488 for an address media may not go to."""
         if m.rejected:
             return None
-        addr, direction = _held(m)
+        addr, direction = held(m)
         if addr is None:
             return None, None, direction, None
         if addr == self.wan_ip:
@@ -281,25 +197,11 @@ class MediaAlg:
             if peer is None:
                 raise refused("SDP names the router")
             return None, None, direction, peer
-        rtcp = _rtcp(m, addr)
+        rtcp = rtcp_of(m, addr)
         for a in (addr, rtcp[0]):
             if a in self.own or not is_unicast(a) or (self.lan_networks is not None and a.within(self.lan_networks)):
                 raise refused("media address is not a far end on the WAN")
         return addr, rtcp, direction, None
-
-    def _to_peer(self, sdp, m, peer, session_c):
-        """Another phone of this site, through a proxy upstream that does not
-        anchor media: the two talk on the LAN directly."""
-        lan, lan_rtcp = peer
-        if m.connection is not None:
-            sdp.set_connection(m.connection, str(lan[0]), "IP4")
-        elif sdp.connection is not None and not session_c:
-            sdp.set_connection(sdp.connection, str(lan[0]), "IP4")
-            session_c = True
-        sdp.set_port(m, lan[1])
-        if m.rtcp is not None:
-            sdp.set_rtcp(m, lan_rtcp[1], str(lan_rtcp[0]) if m.rtcp.address else None)
-        return session_c
 
     def end(self, call_id):
         """BYE, CANCEL, a final error or a timeout: every leg closes, ports go back."""
