@@ -21,24 +21,19 @@ Rules of this file (the console's trust boundary, THREAT-console.md):
   characters from the network or a site file reach the terminal escaped.
 """
 
-import getpass
 import json
 import os
-import re
 import shlex
-import signal
 import socket
-import subprocess
 import sys
 import time
 
 from ..core.defaults import CONSOLE_IDLE_S
-from . import consolegrammar, consoleload, consolereports, consoleshow, consoleviews, supervision
+from . import consoledevice, consolegrammar, consolehelp, consoleload, consolereports, consoleshow, consoleviews, supervision
 from .consolegrammar import Syntax, rollback_number
 from .consoleoutput import Screen
 from .consoleviews import ErrorLine
-from .consoleline import Hangup, Idle, Ignoring, NoEcho, SessionEnded, drop_typeahead, hang_up_on_close
-from .configvalues import config_paths
+from .consoleline import Hangup, Idle, ask_password_line, SessionEnded, drop_typeahead, hang_up_on_close
 from .consolelogin import Gate, LoginThrottle, check_password, hash_password  # noqa: F401 (tests import the last two here)
 from .lineedit import LineEditor
 from .schema import Invalid
@@ -47,7 +42,6 @@ PIDFILE = "/var/run/outpost.pid"
 RUN_DIR = "/run/outpost"
 MAX_LINE = 4096  # a longer line is line noise: refused, not parsed
 IDLE_TIMEOUT_S = CONSOLE_IDLE_S  # console.idle_timeout_s when the site file does not say
-MAX_LOG_LINES = 10000
 
 
 class Console:
@@ -59,7 +53,7 @@ class Console:
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
         self.pidfile = pidfile
-        self.ask_password = ask_password or self._ask_password
+        self.ask_password = ask_password or (lambda prompt: ask_password_line(self.stdin, self.stdout, prompt))
         self.hostname = socket.gethostname() or "outpost"
         self.run_dir = run_dir or state_dir or site_dir
         self._captured, self._pipes = None, []
@@ -103,16 +97,6 @@ class Console:
         for line in lines:
             self.say(line)
 
-    def _ask_password(self, prompt):
-        if self.stdin.isatty():
-            return getpass.getpass(prompt, stream=self.stdout)
-        self.stdout.write(prompt)
-        self.stdout.flush()
-        line = self.stdin.readline()
-        if not line:
-            raise EOFError
-        return line.rstrip("\r\n")
-
     def prompt(self):
         return "%s%s> " % (self.hostname, "*" if self.dirty else "")
 
@@ -136,22 +120,15 @@ class Console:
             except UnicodeDecodeError:
                 return ""  # line noise (getpass decodes strictly): no attempt
 
-    # -- tab completion ------------------------------------------------------------------
-
-    SHOW = ("config", "registrations", "calls", "survival", "pinholes", "status")
+    # -- what may come next ----------------------------------------------------------
 
     def complete(self, line):
-        """(where the last word starts, what it could be)."""
-        start = line.rfind(" ") + 1
-        words = line[:start].split()
-        if not words:
-            return start, sorted(n[4:].replace("_", "-") for n in dir(self) if n.startswith("cmd_"))
-        cmd = words[0].lower()
-        if cmd == "show" and len(words) == 1:
-            return start, list(self.SHOW)
-        if (cmd in ("set", "delete") and len(words) == 1) or (cmd == "show" and words[1:] == ["config"]):
-            return start, config_paths(line[start:], self.site._plain())
-        return start, []
+        """(where the last word starts, what it could be): the line editor's Tab."""
+        commands = [n[4:].replace("_", "-") for n in dir(self) if n.startswith("cmd_")]
+        return consolehelp.complete(line, commands, self.site._plain)
+
+    def question(self, partial):
+        return consolehelp.question(partial, self.site._plain)
 
     # -- session -----------------------------------------------------------------------
 
@@ -275,30 +252,6 @@ class Console:
         else:
             self.screen.write(line)
 
-    def question(self, partial):
-        """`?`: what may come next after these words."""
-        try:
-            words = shlex.split(partial)
-        except ValueError:
-            words = partial.split()
-        if partial and not partial.endswith(" ") and words:
-            last = words.pop()
-            found = [(w, h) for w, h in consolegrammar.next_words(words, self._paths, self._describe) if w.lower().startswith(last.lower())]
-        else:
-            found = consolegrammar.next_words(words, self._paths, self._describe)
-        return ["  %-28s %s" % (w, h) for w, h in found[:200]] or ["  (nothing: the line is complete or unknown)"]
-
-    def _describe(self, path):
-        from . import configvalues
-
-        try:
-            return configvalues.describe(configvalues.node_at(consolegrammar.site_steps(path)))
-        except (KeyError, ValueError, Invalid) as e:
-            return str(e).strip("'\"")
-
-    def _paths(self, prefix):
-        return config_paths(prefix, self.site._plain())
-
     def _confirm(self, question):
         """yes/no on its own line (Junos's wording); anything but yes is no."""
         self.stdout.write(question + " [yes,no] (no) ")
@@ -342,16 +295,11 @@ class Console:
         self.say(ping(host, up.get("port", 5060), self.hostname))
 
     def cmd_log(self, args):
-        if args and not (re.fullmatch(r"[0-9]{1,5}", args[0]) and 1 <= int(args[0]) <= MAX_LOG_LINES):
-            self.fail("log: N must be a whole number 1-%d (got '%s')" % (MAX_LOG_LINES, args[0][:40]))
+        lines, error = consoledevice.log_tail(args[0] if args else None)
+        if error:
+            self.fail(error)
             return
-        n = int(args[0]) if args else 20
-        try:
-            out = subprocess.run(["logread"], capture_output=True, text=True, errors="replace", timeout=10).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            self.fail("log: logread is not available")
-            return
-        for line in out.splitlines()[-n:]:
+        for line in lines:
             self.say(consoleviews.field(line))  # the daemon logs what the network sent
 
     def cmd_reboot(self, args):
@@ -360,7 +308,7 @@ class Console:
             self.say("reboot: cancelled")
             return
         self.say("rebooting")
-        subprocess.call(["reboot"])
+        consoledevice.reboot()
         return False
 
     def cmd_restart(self, args):
@@ -407,11 +355,7 @@ class Console:
             self.say("commit confirmed: rolls back by itself in %d minute(s) unless you commit again" % minutes)
 
     def start_timer(self):
-        """The confirmed-commit timer: its own process, so it outlives this
-        session (a commit that cut the admin off ends the session too)."""
-        subprocess.Popen([sys.executable, "-m", "outpost", "confirm-timer", "--site", self.site_dir, "--pidfile", self.pidfile],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
+        consoledevice.start_confirm_timer(self.site_dir, self.pidfile)
 
     def cmd_rollback(self, args):
         n = rollback_number(args[0]) if args else 1
@@ -430,26 +374,14 @@ class Console:
         marker the console makes up) or from outpost-console (`load base64`)."""
         if args and args[0] != "base64":
             raise Syntax("load: takes no arguments (it asks for the paste); got '%s'" % " ".join(args)[:60])
-        try:
-            if args[:1] == ["base64"]:
-                with NoEcho(self.stdin):  # half the traffic; the host tool reads the diff alone
-                    text = consoleload.read_base64(self._read_raw, args[1:])
-            else:
-                marker = consoleload.new_marker()
-                self.say("Paste the site file, then a line holding only %s (Ctrl-C cancels and logs out)." % marker)
-                text = consoleload.read_paste(self._read_raw, marker)
-        except KeyboardInterrupt:
-            raise consoleload.LoadCancelled()
+        text = consoleload.receive(args, self._read_raw, self.stdin, self.say)
         for note in self.site.replace(text):
             self.say(note)
         self.cmd_diff([])
 
     def cmd_shell(self, args):
         self.stdout.flush()
-        # busybox ash logs out after TMOUT idle seconds, like this console.
-        env = dict(os.environ, TMOUT=str(self.idle_timeout_s))
-        with Ignoring(signal.SIGINT):  # Ctrl-C belongs to the shell, not to us
-            subprocess.call(["/bin/sh", "-l"], env=env)
+        consoledevice.shell(self.idle_timeout_s)
 
 
 def main(argv=None):

@@ -11,6 +11,7 @@ signal handlers).
   the login delay do not queue up), and a base64 block is not echoed.
 """
 
+import getpass
 import os
 import signal
 import termios
@@ -129,3 +130,16 @@ def drop_typeahead(stream):
     fd = _tty(stream)
     if fd is not None:
         termios.tcflush(fd, termios.TCIFLUSH)
+
+
+def ask_password_line(stdin, stdout, prompt):
+    """A password without echo on a terminal; a plain line otherwise (a
+    test's pipe, outpost-console's scripted login)."""
+    if stdin.isatty():
+        return getpass.getpass(prompt, stream=stdout)
+    stdout.write(prompt)
+    stdout.flush()
+    line = stdin.readline()
+    if not line:
+        raise EOFError
+    return line.rstrip("\r\n")

@@ -116,3 +116,19 @@ def _decode(b64, size, digest):
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ValueError("load: the site file is not UTF-8 text, refused")
+
+
+def receive(args, read_raw, stdin, say):
+    """The site file `load` (args []) or `load base64 N SHA` brings in.
+    `read_raw` reads one line under the idle timeout; Ctrl-C cancels."""
+    from .consoleline import NoEcho  # here: it needs termios, and outpost-console imports this module on any host
+
+    try:
+        if args[:1] == ["base64"]:
+            with NoEcho(stdin):  # half the traffic; the host tool reads the diff alone
+                return read_base64(read_raw, args[1:])
+        marker = new_marker()
+        say("Paste the site file, then a line holding only %s (Ctrl-C cancels and logs out)." % marker)
+        return read_paste(read_raw, marker)
+    except KeyboardInterrupt:
+        raise LoadCancelled()
