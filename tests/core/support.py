@@ -77,3 +77,13 @@ def register(extra=()):
 def plain(pair):
     """A leg's (IPv4, port) as ("a.b.c.d", port), for comparing with text."""
     return None if pair is None else (str(pair[0]), pair[1])
+
+
+def taken_events(proxy):
+    """Every event the proxy has for the runtime, as the runtime takes them."""
+    out = []
+    e = proxy.next_event()
+    while e is not None:
+        out.append(e)
+        e = proxy.next_event()
+    return out

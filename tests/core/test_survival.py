@@ -1,7 +1,7 @@
 """Upstream health and local survival: the state table with a fake clock,
 and the proxy routing locally while the upstream does not answer."""
 
-from support import sip
+from support import sip, taken_events
 from outpost.core.registrar import RegistrarPolicy
 from outpost.core.survival import NORMAL, RECOVERING, SURVIVAL, Survival, SurvivalConfig, dial_match, PROBE_TIMEOUT_MS
 from test_relay import make_relay, out, ALICE, UPSTREAM, PHONE_SDP
@@ -74,7 +74,7 @@ def site_in_survival():
         p.handle_timer(t)  # probes go out, nobody answers
     probes = [m for m, d in out(p) if d == UPSTREAM]
     assert probes and all(m.method == "OPTIONS" and b"192.0.2." not in m.serialise() for m in probes)
-    assert p.survival.state == SURVIVAL and "UpstreamLost: NORMAL -> SURVIVAL" in [str(e) for e in p.events]
+    assert p.survival.state == SURVIVAL and "UpstreamLost: NORMAL -> SURVIVAL" in [str(e) for e in taken_events(p)]
     return p
 
 

@@ -27,7 +27,8 @@ from .loops import branch_prefix, mark_source
 from .message import parse_message, is_keepalive
 from .response import make_response, error_response, own_tag
 from .proxyconfig import ProxyConfig  # noqa: F401 (the runtime builds one: part of the surface)
-from .routing import Drop, Forward, Register, Reply, ack_route, route
+from .decisions import Drop, Forward, Register, Reply
+from .routing import ack_route, route
 from .transactions.layer import TransactionLayer, server_key
 from .location import LocationTable
 from .registrar import register
@@ -112,7 +113,9 @@ class Proxy:
     def next_event(self):
         """The oldest event not yet taken, or None. Pinholes first: the
         runtime must have them in place before the datagrams queued with
-        them go out."""
+        them go out. The survival machine's moves come last."""
+        if self.survival is not None and self.survival.events:
+            self.events += upstream.events(self.survival)
         relay = self.relay
         if relay is not None and relay.media.actions:
             actions, relay.media.actions = relay.media.actions, []
@@ -139,7 +142,6 @@ class Proxy:
             sent = upstream.probe(self.relay, self.survival, self.config, now)
             if sent is not None:
                 self.send(*sent)
-            self.events += upstream.events(self.survival)
         if now >= self._housekeeping:
             self._housekeeping = now + HOUSEKEEPING_MS
             auth = self.config.authenticator
@@ -147,7 +149,7 @@ class Proxy:
                 auth.nonces.forget_expired(now)
 
     def status(self, now):
-        from .status import status
+        from .status import status  # on first use: the console asks for it, the call path never does
 
         return status(self, now)
 
@@ -189,7 +191,6 @@ class Proxy:
                 self.txns.client_response(txn, msg, now)
             elif self.survival is not None:
                 upstream.probe_answered(self.relay, self.survival, msg, source, now)
-                self.events += upstream.events(self.survival)
             # Unmatched responses are dropped (RFC 6026 §8.2: stray).
 
     def transport_failed(self, dest, now, data=None):
@@ -209,7 +210,6 @@ class Proxy:
             up = self.relay.config.upstream
             if self.survival is not None and (dest[0] == PROBE or dest == tuple(up[:3]) and up[0] == "tcp"):
                 upstream.unreachable(self.survival, now)
-                self.events += upstream.events(self.survival)
 
     def _answered_by(self, txn, source):
         """A response counts only from where its request went: a branch is
@@ -336,7 +336,6 @@ class Proxy:
         """Real traffic says the upstream failed us (survival's evidence)."""
         if self.survival is not None:
             upstream.failed(self.relay, self.survival, dest, what, now)
-            self.events += upstream.events(self.survival)
 
     def crossed(self, ctx, txn, resp, now):
         """A response on its way back across the router (the ALG's part);

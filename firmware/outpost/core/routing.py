@@ -16,60 +16,20 @@ Rules of this file:
   open-relay and credential checks, then the next hop.
 """
 
+from .decisions import Drop, Forward, Reply
 from .errors import RemoteProtocolError
 from .loops import looped
 from .proxycheck import check_request
-from .targets import binding_dest, contact_dest, uri_dest
+from .siterules import relay_route, survival_route
+from .targets import contact_dest, uri_dest
+from .userrules import authorized, register_check, to_user
 
 SUPPORTED = ("path",)
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, INFO, MESSAGE, REFER, NOTIFY, SUBSCRIBE"
-# Requests from our own users that must carry Proxy-Authorization.
-AUTH_METHODS = ("INVITE", "MESSAGE", "SUBSCRIBE", "REFER")
-
-
-class Reply:
-    __slots__ = ("status", "reason", "headers")
-
-    def __init__(self, status, reason, headers=()):
-        self.status, self.reason, self.headers = status, reason, headers
-
-    def __repr__(self):
-        return "Reply(%d %s)" % (self.status, self.reason)
-
-
-class Forward:
-    """Fork to every (Request-URI or None, dest) of `targets`; `note`: an
-    event to tell the runtime when it goes (a call on the fallback trunk)."""
-    __slots__ = ("targets", "note")
-
-    def __init__(self, targets, note=None):
-        self.targets, self.note = targets, note
-
-    def __repr__(self):
-        return "Forward(%r)" % (self.targets,)
-
-
-class Drop:
-    """Nothing is sent (an ACK gets no answer); `counter` names the counter
-    that says why, or None."""
-    __slots__ = ("counter",)
-
-    def __init__(self, counter=None):
-        self.counter = counter
-
-
-class Register:
-    """The registrar answers (registrar.register on the location table)."""
-    __slots__ = ()
-
-
-REGISTER = Register()
 
 
 def route(p, req, source, now):
     """The decision for a new request (not ACK, not CANCEL) from `source`."""
-    from .siterules import relay_route, survival_route
-
     uri = req.uri
     # No user part, and our address or our domain: the router itself.
     for_us = not uri.user and p.for_domain(uri) and not uri.has_param("oc")
@@ -186,50 +146,3 @@ def _onward(p, req, source, uri, routes, ours, now):
     if local:
         return to_user(p, uri, now)
     return Forward([(None, uri_dest(uri))])
-
-
-def authorized(p, req, source, now, required=False):
-    """Requests from our users must prove who they are (407), and so must
-    any request leaving for another domain (`required`). None: go on."""
-    auth = p.config.authenticator
-    if auth is None or not p.config.auth_invite or req.to.tag is not None:
-        return None
-    frm = req.from_.uri
-    from_ours = frm.is_sip and frm.host.lower() == p.config.domain and frm.user in auth.users
-    if not required and (req.method not in AUTH_METHODS or not from_ours):
-        return None
-    user, stale = auth.check(req, "proxy-authorization", now, source[1])
-    if user is None:
-        challenges = auth.challenges(now, stale, frm.user, source[1])
-        return Reply(407, "Proxy Authentication Required", [("proxy-authenticate", c) for c in challenges])
-    if from_ours and user != frm.user:
-        return Reply(403, "Forbidden (From is not you)")
-    if not auth.users[user].allowed_from(source[1]):
-        return Reply(403, "Forbidden (not from an allowed network)")
-    for f in req.fields("proxy-authorization"):
-        req.remove_field(f)  # consumed here (RFC 3261 §22.3)
-    return None
-
-
-def to_user(p, uri, now):
-    """A user of our domain: every contact it registered, or why not."""
-    aor = uri.copy(host=p.config.domain, port=None, params=[], headers=[]).aor()
-    bindings = p.location.lookup(aor, now)
-    if not bindings:
-        auth = p.config.authenticator
-        known = auth is None or uri.user in auth.users
-        return Reply(480, "Temporarily Unavailable") if known else Reply(404, "Not Found")
-    return Forward([(b.uri, binding_dest(b)) for b in bindings])
-
-
-def register_check(p, req):
-    """A binding the registrar may take, or why not."""
-    for c in req.contacts:
-        if not c.star and (p.is_me(c.uri) or (c.uri.is_sip and c.uri.has_param("oc"))):
-            # A binding that leads back to the router sends its calls round in a loop.
-            return Reply(403, "Forbidden (Contact names this router)")
-        if not c.star and p.relay is not None and (not c.uri.is_sip or p.relay.side(c.uri.host.strip("[]")) != "lan"):
-            # The local registrar (survival) serves the site's phones: a
-            # contact elsewhere would make the router send there for them.
-            return Reply(403, "Forbidden (Contact outside the LAN)")
-    return REGISTER

@@ -15,8 +15,10 @@ Routing by state:
 """
 
 from .events import TrunkUsed
-from .routing import Forward, Reply, authorized, to_user
+from .survival import dial_match
+from .decisions import Forward, Reply
 from .targets import contact_dest, uri_dest
+from .userrules import authorized, to_user
 
 
 def relay_route(p, req, source, routes, ours, now):
@@ -84,8 +86,6 @@ def survival_route(p, req, source, uri, routes, ours, for_us, now):
         return None
     if p.relay.side(source[1]) == "wan":
         return Reply(403, "Forbidden (relaying only for the LAN)")
-    from .survival import dial_match
-
     cfg = p.survival.config
     user = uri.user if uri.is_sip else None
     if user and user in cfg.emergency and req.method == "INVITE":
