@@ -1,20 +1,26 @@
 """The load behind bench/proxy.sh: outpost against Kamailio, same sipp load,
 same run. Prints one line.
 
-For each proxy: sipp's built-in UAC calls a sipp UAS (uas_load.xml) through the
-proxy (UDP, no auth, Request-URI routing, Record-Route), the rate raised
-step by step until a step has a failed call or sipp cannot reach the rate;
-then a REGISTER-with-digest load (1,000 users, MD5: sipp answers nothing
-else) raised the same way. CPU% is the proxy's CPU time (all its processes)
-over the best call step's wall time; PSS is summed over its processes after
-1,000 registrations, once every transaction has ended, i.e. what holding
-1,000 bindings costs at rest.
+For each proxy: sipp's built-in UAC calls a sipp UAS (uas_load.xml) through
+the proxy (UDP, no auth, Request-URI routing, Record-Route), the rate raised
+step by step until a step fails by loadstep.py's strict rules (any failed
+call, unexpected message or kernel UDP drop, or sipp not holding the rate);
+the highest passing step is the proxy's rate. Then:
+- one step at 80% of that rate: the setup latency (INVITE to 200, sipp's
+  response-time trace) a site sees with headroom, p50 and p99;
+- a REGISTER-with-digest ladder (1,000 users, MD5) judged the same way;
+- a storm: 3x the proxy's own rate offered for one step, and the peak PSS
+  it causes (memory must be bounded by configuration, not by the load).
+PSS "at rest" is summed over the proxy's processes holding 1,000 bindings
+once every transaction has ended.
+
+Peers: Kamailio with one UDP worker (the fair peer for a single-threaded
+daemon) and with two (what a 2-core router would run); both are reported.
 """
 
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -24,61 +30,19 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "firmware"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 
+import loadstep  # noqa: E402
+from procstat import cpu_seconds, pss_mb, tree  # noqa: E402
 from harness import free_port  # noqa: E402
 from outpost.core import digest  # noqa: E402
 
 USERS = 1000
 PASSWORD = "secret"
-CALL_RATES = (100, 200, 300, 400, 500, 600, 800, 1000, 1300, 1600, 2000, 2500, 3000, 4000)
-REG_RATES = (100, 200, 300, 400, 500, 600, 800, 1000, 1300, 1600, 2000, 2500, 3000, 4000, 5000)
-
-
-def tree(pid):
-    """pid and every descendant."""
-    kids = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open("/proc/%s/stat" % d) as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                kids.setdefault(ppid, []).append(int(d))
-            except (OSError, IndexError, ValueError):
-                pass
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += kids.get(p, [])
-    return out
-
-
-def cpu_seconds(pid):
-    total = 0
-    tick = os.sysconf("SC_CLK_TCK")
-    for p in tree(pid):
-        try:
-            with open("/proc/%d/stat" % p) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            pass
-    return total / tick
-
-
-def pss_mb(pid):
-    total = 0
-    for p in tree(pid):
-        try:
-            with open("/proc/%d/smaps_rollup" % p) as f:
-                for line in f:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024.0
+RATES = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1200, 1400, 1600, 1800, 2000, 2250, 2500, 2750, 3000,
+         3500, 4000, 5000, 6000)
 
 
 class Outpost:
@@ -86,6 +50,7 @@ class Outpost:
 
     def __init__(self, work):
         self.port = free_port()
+        self.label = "outpost"
         cfg = {
             "sip": {"domain": "example.com", "listen": [{"transport": "udp", "address": "127.0.0.1", "port": self.port}]},
             "auth": {"algorithms": ["MD5"], "invite": False},
@@ -114,13 +79,14 @@ class Kamailio:
 
     def __init__(self, work, children):
         self.port = free_port()
+        self.label = "kamailio-%d" % children
         with open(os.path.join(HERE, "kamailio.cfg")) as f:
             text = f.read().replace("@PORT@", str(self.port)).replace("@CHILDREN@", str(children))
-        path = os.path.join(work, "kamailio.cfg")
+        path = os.path.join(work, "kamailio-%d.cfg" % children)
         with open(path, "w") as f:
             f.write(text)
-        # 128 MB shared, 16 MB per process: far more than this load needs.
-        self.proc = subprocess.Popen(["kamailio", "-f", path, "-DD", "-E", "-m", "128", "-M", "16", "-w", work],
+        # 512 MB shared, 32 MB per process: memory is never its limit here.
+        self.proc = subprocess.Popen(["kamailio", "-f", path, "-DD", "-E", "-m", "512", "-M", "32", "-w", work],
                                      stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "kamailio.log"), "wb"),
                                      start_new_session=True)
         time.sleep(1.5)
@@ -130,35 +96,6 @@ class Kamailio:
     def stop(self):
         os.killpg(self.proc.pid, signal.SIGTERM)
         self.proc.wait(10)
-
-
-def sipp(args, work, name, timeout):
-    out = os.path.join(work, name + ".out")
-    with open(out, "wb") as f:
-        p = subprocess.run(["sipp"] + args + ["-nostdin", "-i", "127.0.0.1", "-timeout", str(timeout), "-timeout_error", "-trace_err",
-                                              "-trace_stat", "-stf", os.path.join(work, name + ".csv")],
-                           stdout=f, stderr=subprocess.STDOUT, cwd=work, timeout=timeout + 30)
-    text = open(out, errors="replace").read()
-    ok = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", text)
-    failed = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", text)
-    return p.returncode, int(ok[-1]) if ok else 0, int(failed[-1]) if failed else -1
-
-
-def ramp(proxy, work, rates, seconds, make_args, label):
-    """Highest rate whose step completed every call; its CPU% too."""
-    best = (0, 0.0)
-    for rate in rates:
-        calls = int(rate * seconds)
-        cpu0, t0 = cpu_seconds(proxy.proc.pid), time.time()
-        rc, ok, failed = sipp(make_args(rate, calls), work, "%s_%s_%d" % (proxy.name, label, rate), int(seconds * 3 + 10))
-        wall = time.time() - t0
-        cpu = 100.0 * (cpu_seconds(proxy.proc.pid) - cpu0) / wall
-        achieved = ok / wall
-        print("  %s %s %d/s: rc=%s ok=%d failed=%d wall=%.1fs cpu=%.0f%%" % (proxy.name, label, rate, rc, ok, failed, wall, cpu), file=sys.stderr)
-        if rc != 0 or failed != 0 or ok < calls or achieved < 0.85 * rate * seconds / (seconds + 1.0):
-            break
-        best = (rate, cpu)
-    return best
 
 
 def users_file(work):
@@ -175,51 +112,110 @@ def register_args(proxy, inf, rate, n):
             "-r", str(rate), "-m", str(n), "-p", str(free_port())]
 
 
-def steady_pss(proxy, work, wait=34):
+def call_args(proxy, uas_port, rate, n):
+    return ["127.0.0.1:%d" % uas_port, "-rsa", "127.0.0.1:%d" % proxy.port, "-sn", "uac", "-r", str(rate), "-m", str(n),
+            "-p", str(free_port())]
+
+
+def settle(proxy, limit_s=60):
+    """Wait until the proxy is idle (under 5% of a core for a second): a
+    step must not pay for the retransmissions of the one before."""
+    pids = tree(proxy.proc.pid)
+    end = time.time() + limit_s
+    while time.time() < end:
+        c0 = cpu_seconds(pids)
+        time.sleep(1.0)
+        if cpu_seconds(pids) - c0 < 0.05:
+            return
+
+
+def step(proxy, work, args, rate, seconds, label, uas_pids=()):
+    settle(proxy)
+    calls = int(rate * seconds)
+    s = loadstep.run(args(rate, calls), work, proxy.proc.pid, proxy.port, rate, calls, seconds, uas_pids)
+    print(s.line(proxy.label, label), file=sys.stderr, flush=True)
+    return s
+
+
+def ramp(proxy, work, args, seconds, label, uas_pids=()):
+    """(highest passing step or None, first failing step or None)."""
+    best = None
+    for rate in RATES:
+        s = step(proxy, work, args, rate, seconds, label, uas_pids)
+        if s.reason is not None:
+            return best, s
+        best = s
+    return best, None
+
+
+def at_rest_pss(proxy, work, wait=34):
     """PSS holding 1,000 bindings once nothing else is held: registered at
     200/s, then 34 s for every transaction to end (Timer J, 64*T1)."""
     inf = users_file(work)
-    rc, ok, failed = sipp(register_args(proxy, inf, 200, USERS), work, proxy.name + "_fill", 30)
-    if ok != USERS:
-        raise RuntimeError("%s: only %d of %d registrations succeeded" % (proxy.name, ok, USERS))
+    s = step(proxy, work, lambda r, n: register_args(proxy, inf, r, n), 200, USERS / 200.0, "fill")
+    if s.ok != USERS:
+        raise RuntimeError("%s: only %d of %d registrations succeeded" % (proxy.label, s.ok, USERS))
     time.sleep(wait)
-    return pss_mb(proxy.proc.pid)
+    return pss_mb(tree(proxy.proc.pid))
 
 
 def measure(proxy, work, seconds):
-    pss = steady_pss(proxy, work)
+    r = {"rest": at_rest_pss(proxy, work)}
     uas_port = free_port()
-    subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "uas_load.xml"), "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin", "-bg"],
+    uas = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "uas_load.xml"), "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
     time.sleep(0.5)
+    calls = lambda rate, n: call_args(proxy, uas_port, rate, n)  # noqa: E731
     try:
-        calls = ramp(proxy, work, CALL_RATES, seconds, lambda r, n: [
-            "127.0.0.1:%d" % uas_port, "-rsa", "127.0.0.1:%d" % proxy.port, "-sn", "uac", "-r", str(r), "-m", str(n),
-            "-p", str(free_port())], "call")
+        r["calls"], r["calls_fail"] = ramp(proxy, work, calls, seconds, "call", [uas.pid])
+        top = r["calls"].rate if r["calls"] else RATES[0]
+        r["at80"] = step(proxy, work, calls, max(10, int(top * 0.8) // 10 * 10), seconds, "call@80%", [uas.pid])
+        inf = users_file(work)
+        r["regs"], r["regs_fail"] = ramp(proxy, work, lambda rate, n: register_args(proxy, inf, rate, n), seconds, "register")
+        r["storm"] = step(proxy, work, calls, 3 * top, seconds, "call@3x", [uas.pid])
     finally:
-        subprocess.run(["pkill", "-f", "uas_load.xml -i 127.0.0.1 -p %d" % uas_port])
-    inf = users_file(work)
-    regs = ramp(proxy, work, REG_RATES, seconds, lambda r, n: register_args(proxy, inf, r, n), "register")
-    return calls, regs, pss
+        uas.terminate()
+        uas.wait(10)
+    return r
+
+
+def summary(label, r):
+    c, a, st = r["calls"], r["at80"], r["storm"]
+    rate = c.rate if c else 0
+    ms = 10.0 * c.cpu / rate if rate else 0
+    regs = r["regs"].rate if r["regs"] else 0
+    return ("%s %d calls/s (CPU %.0f%%, %.2f ms/call, PSS %.1f MB; at %d/s setup p50 %s ms p99 %s ms; offered %d/s: PSS %.1f MB), "
+            "%d REGISTER/s, PSS %.1f MB at rest with %d bindings"
+            % (label, rate, c.cpu if c else 0, ms, c.pss if c else 0, a.rate, a.p50, a.p99, st.rate, st.pss, regs, r["rest"], USERS))
+
+
+def limits(label, r):
+    out = []
+    for key in ("calls_fail", "regs_fail"):
+        f = r[key]
+        if f is not None:
+            out.append("%s %s %d/s: %s" % (label, "call" if key == "calls_fail" else "register", f.rate, f.reason))
+    return out
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=float, default=4.0, help="length of each load step")
-    ap.add_argument("--children", type=int, default=os.cpu_count() or 2, help="Kamailio UDP worker processes")
+    ap.add_argument("--seconds", type=float, default=10.0, help="length of each load step (at least 10 s to count)")
+    ap.add_argument("--workers", default="1,2", help="Kamailio UDP worker counts to measure, comma-separated")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, sipp traces)")
     ap.add_argument("--only", choices=("outpost", "kamailio"), help="measure one proxy (no ratios)")
     args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="outpost-bench-")
-    results = {}
+    makers = [("outpost", lambda: Outpost(work))]
+    makers += [("kamailio", lambda n=int(n): Kamailio(work, n)) for n in args.workers.split(",") if n]
+    results = []
     try:
-        makers = {"outpost": lambda: Outpost(work), "kamailio": lambda: Kamailio(work, args.children)}
-        for name in makers:
+        for name, make in makers:
             if args.only and name != args.only:
                 continue
-            proxy = makers[name]()
+            proxy = make()
             try:
-                results[proxy.name] = measure(proxy, work, args.seconds)
+                results.append((proxy.label, measure(proxy, work, args.seconds)))
             finally:
                 proxy.stop()
     finally:
@@ -227,20 +223,20 @@ def main(argv=None):
             print("work directory kept: " + work, file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
-    if args.only:
-        (c, cpu), (r, _), pss = results[args.only]
-        print("proxy: %s %d calls/s (CPU %.0f%%), %d REGISTER/s, PSS %.1f MB with %d bindings" % (args.only, c, cpu, r, pss, USERS))
-        return 0
-    (oc, ocpu), (orr, _), opss = results["outpost"]
-    (kc, kcpu), (kr, _), kpss = results["kamailio"]
-    oms = 10.0 * ocpu / oc if oc else 0  # CPU ms per call at that step
-    kms = 10.0 * kcpu / kc if kc else 0
-    print("proxy: outpost %d calls/s (CPU %.0f%%, %.2f ms/call), %d REGISTER/s, PSS %.1f MB with %d bindings | kamailio %d calls/s "
-          "(CPU %.0f%%, %.2f ms/call, %d children), %d REGISTER/s, PSS %.1f MB | outpost/kamailio calls %.2fx, CPU per call %.1fx, "
-          "REGISTER %.2fx, PSS %.2fx | UDP, sipp %ss steps on %d cores (a rate both reach is sipp's ceiling)"
-          % (oc, ocpu, oms, orr, opss, USERS, kc, kcpu, kms, args.children, kr, kpss, oc / kc if kc else 0, oms / kms if kms else 0,
-             orr / kr if kr else 0, opss / kpss if kpss else 0, args.seconds, os.cpu_count()))
+    print(line(results, args.seconds))
     return 0
+
+
+def line(results, seconds):
+    parts = [summary(label, r) for label, r in results]
+    ours = [r for label, r in results if label.startswith("outpost")]
+    for label, r in results:
+        if ours and label.startswith("kamailio") and r["calls"] and ours[0]["calls"]:
+            o, k = ours[0]["calls"], r["calls"]
+            parts.append("outpost/%s calls %.2fx, CPU per call %.1fx" % (label, o.rate / k.rate, (o.cpu / o.rate) / (k.cpu / k.rate)))
+    why = [x for label, r in results for x in limits(label, r)]
+    return ("proxy: " + " | ".join(parts) + " | UDP on loopback, %gs steps on %d cores; a step passes with 0 failed calls, 0 unexpected "
+            "messages, 0 kernel UDP drops and the rate held; first failing steps: %s" % (seconds, os.cpu_count(), "; ".join(why) or "none"))
 
 
 if __name__ == "__main__":
