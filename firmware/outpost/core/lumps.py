@@ -15,6 +15,22 @@ from .headers import canonical
 CRLF = b"\r\n"
 
 
+def add(lumps, start, end, data, limit):
+    """Record an edit in `lumps`, a message's edit list: its own, or the
+    one its Sdp was bound to (by list, not by a closure over the message:
+    that would make every message with SDP a reference cycle, garbage
+    only the cyclic collector frees)."""
+    if not (0 <= start <= end <= limit):
+        raise LocalProtocolError("edit outside the message")
+    if len(lumps) >= MAX_EDITS:
+        raise LocalProtocolError("too many edits")
+    if isinstance(data, str):
+        data = data.encode()
+    # The sequence number keeps same-offset inserts in call order:
+    # MicroPython's sort is not stable.
+    lumps.append((start, end, len(lumps), data))
+
+
 class Layout:
     """`raw`, its header lines indexed by field key, the body's span, and
     the edits to apply when sending."""
@@ -64,15 +80,7 @@ class Layout:
 
     def edit(self, start, end, data):
         """Replace raw[start:end] with `data` when serialising."""
-        if not (0 <= start <= end <= self.body_end):
-            raise LocalProtocolError("edit outside the message")
-        if len(self._lumps) >= MAX_EDITS:
-            raise LocalProtocolError("too many edits")
-        if isinstance(data, str):
-            data = data.encode()
-        # The sequence number keeps same-offset inserts in call order:
-        # MicroPython's sort is not stable.
-        self._lumps.append((start, end, len(self._lumps), data))
+        add(self._lumps, start, end, data, self.body_end)
 
     @property
     def edited(self):
@@ -115,7 +123,8 @@ class Layout:
         if not spans:
             return
         # Inserts at a line's start belong before it (a header added above): kept.
-        self._lumps = [lp for lp in self._lumps
+        # In place: an Sdp bound to this message holds the same list.
+        self._lumps[:] = [lp for lp in self._lumps
                        if not any(a <= lp[0] < b and lp[1] <= b and lp[1] > a for a, b in spans) and
                        not any(a < lp[0] < b for a, b in spans)]
         for a, b in spans:

@@ -9,6 +9,7 @@ body as received, and Content-Length follows by itself.
 from .errors import bad, LocalProtocolError, RemoteProtocolError
 from .limits import MAX_SDP_LINES, MAX_SDP_MEDIA
 from .syntax import parse_uint
+from .lumps import add
 
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 # Separate runs of lines drop_lines() may delete from one body: a phone's
@@ -59,10 +60,14 @@ class Rtcp:
 
 
 class Media:
-    __slots__ = ("kind", "port", "port_count", "proto", "formats", "connection", "rtcp", "own_direction", "attributes", "port_span", "start", "end", "session")
+    __slots__ = ("kind", "port", "port_count", "proto", "formats", "connection", "rtcp", "own_direction", "attributes", "port_span", "start", "end", "session_connection", "session_direction")
 
     def __init__(self, session, kind, port, port_count, proto, formats, port_span, start):
-        self.session = session
+        # The session level's c= and direction, final once an m= line is
+        # read (RFC 4566 §5: they come first). Copied, not a reference to
+        # the Sdp: that would make every SDP a reference cycle.
+        self.session_connection = session.connection
+        self.session_direction = session.direction
         self.kind = kind
         self.port = port
         self.port_count = port_count
@@ -78,12 +83,12 @@ class Media:
 
     @property
     def direction(self):
-        return self.own_direction or self.session.direction or "sendrecv"
+        return self.own_direction or self.session_direction or "sendrecv"
 
     @property
     def address(self):
         """The connection address in force for this stream."""
-        c = self.connection or self.session.connection
+        c = self.connection or self.session_connection
         return c.address if c else None
 
     @property
@@ -112,14 +117,19 @@ class Sdp:
         self.direction = None
         self.media = []
         self.attributes = []
-        self._edit = None  # (start, end, text) -> None, relative to the body
+        self._target = None  # (the message's edit list, body offset, body end): Message.sdp() binds it
 
     # -- edits (bound by Message.sdp()) ---------------------------------------
 
     def _replace(self, span, text):
-        if self._edit is None:
-            raise LocalProtocolError("SDP not bound to a message")
         self._edit(span[0], span[1], text)
+
+    def _edit(self, start, end, text):
+        """An edit of body[start:end], recorded in the message's edit list."""
+        if self._target is None:
+            raise LocalProtocolError("SDP not bound to a message")
+        lumps, base, limit = self._target
+        add(lumps, base + start, base + end, text, limit)
 
     def set_connection(self, conn, address, addrtype=None):
         """Rewrite a c= address (and its IP4/IP6 when it changes family)."""

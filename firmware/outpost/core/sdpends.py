@@ -23,7 +23,7 @@ def held(m):
     if text in (None, "0.0.0.0"):
         return None, "inactive" if m.direction == "inactive" else "sendonly"
     addr = ipv4(text)
-    if addr is None or (m.connection or m.session.connection).addrtype != "IP4":
+    if addr is None or (m.connection or m.session_connection).addrtype != "IP4":
         raise refused("SDP address is not an IPv4 address")
     return addr, m.direction
 

@@ -206,8 +206,7 @@ class Message(Layout):
         s = self._cache.get("sdp")
         if s is None:
             s = parse_sdp(self.body)
-            base = self.body_start
-            s._edit = lambda a, b, text: self.edit(base + a, base + b, text)
+            s._target = (self._lumps, self.body_start, self.body_end)
             self._cache["sdp"] = s
         return s
 
