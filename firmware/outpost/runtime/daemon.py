@@ -135,8 +135,10 @@ class Daemon:
         self._write_status()
         self._arm()
 
-    async def run(self):
+    async def run(self, on_started=None):
         await self.start()
+        if on_started is not None:
+            on_started()
         await self._stopped
 
     def receive(self, data, source):
