@@ -228,8 +228,7 @@ def fork(p, req, txn, targets, now):
         client = p.txns.new_client(req.method, branch, m.serialise(), dest, dest[0] != "udp", now, ctx)
         if client is None:
             p.counters["overload"] += 1
-            p.txns.now = now
-            ctx.on_timeout(None)
+            ctx.on_timeout(None)  # reads the layer's now, set by new_client
             continue
         ctx.add_branch(client)
         if req.method == "INVITE":

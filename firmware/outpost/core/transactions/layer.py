@@ -144,6 +144,7 @@ class TransactionLayer:
     # -- client side -----------------------------------------------------------
 
     def new_client(self, method, branch, data, dest, reliable, now, owner=None):
+        self.now = now
         if not self._make_room():
             return None
         cls = ClientInvite if method == "INVITE" else ClientNonInvite
