@@ -130,15 +130,15 @@ def run(args, work, proxy_pid, proxy_port, rate, calls, seconds, uas_pids=()):
     t0 = time.time()
     with open(os.path.join(d, "sipp.out"), "wb") as out:
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=d)
-        sipp_cpu = 0.0
-        while p.poll() is None:
-            sipp_cpu = max(sipp_cpu, cpu_seconds(p.pid))
-            time.sleep(0.2)
+        # wait4: the UAC's exact CPU time, with no polling beside the load.
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+    sipp_cpu = usage.ru_utime + usage.ru_stime
     step.wall = time.time() - t0
     step.pss = peak.stop()
     step.rc = p.returncode
     step.cpu = 100.0 * (cpu_seconds(pids) - cpu0) / step.wall
-    # The UAC's CPU comes from its last sample; the UAS's over the step.
+    # The UAC's CPU, or the UAS's over the step: the busier sipp.
     step.sipp_cpu = 100.0 * max(sipp_cpu, sum(cpu_seconds(p) for p in uas_pids) - uas0) / step.wall
     step.proxy_drops = udp_drops(proxy_port) - drops0
     step.other_drops = max(0, rcvbuf_errors() - snmp0 - step.proxy_drops)
