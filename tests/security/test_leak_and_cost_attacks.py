@@ -73,3 +73,31 @@ def test_large_messages_cost_their_size_against_the_rate_limit():
         p.receive(small.replace(b"z9hG4bKatk1", b"z9hG4bK%05d" % i), ("udp", "198.51.100.67", 5060, None), 0)
     assert parsed_big <= 8 and p.counters["requests"] - parsed_big == 100
     assert p.counters["rate_limited"] >= 92
+
+
+def test_a_flood_of_answered_requests_past_the_transaction_bound_leaves_no_ended_transaction_in_memory():
+    """Each request answered at once leaves two transactions absorbing
+    retransmissions for up to 32 s; at the bound the oldest are ended to
+    make room. Ended ones used to stay reachable from the timer heap (with
+    their response context and bytes) until their old deadline, so memory
+    followed the offered rate, not the bound (PSS 70 MB at 600 calls/s)."""
+    import gc
+    from outpost.core.forward import ResponseContext
+    from outpost.core.transactions.base import Transaction
+
+    p = make_site(users=False, survival=False)
+    p.txns.max_transactions = 64
+    for i in range(3000):
+        p.receive(request("MESSAGE", "sip:bob@hq.example.com", ALICE, call_id="m%d" % i, branch="z9hG4bKm%d" % i), ALICE, 100 * i)
+        up = [m for m, d in out(p) if d == UPSTREAM]
+        assert len(up) == 1, i  # relayed, never refused: the oldest lingering transactions made room
+        p.receive(response(up[0], 200, "OK"), UPSTREAM, 100 * i)
+        assert [m.status for m, d in out(p)] == [200]
+    assert p.txns.evicted > 2800
+    gc.collect()
+    alive = [o for o in gc.get_objects() if isinstance(o, (Transaction, ResponseContext))]
+    held = [o for o in alive if not isinstance(o, Transaction) or not o.done]
+    assert len(held) <= 64 + 64 // 2, len(held)  # the table's transactions and their contexts
+    ended = [o for o in alive if isinstance(o, Transaction) and o.done]
+    assert all(t.owner is None and t.last_response is None for t in ended)  # a stale timer entry holds nothing else
+    assert len(ended) <= 4 * (64 + 256)

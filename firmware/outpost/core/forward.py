@@ -44,6 +44,11 @@ class Branch:
 
 
 class ResponseContext:
+    # One per relayed request, kept while its server transaction absorbs
+    # retransmissions: thousands at once under load, so no per-instance dict.
+    __slots__ = ("layer", "hook", "server", "req", "method", "branches", "best", "answered", "cancelling", "created", "initial",
+                 "crossing")
+
     def __init__(self, layer, hook, server_txn, req, now):
         self.layer = layer
         self.hook = hook

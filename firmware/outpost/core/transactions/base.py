@@ -31,6 +31,9 @@ LINGER_STATES = ("Completed", "Confirmed", "Accepted")
 class Transaction:
     TABLE = {}
     kind = ""
+    # Slots: a few thousand of these linger at once under load (defaults.py
+    # MAX_TRANSACTIONS), and a per-instance dict would be most of each.
+    __slots__ = ("layer", "key", "request", "dest", "reliable", "state", "timers", "owner", "last_response", "unreachable")
 
     def __init__(self, layer, key, request, dest, reliable):
         self.layer = layer
@@ -43,6 +46,14 @@ class Transaction:
         self.owner = None  # the TU object told about responses and timeouts
         self.last_response = None  # bytes of the last response sent (server)
         self.unreachable = False  # the runtime could not send to dest (client): 503, not 408
+
+    def forget(self):
+        """Ended: keep nothing but what a stale timer entry needs to see
+        that (the state). The owner and the bytes go now, whoever still
+        holds this object."""
+        self.owner = None
+        self.request = None
+        self.last_response = None
 
     def accepts(self, event):
         """May the TU give this input now? The table answers, so nothing
@@ -114,6 +125,8 @@ class Transaction:
 
 class ServerTransaction(Transaction):
     """What both server machines do with responses the TU sends."""
+
+    __slots__ = ()
 
     def send_response(self, now, data):
         self.last_response = data

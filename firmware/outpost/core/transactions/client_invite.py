@@ -43,11 +43,11 @@ TABLE = {
 class ClientInvite(Transaction):
     TABLE = TABLE
     kind = "ClientInvite"
-
-    timer_c_ms = 0  # 0: no Timer C (a UA's own INVITE)
+    __slots__ = ("ack", "interval", "timer_c_ms")
 
     def start(self, now):
         self.state = "Calling"
+        self.timer_c_ms = 0  # 0: no Timer C (a UA's own INVITE); the proxy sets it after
         self.ack = None
         self.interval = self.t1
         self.send(self.request)

@@ -25,6 +25,7 @@ TABLE = {
 class ClientNonInvite(Transaction):
     TABLE = TABLE
     kind = "ClientNonInvite"
+    __slots__ = ("interval",)
 
     def start(self, now):
         self.state = "Trying"

@@ -75,7 +75,21 @@ class TransactionLayer:
 
     def schedule(self, txn, at):
         self._seq += 1
-        heapq.heappush(self._heap, (at, self._seq, txn))
+        heap = self._heap
+        heapq.heappush(heap, (at, self._seq, txn))
+        if len(heap) > 4 * (len(self) + 256):
+            self._compact()
+
+    def _compact(self):
+        """Drop the entries no timer needs any more: those of ended
+        transactions (an evicted one would otherwise stay until its old
+        deadline, 32 s at the rates that evict) and of stopped timers. The
+        heap then holds at most a few entries per live transaction, so its
+        size follows max_transactions, not the offered rate. Amortised
+        O(1): it runs when the heap has grown fourfold past the table."""
+        keep = [e for e in self._heap if e[2].state != TERMINATED and e[0] in e[2].timers.values()]
+        heapq.heapify(keep)
+        self._heap = keep
 
     def lingering(self, txn):
         self._linger.append(txn)
@@ -106,6 +120,7 @@ class TransactionLayer:
         if table.get(txn.key) is txn:
             del table[txn.key]
         txn.tell("on_terminated")
+        txn.forget()
 
     # -- server side -----------------------------------------------------------
 

@@ -33,6 +33,7 @@ TABLE = {
 class ServerInvite(ServerTransaction):
     TABLE = TABLE
     kind = "ServerInvite"
+    __slots__ = ("interval",)
 
     def start(self, now):
         self.state = "Proceeding"

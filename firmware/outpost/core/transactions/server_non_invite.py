@@ -21,6 +21,7 @@ TABLE = {
 class ServerNonInvite(ServerTransaction):
     TABLE = TABLE
     kind = "ServerNonInvite"
+    __slots__ = ()
 
     def start(self, now):
         self.state = "Trying"
