@@ -259,3 +259,19 @@ def test_leading_routes_on_one_line_and_on_several_are_removed():
     m = pm(sip(*(base + ["Route: <sip:192.0.2.1;lr>", "Route: <sip:203.0.113.2;lr>, <sip:203.0.113.10;lr>"]))).validate()
     m.remove_leading("route", 2)
     assert b"Route: <sip:203.0.113.10;lr>\r\n" in m.serialise() and b"203.0.113.2;" not in m.serialise()
+
+
+def test_a_value_seen_before_is_parsed_once_yet_each_message_edits_its_own():
+    a, b = parse_message(invite()).validate(), parse_message(invite()).validate()
+    assert a.from_.field is not b.from_.field and a.from_.uri is b.from_.uri  # one parse, shared read-only
+    a.set_param(a.from_, "tag", "changed")
+    assert b";tag=changed" in a.serialise() and b";tag=changed" not in b.serialise()
+
+
+def test_new_values_each_time_never_grow_the_value_cache_past_its_bound():
+    from outpost.core import sipmessage
+
+    for i in range(limits.MAX_VALUE_CACHE * 3):
+        m = parse_message(invite().replace(b"From: Alice", b"From: \"n%d\"" % i)).validate()
+        assert m.from_.display == "n%d" % i
+        assert len(sipmessage._ADDRS) <= limits.MAX_VALUE_CACHE

@@ -173,6 +173,10 @@ class NameAddr:
         self.angle = angle
         self.field = None
 
+    def copy(self):
+        """The same value for another field (sipmessage's value cache)."""
+        return NameAddr(self.text, self.display, self.uri, self.params, self.uri_start, self.uri_end, self.angle)
+
     @property
     def star(self):
         return self.uri is None

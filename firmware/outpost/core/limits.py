@@ -45,3 +45,8 @@ MAX_EDITS = 256
 # common ones cost a dict lookup per line. Past the bound names are still
 # accepted, just validated every time (a peer inventing names gains nothing).
 MAX_NAME_CACHE = 256
+
+# Parsed name-addr values (From, To, Contact, Route) remembered by their
+# text, so a call's messages parse each once (sipmessage._addr). About 1 KB
+# each; at the bound the cache is emptied and refills.
+MAX_VALUE_CACHE = 256
