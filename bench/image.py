@@ -7,7 +7,9 @@ kernel: an initramfs holding nothing but Debian's static busybox, whose
 /init prints a marker on the console. What outpost adds to the boot is the
 difference between the two.
 
-    .venv/bin/python bench/image.py    (builds the image first if needed)
+    .venv/bin/python bench/image.py [--loop uvloop]   (builds the image first if needed)
+
+--loop uvloop measures the daemon with daemon.event_loop set to uvloop.
 """
 
 import os
@@ -42,7 +44,7 @@ def rss_kb(vm):
     return int(out.split()[1])
 
 
-def trust_the_host(vm, work):
+def trust_the_host(vm, work, loop):
     """The default config has no users, so only the LAN may register; the
     phones here come through QEMU's user network: trust it, with the host
     tool, as an admin would."""
@@ -50,6 +52,8 @@ def trust_the_host(vm, work):
 
     with open(os.path.join(ROOT, "rootfs_overlay", "etc", "outpost", "outpost.yaml")) as f:
         site = f.read().replace("\nsip:\n", "\nsip:\n  trusted_networks: [10.0.2.0/24]\n", 1)
+    if loop != "asyncio":
+        site += "\ndaemon:\n  event_loop: %s\n" % loop
     path = os.path.join(work, "site.yaml")
     with open(path, "w") as f:
         f.write(site)
@@ -108,9 +112,13 @@ def bare_boot(work):
     return took, os.path.getsize(os.path.join(images, "rootfs.cpio.gz")) / 1e6
 
 
-def main():
+def main(argv=None):
+    import argparse
     import serial
 
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="the daemon's daemon.event_loop")
+    args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="outpost-image-")
     port = free_port()
     vm = VM(work, hostfwd=["udp:127.0.0.1:%d-:5060" % port])
@@ -126,12 +134,17 @@ def main():
             if time.time() - t0 > 120:
                 raise SystemExit("the daemon never answered")
         t_sip = time.time() - t0
-        trust_the_host(vm, work)
+        trust_the_host(vm, work, args.loop)
         vm.con = serial.serial_for_url("socket://127.0.0.1:%d" % vm.port, timeout=0.2)
         vm.write("\n")  # the respawned console's prompt went to nobody: ask again
         vm.console_login()
+        if args.loop != "asyncio":
+            vm.write("restart\n")  # the event loop is chosen at start
+            vm.read_until("daemon running again", 60)
         vm.write("shell\n")
         vm.read_until("outpost# ", 30)
+        if args.loop != "asyncio" and "event loop: " + args.loop not in vm.run("logread | grep 'event loop'"):
+            raise SystemExit("the daemon did not start on " + args.loop)
         time.sleep(2)
         idle = rss_kb(vm)
         ok = 0
@@ -147,9 +160,9 @@ def main():
     import gzip
     unpacked = len(gzip.open(os.path.join(IMAGES, "rootfs.cpio.gz")).read()) / 1e6
     print("image: kernel Image %.1f MB, initramfs %.1f MB (%.1f MB unpacked), data.img %.0f MB | boot to login %.1f s, to OPTIONS answered %.1f s "
-          "| daemon RSS %.1f MB idle, %.1f MB with %d registered phones (%d of %d REGISTERs 200) | bare busybox initramfs on the same kernel: "
+          "| daemon (%s) RSS %.1f MB idle, %.1f MB with %d registered phones (%d of %d REGISTERs 200) | bare busybox initramfs on the same kernel: "
           "%.1f MB, boot to its shell %.1f s (outpost's userland adds %.1f s to the login prompt) | qemu -M virt -cpu cortex-a53, TCG"
-          % (size("Image"), size("rootfs.cpio.gz"), unpacked, size("data.img"), t_login, t_sip, idle / 1024, busy / 1024, ok, ok, PHONES,
+          % (size("Image"), size("rootfs.cpio.gz"), unpacked, size("data.img"), t_login, t_sip, args.loop, idle / 1024, busy / 1024, ok, ok, PHONES,
              bare_mb, bare_s, t_login - bare_s))
 
 

@@ -48,9 +48,9 @@ RATES = (100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1200, 1400, 1600, 18
 class Outpost:
     name = "outpost"
 
-    def __init__(self, work):
+    def __init__(self, work, loop="asyncio"):
         self.port = free_port()
-        self.label = "outpost"
+        self.label = "outpost" if loop == "asyncio" else "outpost-" + loop
         cfg = {
             "sip": {"domain": "example.com", "listen": [{"transport": "udp", "address": "127.0.0.1", "port": self.port}]},
             "auth": {"algorithms": ["MD5"], "invite": False},
@@ -59,6 +59,7 @@ class Outpost:
             "limits": {"rate_per_source": 0},  # one source sends everything here
             "state": {"dir": os.path.join(work, "outpost-state"), "write_delay_ms": 1000},
             "log": {"level": "warning"},
+            "daemon": {"event_loop": loop},
         }
         path = os.path.join(work, "outpost.json")
         with open(path, "w") as f:
@@ -203,10 +204,11 @@ def main(argv=None):
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each load step (at least 10 s to count)")
     ap.add_argument("--workers", default="1,2", help="Kamailio UDP worker counts to measure, comma-separated")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, sipp traces)")
+    ap.add_argument("--loops", default="asyncio,uvloop", help="outpost's event loops to measure, comma-separated (daemon.event_loop)")
     ap.add_argument("--only", choices=("outpost", "kamailio"), help="measure one proxy (no ratios)")
     args = ap.parse_args(argv)
     work = tempfile.mkdtemp(prefix="outpost-bench-")
-    makers = [("outpost", lambda: Outpost(work))]
+    makers = [("outpost", lambda loop=loop: Outpost(work, loop)) for loop in args.loops.split(",") if loop]
     makers += [("kamailio", lambda n=int(n): Kamailio(work, n)) for n in args.workers.split(",") if n]
     results = []
     try:
@@ -229,11 +231,11 @@ def main(argv=None):
 
 def line(results, seconds):
     parts = [summary(label, r) for label, r in results]
-    ours = [r for label, r in results if label.startswith("outpost")]
-    for label, r in results:
-        if ours and label.startswith("kamailio") and r["calls"] and ours[0]["calls"]:
-            o, k = ours[0]["calls"], r["calls"]
-            parts.append("outpost/%s calls %.2fx, CPU per call %.1fx" % (label, o.rate / k.rate, (o.cpu / o.rate) / (k.cpu / k.rate)))
+    for ours, o in results:
+        for label, r in results:
+            if ours.startswith("outpost") and label.startswith("kamailio") and r["calls"] and o["calls"]:
+                oc, k = o["calls"], r["calls"]
+                parts.append("%s/%s calls %.2fx, CPU per call %.1fx" % (ours, label, oc.rate / k.rate, (oc.cpu / oc.rate) / (k.cpu / k.rate)))
     why = [x for label, r in results for x in limits(label, r)]
     return ("proxy: " + " | ".join(parts) + " | UDP on loopback, %gs steps on %d cores; a step passes with 0 failed calls, 0 unexpected "
             "messages, 0 kernel UDP drops and the rate held; first failing steps: %s" % (seconds, os.cpu_count(), "; ".join(why) or "none"))

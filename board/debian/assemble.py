@@ -33,7 +33,7 @@ import cpio  # noqa: E402
 LOCK = os.path.join(HERE, "packages.lock")
 # What the image is made of; their dependencies are resolved into the lock.
 ROOTS = ["linux-image-cloud-arm64", "busybox-static", "python3.11-minimal", "libpython3.11-stdlib",
-         "python3-ujson", "python3-ruamel.yaml", "nftables"]
+         "python3-ujson", "python3-ruamel.yaml", "python3-uvloop", "nftables"]
 # Dependencies never needed inside the image (package tooling, docs, the
 # python3 metapackage chain, the kernel's initramfs machinery).
 SKIP = {"debconf", "dpkg", "perl-base", "tzdata", "media-types", "mime-support", "init-system-helpers", "linux-base",
@@ -235,7 +235,7 @@ def busybox(rootfs):
 
 def python(rootfs):
     lines = [l.strip() for l in open(os.path.join(HERE, "stdlib.txt")) if l.strip() and not l.startswith("#")]
-    step("python %s: interpreter, %d stdlib modules as .pyc, ujson, ruamel.yaml, outpost" % (PYVER, len(lines)))
+    step("python %s: interpreter, %d stdlib modules as .pyc, ujson, ruamel.yaml, uvloop, outpost" % (PYVER, len(lines)))
     rootfs.copy("usr/bin/python" + PYVER)
     os.symlink("python" + PYVER, rootfs.dest("usr/bin/python3"))
     lib = "usr/lib/python" + PYVER
@@ -256,6 +256,7 @@ def python(rootfs):
     for f in os.listdir(os.path.join(rootfs.src, dist)):
         if f.startswith("_ruamel_yaml") and f.endswith(".so"):
             rootfs.copy(os.path.join(dist, f))
+    tree(rootfs, os.path.join(rootfs.src, dist, "uvloop"), os.path.join(dist, "uvloop"))  # daemon.event_loop: uvloop
     tree(rootfs, os.path.join(ROOT, "firmware", "outpost"), os.path.join(dist, "outpost"))
 
 

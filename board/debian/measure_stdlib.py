@@ -4,15 +4,27 @@
 import sys, os, io, json, tempfile, threading, signal
 sys.path.insert(0, "firmware")
 w = tempfile.mkdtemp()
-json.dump({"sip": {"domain": "example.com", "listen": [{"transport": "udp", "address": "127.0.0.1", "port": 15060}, {"transport": "tcp", "address": "127.0.0.1", "port": 15060}]},
-           "state": {"dir": w}, "log": {"level": "debug", "syslog": False}}, open(w + "/c.json", "w"))
-threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
-import runpy  # the device starts the daemon as "python3 -m outpost": measure that path
-sys.argv = ["outpost", "run", "--config", w + "/c.json"]
-try:
-    runpy.run_module("outpost", run_name="__main__", alter_sys=True)
-except SystemExit:
-    pass
+import runpy
+
+
+def daemon(event_loop):
+    """`outpost run` for 1.5 s, as the device starts it ("python3 -m outpost")."""
+    json.dump({"sip": {"domain": "example.com", "listen": [{"transport": "udp", "address": "127.0.0.1", "port": 15060},
+                                                           {"transport": "tcp", "address": "127.0.0.1", "port": 15060}]},
+               "state": {"dir": w}, "log": {"level": "debug", "syslog": False}, "daemon": {"event_loop": event_loop}},
+              open(w + "/c.json", "w"))
+    threading.Timer(1.5, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
+    sys.argv = ["outpost", "run", "--config", w + "/c.json"]
+    try:
+        runpy.run_module("outpost", run_name="__main__", alter_sys=True)
+    except SystemExit:
+        pass
+
+
+daemon("asyncio")
+if sys.modules.get("ssl", 0) is None:
+    del sys.modules["ssl"]  # the run above blocked it (no TLS); uvloop needs it
+daemon("uvloop")  # daemon.event_loop: uvloop imports ssl, idna and more of asyncio
 import logging.handlers, ruamel.yaml, subprocess, shlex, difflib, getpass, termios
 # A console session, as on the serial line: first boot, edit, commit.
 from outpost.runtime.console import Console

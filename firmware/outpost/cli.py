@@ -38,17 +38,7 @@ def cmd_run(args):
         print("outpost: cannot read %s: %s" % (args.config, e.strerror), file=sys.stderr)
         return 2
     _logging(args.log_level or cfg["log"]["level"], args.syslog or cfg["log"]["syslog"])
-    if not any(e["transport"] == "tls" for e in cfg["sip"]["listen"]):
-        # asyncio imports ssl just in case, and with it OpenSSL: about 5 MB
-        # of a router's memory for a transport that is not configured.
-        # asyncio runs without it (it checks for ssl being None).
-        sys.modules.setdefault("ssl", None)
-    try:
-        import uvloop  # measured here: about 3x less CPU for UDP forwarding
-
-        uvloop.install()
-    except ImportError:
-        pass
+    _event_loop(cfg)
     import asyncio
     from .runtime.daemon import Daemon
 
@@ -59,6 +49,24 @@ def cmd_run(args):
         print("outpost: cannot start: %s" % e, file=sys.stderr)  # the supervisor logs the last stderr line
         return 1
     return 0
+
+
+def _event_loop(cfg):
+    """The loop config.py's daemon.event_loop names: uvloop (it needs ssl),
+    or asyncio without ssl when no TLS transport is configured: asyncio
+    imports ssl just in case, and with it OpenSSL, about 5 MB of a router's
+    memory for nothing (asyncio checks for ssl being None)."""
+    if cfg["daemon"]["event_loop"] == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            logging.getLogger("outpost").warning("daemon.event_loop: uvloop is not installed; running asyncio's loop")
+        else:
+            uvloop.install()
+            logging.getLogger("outpost").info("event loop: uvloop %s", uvloop.__version__)
+            return
+    if not any(e["transport"] == "tls" for e in cfg["sip"]["listen"]):
+        sys.modules.setdefault("ssl", None)
 
 
 def cmd_check(args):

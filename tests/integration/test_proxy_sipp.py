@@ -59,6 +59,16 @@ def test_call_between_registered_phones(daemon, tmp_path, transport):
     call(daemon, tmp_path, "uac_call.xml", "uas_answer.xml", transport)
 
 
+@pytest.mark.parametrize("transport", ["u1", "t1"])
+def test_a_call_on_uvloop_when_the_site_chooses_it(tmp_path, transport):
+    d = Daemon(tmp_path, algorithms=("MD5",), daemon={"event_loop": "uvloop"}).start()
+    try:
+        assert d.wait_log("event loop: uvloop")
+        call(d, tmp_path, "uac_call.xml", "uas_answer.xml", transport)
+    finally:
+        d.stop()
+
+
 def test_cancel_before_answer(daemon, tmp_path):
     call(daemon, tmp_path, "uac_cancel.xml", "uas_ring.xml")
 

@@ -147,7 +147,7 @@ class Commits:
 # Where a committed change takes effect (the daemon's reload says the same:
 # runtime/daemon.py Daemon.reload). Longest prefix wins.
 REBOOT = ("interfaces",)  # S10network addresses the NICs at boot
-RESTART = ("sip.listen", "state", "media.port_min", "media.port_max", "media.max_calls", "media.max_call_s", "log")
+RESTART = ("sip.listen", "state", "media.port_min", "media.port_max", "media.max_calls", "media.max_call_s", "log", "daemon")
 
 
 def changed_paths(old, new, prefix=""):

@@ -153,6 +153,15 @@ SCHEMA = Record({
         # meet the login prompt); 30 s at least, so it cannot lock anyone out.
         "idle_timeout_s": (Int(30, 86400), D.CONSOLE_IDLE_S),
     }), {}),
+    "daemon": (Record({
+        # uvloop (libuv) spends less CPU per datagram than asyncio's own loop,
+        # but it imports ssl and with it OpenSSL: the daemon's memory grows
+        # by about 6.5 MB (README, "Event loop"). A branch office's load is
+        # far below what asyncio carries, so asyncio is the default; a busy
+        # site opts in. Without uvloop installed the daemon says so and runs
+        # asyncio.
+        "event_loop": (OneOf("asyncio", "uvloop"), "asyncio"),
+    }), {}),
     "log": (Record({
         "level": (OneOf("debug", "info", "warning", "error"), "info"),
         "syslog": (Bool(), False),
