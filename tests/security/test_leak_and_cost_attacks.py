@@ -4,7 +4,7 @@ config, and a source at its datagram allowance burning a core with 64 KB
 messages."""
 
 from outpost.core.auth import parse_networks
-from attacksite import (ALICE, STRANGER, UPSTREAM, far_sdp, make_site, out, phone_sdp, request, response)
+from attacksite import (ALICE, STRANGER, UPSTREAM, far_sdp, make_site, out, phone_sdp, request, response, run_timers)
 
 LAN_TEXT = b"192.0.2."
 
@@ -101,3 +101,27 @@ def test_a_flood_of_answered_requests_past_the_transaction_bound_leaves_no_ended
     ended = [o for o in alive if isinstance(o, Transaction) and o.done]
     assert all(t.owner is None and t.last_response is None for t in ended)  # a stale timer entry holds nothing else
     assert len(ended) <= 4 * (64 + 256)
+
+
+def test_unanswered_requests_get_503_at_the_bound_and_hold_no_parsed_request():
+    """Requests the next hop never answers are what a storm leaves in
+    flight. Each used to keep its parsed form (every header's objects,
+    several KB) until answered; now only the bytes its transaction holds,
+    and past the bound the answer is 503 before anything is kept."""
+    import gc
+    from outpost.core.forward import ResponseContext
+    from outpost.core.sipmessage import Request
+
+    p = make_site(users=False, survival=False)
+    p.txns.max_transactions = 64
+    answers = []
+    for i in range(200):
+        p.receive(request("MESSAGE", "sip:bob@hq.example.com", ALICE, call_id="u%d" % i, branch="z9hG4bKu%d" % i), ALICE, 10 * i)
+        answers += [(m.status, d) for m, d in out(p) if not m.is_request]
+    assert answers == [(503, ALICE)] * (200 - 32)  # 32 relayed (a server and a client transaction each), the rest refused
+    gc.collect()
+    assert len([o for o in gc.get_objects() if isinstance(o, ResponseContext)]) == 32
+    assert [o for o in gc.get_objects() if isinstance(o, Request)] == []
+    # The answers of our own still come from the request's bytes: 408 when the upstream stays silent.
+    late = [(m.status, d) for m, d in run_timers(p, 2000, 40000, 1000) if not m.is_request]
+    assert late.count((408, ALICE)) == 32

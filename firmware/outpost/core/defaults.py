@@ -17,6 +17,12 @@ T4 = 5000  # how long a completed transaction absorbs retransmissions
 # Concurrent transactions, server and client together. A branch office with
 # 200 phones peaks well under 1,000; the rest is headroom for floods. At the
 # bound the oldest lingering one goes; with none, a new request gets 503.
+# Memory per relayed request (a server and a client transaction, its
+# context, timers and bytes; CPython 3.11 -OO, tracemalloc): about 2.5 KB
+# in flight and 2.6 KB answered and absorbing retransmissions, so the table
+# at its bound holds about 10.5 MB whatever the offered rate
+# (tests/security: ended transactions and unanswered requests keep no
+# parsed message).
 MAX_TRANSACTIONS = 8192
 # 1,000 phones with 3 devices each, with room to spare; a branch router with
 # 256 MB holds 10,000 bindings in about 3 MB. At the bound REGISTER gets 503;

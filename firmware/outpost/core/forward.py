@@ -46,14 +46,14 @@ class Branch:
 class ResponseContext:
     # One per relayed request, kept while its server transaction absorbs
     # retransmissions: thousands at once under load, so no per-instance dict.
-    __slots__ = ("layer", "hook", "server", "req", "method", "branches", "best", "answered", "cancelling", "created", "initial",
+    __slots__ = ("layer", "hook", "server", "raw", "method", "branches", "best", "answered", "cancelling", "created", "initial",
                  "crossing")
 
     def __init__(self, layer, hook, server_txn, req, now):
         self.layer = layer
         self.hook = hook
         self.server = server_txn
-        self.req = req
+        self.raw = req.raw  # the bytes its server transaction holds anyway; see `req`
         self.method = req.method
         self.branches = []
         self.best = None  # (rank, status, response bytes or None)
@@ -63,6 +63,14 @@ class ResponseContext:
         self.initial = req.to.tag is None
         self.crossing = None  # crossing.Crossing: the ALG's state for this request, while relaying
         server_txn.owner = self
+
+    @property
+    def req(self):
+        """The request while it is unanswered, parsed again from its bytes
+        when an answer of our own needs it (a failure: rare). Keeping the
+        parse instead held every unanswered request's objects, several KB
+        each, and under a storm those were most of the daemon's memory."""
+        return None if self.raw is None else parse_message(self.raw)
 
     def add_branch(self, txn):
         b = Branch(len(self.branches), txn)
@@ -90,12 +98,13 @@ class ResponseContext:
         hidden = self.crossing.hidden if self.crossing is not None else None
         if hidden is not None:
             resp.insert_before(top, b"".join(hidden))
-        elif len(resp.vias) == 1 and self.req is None:
+        elif len(resp.vias) == 1 and self.raw is None:
             return  # answered already: a retransmission nobody can use
         elif len(resp.vias) == 1:
             # No Via left: meant for us, never forwarded as is (§16.7 step 3).
             # The caller still learns the outcome, from a response of ours.
-            resp = parse_message(make_response(self.req, status, resp.reason, to_tag=resp.to.tag or own_tag(self.req)))
+            req = self.req
+            resp = parse_message(make_response(req, status, resp.reason, to_tag=resp.to.tag or own_tag(req)))
         if self.crossing is not None and not self.hook.crossed(self, txn, resp, now):
             return  # the ALG could not pass it: dropped, never sent with a LAN address
         if status < 200:
@@ -180,7 +189,8 @@ class ResponseContext:
             # Our own 408 or 503 (no next hop), or a 503 received, which a
             # proxy turns into 500 (§16.7 step 6).
             status, reason = OWN.get(status, (500, "Server Internal Error")) if data is None else (500, "Server Internal Error")
-            data = make_response(self.req, status, reason, to_tag=own_tag(self.req))
+            req = self.req
+            data = make_response(req, status, reason, to_tag=own_tag(req))
         self.hook.call_failed(self)  # a timeout or an error: the call's media sessions end
         self._respond(status, data, now)
         self._release()
@@ -194,7 +204,7 @@ class ResponseContext:
     def _release(self):
         """Answered: the request is no longer needed, and this context may
         outlive the call by 32 s while its transaction absorbs retransmissions."""
-        self.req = None
+        self.raw = None
 
 
 def fork(p, req, txn, targets, now):

@@ -1,6 +1,8 @@
 """Named bounds for everything in the message layer that can grow.
 
-Each limit says what happens at the bound. A peer hitting one gets the
+Each limit says what happens at the bound. The tables' bounds that an
+admin may change (transactions, bindings, sources) and the memory each
+entry costs are in core/defaults.py. A peer hitting one gets the
 status in the comment; nothing past the bound is ever buffered or parsed.
 """
 

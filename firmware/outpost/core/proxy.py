@@ -352,7 +352,7 @@ class Proxy:
     def call_failed(self, ctx):
         """An initial INVITE ended without a call (a final error, a timeout,
         no branch left): every leg's session and ports go back."""
-        if ctx.method == "INVITE" and ctx.initial and ctx.req is not None:
+        if ctx.method == "INVITE" and ctx.initial and ctx.raw is not None:
             end_media(self.relay, ctx.req, [ctx.server.dest] + [b.txn.dest for b in ctx.branches])
 
     def restricted(self):
