@@ -51,4 +51,4 @@ MAX_NAME_CACHE = 256
 # Parsed name-addr values (From, To, Contact, Route) remembered by their
 # text, so a call's messages parse each once (sipmessage._addr). About 1 KB
 # each; at the bound the cache is emptied and refills.
-MAX_VALUE_CACHE = 256
+MAX_VALUE_CACHE = 64
