@@ -272,6 +272,6 @@ def test_new_values_each_time_never_grow_the_value_cache_past_its_bound():
     from outpost.core import sipmessage
 
     for i in range(limits.MAX_VALUE_CACHE * 3):
-        m = parse_message(invite().replace(b"From: Alice", b"From: \"n%d\"" % i)).validate()
-        assert m.from_.display == "n%d" % i
-        assert len(sipmessage._ADDRS) <= limits.MAX_VALUE_CACHE
+        m = parse_message(invite(uri="sip:u%d@example.com" % i).replace(b"From: Alice", b"From: \"n%d\"" % i)).validate()
+        assert m.from_.display == "n%d" % i and m.uri.user == "u%d" % i
+        assert len(sipmessage._ADDRS) <= limits.MAX_VALUE_CACHE and len(sipmessage._URIS) <= limits.MAX_VALUE_CACHE

@@ -20,10 +20,13 @@ T4 = 5000  # how long a completed transaction absorbs retransmissions
 # Memory per relayed request (a server and a client transaction, its
 # context, timers and bytes; CPython 3.11 -OO, tracemalloc): about 2.5 KB
 # in flight and 2.6 KB answered and absorbing retransmissions, so the table
-# at its bound holds about 10.5 MB whatever the offered rate
-# (tests/security: ended transactions and unanswered requests keep no
-# parsed message).
-MAX_TRANSACTIONS = 8192
+# at its bound holds about 5 MB whatever the offered rate (tests/security:
+# ended transactions and unanswered requests keep no parsed message). It
+# was 8,192: under bench/proxy.sh's storm that was 10 MB more of PSS for
+# headroom no branch office uses; lingering transactions then go after
+# 4,096 / (4 x calls/s) seconds instead of 32, which only matters to a
+# retransmission arriving that late.
+MAX_TRANSACTIONS = 4096
 # 1,000 phones with 3 devices each, with room to spare; a branch router with
 # 256 MB holds 10,000 bindings in about 3 MB. At the bound REGISTER gets 503;
 # past MAX_PER_AOR contacts for one address-of-record, 403.

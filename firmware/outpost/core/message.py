@@ -85,6 +85,10 @@ def _fold(data, ln, pos, end, nl):
     ln[4] = nl + 1
 
 
+# The methods a router sees, as the strings every parse of them shares.
+_METHODS = {m.encode(): m for m in ("INVITE", "ACK", "BYE", "CANCEL", "REGISTER", "OPTIONS", "MESSAGE", "SUBSCRIBE", "NOTIFY", "REFER",
+                                    "INFO", "UPDATE", "PRACK", "PUBLISH")}
+
 # Header name as received (bytes) -> field key; see limits.MAX_NAME_CACHE.
 _KEYS = {}
 
@@ -158,12 +162,16 @@ def _request_line(msg, line, base):
         raise bad("Malformed Request-URI")
     if len(uri) > MAX_REQUEST_URI:
         raise RemoteProtocolError(414, "Request-URI Too Long")
-    try:
-        method = method.decode()
-    except UnicodeError:
-        raise bad("Malformed method")
-    if not is_token(method):
-        raise bad("Malformed method")
+    known = _METHODS.get(method)
+    if known is None:
+        try:
+            method = method.decode()
+        except UnicodeError:
+            raise bad("Malformed method")
+        if not is_token(method):
+            raise bad("Malformed method")
+    else:
+        method = known  # one shared string: a lingering context keeps its method
     msg.method = method
     msg.version = "SIP/2.0"
     msg._uri_span = (base + sp1 + 1, base + sp2)

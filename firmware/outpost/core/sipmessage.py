@@ -352,7 +352,12 @@ class Request(Message):
                 text = self.raw[a:b].decode()
             except UnicodeError:
                 raise bad("Invalid UTF-8 in Request-URI")
-            u = parse_uri(text, "Request-URI")
+            u = _URIS.get(text)
+            if u is None:
+                u = parse_uri(text, "Request-URI")
+                if len(_URIS) >= MAX_VALUE_CACHE:
+                    _URIS.clear()
+                _URIS[text] = u  # shared like _ADDRS' values: read, never edited
             self._cache["ruri"] = u
         return u
 
@@ -404,6 +409,7 @@ def _route(f):
 # parsed is kept; at the bound the cache starts over (limits.MAX_VALUE_CACHE),
 # so a peer sending new values each time only pays for its own parses.
 _ADDRS = {}
+_URIS = {}  # Request-URI text -> URI: a dialog's requests all carry the same
 
 
 def _addr(f, allow_star):

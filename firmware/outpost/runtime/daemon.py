@@ -207,7 +207,11 @@ class Daemon:
         for t in (self.proxy.next_deadline(), self.snap.due):
             if t is not None and t < at:
                 at = t
-        if self._timer is not None and self._timer_at == at:
+        if self._timer is not None and self._timer_at <= at:
+            # Armed for sooner: it fires, handles what is due (perhaps
+            # nothing: a timer stopped since) and arms again. Re-arming only
+            # for a sooner deadline saves a call_later and a cancelled
+            # handle on nearly every message under load.
             return
         if self._timer is not None:
             self._timer.cancel()

@@ -49,9 +49,10 @@ class Transaction:
 
     def forget(self):
         """Ended: keep nothing but what a stale timer entry needs to see
-        that (the state). The owner and the bytes go now, whoever still
-        holds this object."""
+        that (the state) and what the owner may still read (dest). The
+        owner, the key and the bytes go now, whoever still holds this."""
         self.owner = None
+        self.key = None
         self.request = None
         self.last_response = None
 

@@ -59,6 +59,7 @@ class TransactionLayer:
         self.clients = {}
         self.outbox = []  # (bytes, dest)
         self._heap = []  # (deadline, seq, transaction); stale entries skipped
+        self._compact_at = 512  # heap size that triggers _compact
         self._seq = 0
         self._linger = []  # FIFO of lingering transactions, oldest first
         self._linger_head = 0
@@ -84,12 +85,13 @@ class TransactionLayer:
         """Drop the entries no timer needs any more: those of ended
         transactions (an evicted one would otherwise stay until its old
         deadline, 32 s at the rates that evict) and of stopped timers. The
-        heap then holds at most a few entries per live transaction, so its
-        size follows max_transactions, not the offered rate. Amortised
-        O(1): it runs when the heap has grown fourfold past the table."""
+        heap then holds the live timers, a few per live transaction, so its
+        size follows max_transactions, not the offered rate. It runs when
+        the heap has doubled since the last pass: amortised O(1) a push."""
         keep = [e for e in self._heap if e[2].state != TERMINATED and e[0] in e[2].timers.values()]
         heapq.heapify(keep)
         self._heap = keep
+        self._compact_at = 2 * len(keep) + 512
 
     def lingering(self, txn):
         self._linger.append(txn)

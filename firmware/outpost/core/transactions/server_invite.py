@@ -25,7 +25,7 @@ TABLE = {
     ("Confirmed", "timer_I"): (None, TERMINATED),
     ("Accepted", "request"): (None, "Accepted"),
     ("Accepted", "ack"): ("pass_ack", "Accepted"),
-    ("Accepted", "send_2xx"): ("send_response", "Accepted"),
+    ("Accepted", "send_2xx"): ("pass_2xx", "Accepted"),
     ("Accepted", "timer_L"): (None, TERMINATED),
 }
 
@@ -39,8 +39,15 @@ class ServerInvite(ServerTransaction):
         self.state = "Proceeding"
 
     def accepted(self, now, data):
-        self.send_response(now, data)
+        # Accepted never resends on its own (the callee retransmits its 2xx,
+        # RFC 6026 §7.1), so the 2xx is sent, not kept: thousands of these
+        # linger 32 s under load, and a 2xx with SDP is most of each.
+        self.send(data)
+        self.last_response = None  # the 100 Trying, if any: Accepted never resends it
         self.start_timer("L", now, 64 * self.t1)
+
+    def pass_2xx(self, now, data):
+        self.send(data)
 
     def completed(self, now, data):
         self.send_response(now, data)
