@@ -1,6 +1,8 @@
 """The image's figures: sizes, boot time to a login prompt and to the daemon
 answering OPTIONS, and the daemon's memory in the guest idle and with 200
-registered phones. Prints one line.
+registered phones, and the call rate it carries (bench/proxy.sh's strict
+ladder, sipp on the host through QEMU's port forward, calling a sipp UAS
+on the host at 10.0.2.2) with the daemon's RSS after it. Prints one line.
 
 The peer, booted in the same run with the same QEMU line and the same
 kernel: an initramfs holding nothing but Debian's static busybox, whose
@@ -37,6 +39,38 @@ def request(method, n, lp, extra=""):
     return ("%s sip:branch.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKimg%d%x;rport\r\nMax-Forwards: 70\r\n"
             "From: <sip:phone%d@branch.example.com>;tag=t%d\r\nTo: <sip:phone%d@branch.example.com>\r\nCall-ID: img-%d-%x\r\n"
             "CSeq: 1 %s\r\n%sContent-Length: 0\r\n\r\n" % (method, lp, n, int(time.time() * 1e6), n, n, n, n, int(time.time() * 1e6), method, extra))
+
+
+GUEST_RATES = (10, 20, 50, 100, 150, 200, 300, 400, 500)
+
+
+def guest_calls(vm, port, work, seconds=10):
+    """(highest passing step or None, first failing step or None). The
+    proxy's CPU and PSS in these steps are QEMU's, not the daemon's; the
+    daemon's RSS is read in the guest afterwards."""
+    import subprocess
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    import loadstep
+
+    uas_port = free_port()
+    uas = subprocess.Popen(["sipp", "-sf", os.path.join(ROOT, "bench", "uas_load.xml"), "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin",
+                            "-key", "contact_host", "10.0.2.2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
+    time.sleep(0.5)
+    best = None
+    try:
+        for rate in GUEST_RATES:
+            n = int(rate * seconds)
+            args = ["10.0.2.2:%d" % uas_port, "-rsa", "127.0.0.1:%d" % port, "-sn", "uac", "-r", str(rate), "-m", str(n), "-p", str(free_port())]
+            s = loadstep.run(args, work, vm.proc.pid, port, rate, n, seconds, [uas.pid])
+            print(s.line("guest", "call"), file=sys.stderr, flush=True)
+            if s.reason is not None:
+                return best, s
+            best = s
+            time.sleep(3)  # the guest settles: its retransmission timers end
+    finally:
+        uas.terminate()
+        uas.wait(10)
+    return best, None
 
 
 def rss_kb(vm):
@@ -152,6 +186,8 @@ def main(argv=None):
             contact = "Contact: <sip:phone%d@192.0.2.%d:5060>;expires=3600\r\n" % (n, 10 + n % 200)
             ok += sip(s, port, request("REGISTER", n, lp, contact)) == 200
         busy = rss_kb(vm)
+        calls, fail = guest_calls(vm, port, work)
+        after = rss_kb(vm)
     finally:
         s.close()
         vm.kill()
@@ -160,9 +196,11 @@ def main(argv=None):
     import gzip
     unpacked = len(gzip.open(os.path.join(IMAGES, "rootfs.cpio.gz")).read()) / 1e6
     print("image: kernel Image %.1f MB, initramfs %.1f MB (%.1f MB unpacked), data.img %.0f MB | boot to login %.1f s, to OPTIONS answered %.1f s "
-          "| daemon (%s) RSS %.1f MB idle, %.1f MB with %d registered phones (%d of %d REGISTERs 200) | bare busybox initramfs on the same kernel: "
+          "| daemon (%s) RSS %.1f MB idle, %.1f MB with %d registered phones (%d of %d REGISTERs 200) "
+          "| calls through the guest: %d/s pass (first failing: %s), daemon RSS %.1f MB after | bare busybox initramfs on the same kernel: "
           "%.1f MB, boot to its shell %.1f s (outpost's userland adds %.1f s to the login prompt) | qemu -M virt -cpu cortex-a53, TCG"
           % (size("Image"), size("rootfs.cpio.gz"), unpacked, size("data.img"), t_login, t_sip, args.loop, idle / 1024, busy / 1024, ok, ok, PHONES,
+             calls.rate if calls else 0, "%d/s, %s" % (fail.rate, fail.reason) if fail else "none", after / 1024,
              bare_mb, bare_s, t_login - bare_s))
 
 

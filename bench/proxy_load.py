@@ -163,7 +163,8 @@ def at_rest_pss(proxy, work, wait=34):
 def measure(proxy, work, seconds):
     r = {"rest": at_rest_pss(proxy, work)}
     uas_port = free_port()
-    uas = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "uas_load.xml"), "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin"],
+    uas = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "uas_load.xml"), "-i", "127.0.0.1", "-p", str(uas_port), "-nostdin",
+                            "-key", "contact_host", "127.0.0.1"],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=work)
     time.sleep(0.5)
     calls = lambda rate, n: call_args(proxy, uas_port, rate, n)  # noqa: E731
