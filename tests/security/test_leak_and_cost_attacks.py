@@ -123,5 +123,58 @@ def test_unanswered_requests_get_503_at_the_bound_and_hold_no_parsed_request():
     assert len([o for o in gc.get_objects() if isinstance(o, ResponseContext)]) == 32
     assert [o for o in gc.get_objects() if isinstance(o, Request)] == []
     # The answers of our own still come from the request's bytes: 408 when the upstream stays silent.
-    late = [(m.status, d) for m, d in run_timers(p, 2000, 40000, 1000) if not m.is_request]
-    assert late.count((408, ALICE)) == 32
+    late = [(m, d) for m, d in run_timers(p, 2000, 40000, 1000) if not m.is_request]
+    assert [(m.status, d) for m, d in late].count((408, ALICE)) == 32
+    # ... with the rport the request was given on arrival (RFC 3581), which its bytes alone lack
+    assert all(";rport=%d" % ALICE[2] in m.get("via") for m, d in late)
+
+
+def test_unacked_rejections_cost_timer_work_in_proportion_to_them():
+    """Forged INVITEs (the upstream's address: not a stranger, so the 480
+    goes out with Timer G) that nobody ACKs. Each Timer G firing used to
+    push its transaction's next deadline again, the live entries passed
+    the compaction threshold, and then every push compacted the whole heap:
+    1,500 packets cost 230 s of CPU (review of #16)."""
+    p = make_site(users=False)
+    layer = p.txns
+    work = {"pushes": 0, "scanned": 0}
+    schedule, compact = layer.schedule, layer._compact
+
+    def counted_schedule(txn, at):
+        work["pushes"] += 1
+        schedule(txn, at)
+
+    def counted_compact():
+        work["scanned"] += len(layer._heap)
+        compact()
+
+    layer.schedule, layer._compact = counted_schedule, counted_compact
+    for i in range(1500):
+        p.receive(request("INVITE", "sip:nobody%d@hq.example.com" % i, UPSTREAM, call_id="g%d" % i, branch="z9hG4bKg%d" % i),
+                  UPSTREAM, i * 8000 // 1500)
+        p.datagrams_to_send()
+    for now in range(8000, 30001, 50):
+        p.handle_timer(now)
+        p.datagrams_to_send()
+        assert len(layer._heap) <= 2 * 3 * len(layer) + 512  # a few live timers per transaction, not one per firing
+    assert work["scanned"] <= 4 * work["pushes"] + 1024, work
+
+
+def test_a_strangers_large_requests_leave_nothing_behind_once_answered():
+    """A stranger's 60 KB requests answered by the router itself: each kept
+    answer copied the request's lines and stayed 32 s (about 250 MB at the
+    transaction bound), and each 60 KB From stayed in the value cache
+    (review of #16). Strangers now get stateless answers, and long values
+    are parsed but never cached."""
+    from outpost.core import limits, sipmessage
+
+    p = make_site()
+    pad = "a" * 60000
+    for i, method in enumerate(("OPTIONS", "MESSAGE", "SUBSCRIBE", "INVITE")):
+        for uri in ("sip:hq.example.com", "sip:bob@hq.example.com"):
+            p.receive(request(method, uri, STRANGER, call_id="big%d%s" % (i, uri[4]), branch="z9hG4bKbig%d%s" % (i, uri[4]),
+                              frm="sip:%s@x.example.com" % pad), STRANGER, 1000 * i)
+            answers = [(m.status, d) for m, d in out(p)]
+            assert answers and all(s >= 200 and d == STRANGER for s, d in answers), (method, uri, answers)
+            assert len(p.txns) == 0, (method, uri)
+    assert all(len(text) <= limits.MAX_CACHED_TEXT for _, text in sipmessage._ADDRS)

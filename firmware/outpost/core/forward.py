@@ -46,7 +46,7 @@ class Branch:
 class ResponseContext:
     # One per relayed request, kept while its server transaction absorbs
     # retransmissions: thousands at once under load, so no per-instance dict.
-    __slots__ = ("layer", "hook", "server", "raw", "method", "branches", "best", "answered", "cancelling", "created", "initial",
+    __slots__ = ("layer", "hook", "server", "raw", "via", "method", "branches", "best", "answered", "cancelling", "created", "initial",
                  "crossing")
 
     def __init__(self, layer, hook, server_txn, req, now):
@@ -54,6 +54,10 @@ class ResponseContext:
         self.hook = hook
         self.server = server_txn
         self.raw = req.raw  # the bytes its server transaction holds anyway; see `req`
+        # Its top Via line as answers copy it: with the received and rport
+        # it was given on arrival (RFC 3581), which `raw` does not have.
+        line = req.top_via.field.line
+        self.via = (line, req.line_bytes(line)) if req.line_edited(line) else None
         self.method = req.method
         self.branches = []
         self.best = None  # (rank, status, response bytes or None)
@@ -70,7 +74,12 @@ class ResponseContext:
         when an answer of our own needs it (a failure: rare). Keeping the
         parse instead held every unanswered request's objects, several KB
         each, and under a storm those were most of the daemon's memory."""
-        return None if self.raw is None else parse_message(self.raw)
+        if self.raw is None:
+            return None
+        req = parse_message(self.raw)
+        if self.via is not None:
+            req.replace_line(*self.via)
+        return req
 
     def add_branch(self, txn):
         b = Branch(len(self.branches), txn)
@@ -204,7 +213,7 @@ class ResponseContext:
     def _release(self):
         """Answered: the request is no longer needed, and this context may
         outlive the call by 32 s while its transaction absorbs retransmissions."""
-        self.raw = None
+        self.raw = self.via = None
 
 
 def fork(p, req, txn, targets, now):

@@ -50,5 +50,8 @@ MAX_NAME_CACHE = 256
 
 # Parsed name-addr values (From, To, Contact, Route) remembered by their
 # text, so a call's messages parse each once (sipmessage._addr). About 1 KB
-# each; at the bound the cache is emptied and refills.
+# each, as only values up to MAX_CACHED_TEXT characters are kept (a phone's
+# are under 200; a peer's 60 KB From is parsed, used and dropped); at the
+# bound the cache is emptied and refills.
 MAX_VALUE_CACHE = 64
+MAX_CACHED_TEXT = 256

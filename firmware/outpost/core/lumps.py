@@ -82,6 +82,11 @@ class Layout:
         """Replace raw[start:end] with `data` when serialising."""
         add(self._lumps, start, end, data, self.body_end)
 
+    def replace_line(self, i, data):
+        """Header line i replaced whole, by line_bytes() of an edited copy."""
+        ln = self._lines[i]
+        self.edit(ln[1], ln[4], data)
+
     @property
     def edited(self):
         return bool(self._lumps)

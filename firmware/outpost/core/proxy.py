@@ -235,9 +235,11 @@ class Proxy:
         tag = own_tag(req) if req.to.tag is None else None
         data = make_response(req, status, reason, to_tag=tag, headers=headers)
         now = self.now if now is None else now
-        if status >= 300 and txn.kind == "ServerInvite" and not txn.reliable and self.sides.stranger(txn.dest[1]):
+        if status >= 200 and not txn.reliable and self.sides.stranger(txn.dest[1]):
             # Timer G would send this up to 11 times to an address anyone can
-            # forge: a stranger gets one answer per request it sends.
+            # forge, and a kept answer copies the request's lines (up to 64 KB
+            # for 32 s, per transaction): a stranger gets one answer per
+            # request it sends, and nothing of it is kept.
             self.txns.respond_once(txn, data, now)
         else:
             self.txns.respond(txn, status, data, now)

@@ -10,7 +10,7 @@ same length before decoding, so offsets inside an ASCII value are offsets in
 """
 
 from .errors import bad, RemoteProtocolError
-from .limits import MAX_VALUES_PER_FIELD, MAX_VALUE_CACHE
+from .limits import MAX_VALUES_PER_FIELD, MAX_VALUE_CACHE, MAX_CACHED_TEXT
 from .syntax import is_call_id, is_token, parse_uint, delta_seconds, split_spans
 from .headers import LIST_HEADERS, SINGLE_HEADERS, canonical, parse_via, parse_name_addr, parse_cseq, parse_auth, tokens
 from .uri import parse_uri, KNOWN_SCHEMES
@@ -355,9 +355,10 @@ class Request(Message):
             u = _URIS.get(text)
             if u is None:
                 u = parse_uri(text, "Request-URI")
-                if len(_URIS) >= MAX_VALUE_CACHE:
-                    _URIS.clear()
-                _URIS[text] = u  # shared like _ADDRS' values: read, never edited
+                if len(text) <= MAX_CACHED_TEXT:  # as _addr's
+                    if len(_URIS) >= MAX_VALUE_CACHE:
+                        _URIS.clear()
+                    _URIS[text] = u  # shared like _ADDRS' values: read, never edited
             self._cache["ruri"] = u
         return u
 
@@ -417,6 +418,8 @@ def _addr(f, allow_star):
     a = _ADDRS.get(key)
     if a is None:
         a = parse_name_addr(_nonempty(f), canonical(f.name), allow_star)
+        if len(f.text) > MAX_CACHED_TEXT:
+            return a  # a phone's values are short; a peer's 60 KB ones are not kept
         if len(_ADDRS) >= MAX_VALUE_CACHE:
             _ADDRS.clear()
         _ADDRS[key] = a

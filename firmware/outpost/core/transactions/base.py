@@ -98,8 +98,7 @@ class Transaction:
                 if name is None or self.timers[n] < at:
                     name, at = n, self.timers[n]
             if at > now:
-                self.layer.schedule(self, at)
-                return
+                return  # start_timer gave that deadline its own heap entry
             del self.timers[name]
             self.fire("timer_" + name, now)
 

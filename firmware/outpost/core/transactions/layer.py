@@ -78,7 +78,7 @@ class TransactionLayer:
         self._seq += 1
         heap = self._heap
         heapq.heappush(heap, (at, self._seq, txn))
-        if len(heap) > 4 * (len(self) + 256):
+        if len(heap) > self._compact_at:
             self._compact()
 
     def _compact(self):
