@@ -100,13 +100,7 @@ def _header_line(data, pos, end, nl):
     raw = data[pos:colon].rstrip()
     key = _KEYS.get(raw)
     if key is None:
-        try:
-            name = raw.decode()
-        except UnicodeError:
-            raise bad("Malformed header field name")
-        if not is_token(name):
-            raise bad("Malformed header field name")
-        key = field_key(name)
+        key = field_key(_token(raw, "header field name"))
         if len(_KEYS) < MAX_NAME_CACHE:
             _KEYS[raw] = key
     v = colon + 1
@@ -116,6 +110,18 @@ def _header_line(data, pos, end, nl):
     while e > v and data[e - 1] in b" \t":
         e -= 1
     return [key, pos, v, e, nl + 1]
+
+
+def _token(raw, what):
+    """Bytes that must be a token (a header name, a method), as str; 400
+    naming `what` otherwise."""
+    try:
+        text = raw.decode()
+    except UnicodeError:
+        raise bad("Malformed " + what)
+    if not is_token(text):
+        raise bad("Malformed " + what)
+    return text
 
 
 def _body_end(data, lines, body_start):
@@ -162,17 +168,8 @@ def _request_line(msg, line, base):
         raise bad("Malformed Request-URI")
     if len(uri) > MAX_REQUEST_URI:
         raise RemoteProtocolError(414, "Request-URI Too Long")
-    known = _METHODS.get(method)
-    if known is None:
-        try:
-            method = method.decode()
-        except UnicodeError:
-            raise bad("Malformed method")
-        if not is_token(method):
-            raise bad("Malformed method")
-    else:
-        method = known  # one shared string: a lingering context keeps its method
-    msg.method = method
+    # A known method is one shared string: a lingering context keeps its method.
+    msg.method = _METHODS.get(method) or _token(method, "method")
     msg.version = "SIP/2.0"
     msg._uri_span = (base + sp1 + 1, base + sp2)
 
