@@ -354,11 +354,7 @@ class Request(Message):
                 raise bad("Invalid UTF-8 in Request-URI")
             u = _URIS.get(text)
             if u is None:
-                u = parse_uri(text, "Request-URI")
-                if len(text) <= MAX_CACHED_TEXT:  # as _addr's
-                    if len(_URIS) >= MAX_VALUE_CACHE:
-                        _URIS.clear()
-                    _URIS[text] = u  # shared like _ADDRS' values: read, never edited
+                u = _remember(_URIS, text, text, parse_uri(text, "Request-URI"))
             self._cache["ruri"] = u
         return u
 
@@ -413,14 +409,20 @@ _ADDRS = {}
 _URIS = {}  # Request-URI text -> URI: a dialog's requests all carry the same
 
 
+def _remember(cache, key, text, value):
+    """`value`, kept in `cache` under `key` when its `text` is short (a
+    phone's values are; a peer's 60 KB ones are parsed, used and dropped),
+    the cache starting over at its bound (limits.py)."""
+    if len(text) <= MAX_CACHED_TEXT:
+        if len(cache) >= MAX_VALUE_CACHE:
+            cache.clear()
+        cache[key] = value
+    return value
+
+
 def _addr(f, allow_star):
     key = (f.name, f.text)
     a = _ADDRS.get(key)
     if a is None:
-        a = parse_name_addr(_nonempty(f), canonical(f.name), allow_star)
-        if len(f.text) > MAX_CACHED_TEXT:
-            return a  # a phone's values are short; a peer's 60 KB ones are not kept
-        if len(_ADDRS) >= MAX_VALUE_CACHE:
-            _ADDRS.clear()
-        _ADDRS[key] = a
+        a = _remember(_ADDRS, key, f.text, parse_name_addr(_nonempty(f), canonical(f.name), allow_star))
     return a.copy()  # its own `field`; the URI and params are shared, read-only
