@@ -48,9 +48,11 @@ class Transaction:
         self.unreachable = False  # the runtime could not send to dest (client): 503, not 408
 
     def forget(self):
-        """Ended: keep nothing but what a stale timer entry needs to see
-        that (the state) and what the owner may still read (dest). The
-        owner, the key and the bytes go now, whoever still holds this."""
+        """Ended (the layer's `terminated`, the one way out): keep nothing
+        but what a stale timer entry needs to see that (the state) and what
+        the owner may still read (dest). Timers, owner, key and bytes go
+        now, whoever still holds this."""
+        self.timers.clear()
         self.owner = None
         self.key = None
         self.request = None
@@ -76,7 +78,6 @@ class Transaction:
             self.request = None  # the ACK, if any, is built by now
             self.layer.lingering(self)
         if new_state == TERMINATED and old != TERMINATED:
-            self.timers.clear()
             self.layer.terminated(self)
         return True
 

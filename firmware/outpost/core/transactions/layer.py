@@ -111,7 +111,6 @@ class TransactionLayer:
                 self._linger_head = 0
             if txn is not None and txn.state in LINGER_STATES:
                 txn.state = TERMINATED
-                txn.timers.clear()
                 self.evicted += 1
                 self.terminated(txn)
                 return True
