@@ -155,8 +155,9 @@ SCHEMA = Record({
     }), {}),
     "daemon": (Record({
         # uvloop (libuv) spends less CPU per datagram than asyncio's own loop,
-        # but it imports ssl and with it OpenSSL: the daemon's memory grows
-        # by about 6.5 MB (README, "Event loop"). A branch office's load is
+        # but it imports ssl and with it OpenSSL: the daemon's RSS grows by
+        # 6.3 MB in the guest (bench/image.py --loop uvloop; README's
+        # daemon.event_loop row). A branch office's load is
         # far below what asyncio carries, so asyncio is the default; a busy
         # site opts in. Without uvloop installed the daemon says so and runs
         # asyncio.
