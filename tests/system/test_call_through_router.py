@@ -105,8 +105,12 @@ def test_two_phones_register_upstream_and_a_call_crosses_the_router_with_rtp(tmp
 
         carol = far.sipp(ns.wan, CAROL, "uas_answer.xml", None, "-key", "rtp_port", "8078", name="carol")
         time.sleep(0.5)
+        # Alice hangs up after 40 s. Until then this test makes two or three
+        # console round trips (each a fresh login on an emulated CPU: 4 s
+        # here, more on a loaded CI machine) and 3 s of RTP; at 15 s a slow
+        # run met the BYE halfway. sipp's -timeout 60 still bounds the call.
         alice = far.sipp(ns.lan, ALICE, "uac_call.xml", "192.0.2.1:5060", "-key", "user", "alice", "-s", "carol",
-                         "-key", "rtp_port", "7078", "-au", "alice", "-ap", "alice-secret", "-d", "15000", port=5090, name="alice")
+                         "-key", "rtp_port", "7078", "-au", "alice", "-ap", "alice-secret", "-d", "40000", port=5090, name="alice")
         wan_port = None
         deadline = time.time() + 20
         while wan_port is None and time.time() < deadline:
