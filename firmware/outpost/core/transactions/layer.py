@@ -16,13 +16,12 @@ when every one is still active does `new_server()` return None, and the TU
 answers 503 (RFC 3261 §21.5.4) or drops a flood.
 """
 
-import heapq
-
 from .base import T1, T2, T4, TERMINATED, LINGER_STATES, response_event
 from .client_invite import ClientInvite
 from .client_non_invite import ClientNonInvite
 from .server_invite import ServerInvite
 from .server_non_invite import ServerNonInvite
+from .deadlines import Deadlines
 
 MAGIC = "z9hG4bK"
 
@@ -58,9 +57,7 @@ class TransactionLayer:
         self.servers = {}
         self.clients = {}
         self.outbox = []  # (bytes, dest)
-        self._heap = []  # (deadline, seq, transaction); stale entries skipped
-        self._compact_at = 512  # heap size that triggers _compact
-        self._seq = 0
+        self.deadlines = Deadlines()
         self._linger = []  # FIFO of lingering transactions, oldest first
         self._linger_head = 0
         self.evicted = 0
@@ -75,23 +72,7 @@ class TransactionLayer:
         self.outbox.append((data, dest))
 
     def schedule(self, txn, at):
-        self._seq += 1
-        heap = self._heap
-        heapq.heappush(heap, (at, self._seq, txn))
-        if len(heap) > self._compact_at:
-            self._compact()
-
-    def _compact(self):
-        """Drop the entries no timer needs any more: those of ended
-        transactions (an evicted one would otherwise stay until its old
-        deadline, 32 s at the rates that evict) and of stopped timers. The
-        heap then holds the live timers, a few per live transaction, so its
-        size follows max_transactions, not the offered rate. It runs when
-        the heap has doubled since the last pass: amortised O(1) a push."""
-        keep = [e for e in self._heap if e[2].state != TERMINATED and e[0] in e[2].timers.values()]
-        heapq.heapify(keep)
-        self._heap = keep
-        self._compact_at = 2 * len(keep) + 512
+        self.deadlines.push(at, txn)
 
     def lingering(self, txn):
         self._linger.append(txn)
@@ -197,18 +178,13 @@ class TransactionLayer:
 
     def next_deadline(self):
         """Earliest time (ms) a timer is due, or None."""
-        heap = self._heap
-        while heap:
-            at, _, txn = heap[0]
-            if txn.state != TERMINATED and txn.timers and min(txn.timers.values()) <= at:
-                return at
-            heapq.heappop(heap)
-        return None
+        return self.deadlines.next_deadline()
 
     def expire(self, now):
         self.now = now
-        heap = self._heap
-        while heap and heap[0][0] <= now:
-            _, _, txn = heapq.heappop(heap)
+        while True:
+            txn = self.deadlines.pop_due(now)
+            if txn is None:
+                return
             if txn.state != TERMINATED:
                 txn.expire(now)
