@@ -100,9 +100,14 @@ class Message(Layout):
             self._parsed[name] = got
         return got
 
+    # The properties below are read many times a message (vias about six,
+    # From and To four): a parsed field is taken from _parsed before any
+    # parse function is named.
+
     @property
     def vias(self):
-        return self._typed("via", lambda f: parse_via(_nonempty(f)))
+        got = self._parsed.get("via")
+        return got if got is not None else self._typed("via", _via)
 
     @property
     def top_via(self):
@@ -110,7 +115,9 @@ class Message(Layout):
         return v[0] if v else None
 
     def _one_addr(self, name):
-        lst = self._typed(name, lambda f: _addr(f, False))
+        lst = self._parsed.get(name)
+        if lst is None:
+            lst = self._typed(name, _name_addr)
         return lst[0] if lst else None
 
     @property
@@ -123,34 +130,45 @@ class Message(Layout):
 
     @property
     def contacts(self):
-        lst = self._typed("contact", lambda f: _addr(f, True))
+        lst = self._parsed.get("contact")
+        if lst is not None:
+            return lst
+        lst = self._typed("contact", _contact)
         if len(lst) > 1:
             for c in lst:
                 if c.star:
+                    del self._parsed["contact"]  # refused on every read, not only the first
                     raise bad("Contact * must stand alone")
         return lst
 
     @property
     def routes(self):
-        return self._typed("route", lambda f: _route(f))
+        got = self._parsed.get("route")
+        return got if got is not None else self._typed("route", _route)
 
     @property
     def record_routes(self):
-        return self._typed("record-route", lambda f: _route(f))
+        got = self._parsed.get("record-route")
+        return got if got is not None else self._typed("record-route", _route)
 
     @property
     def call_id(self):
+        v = self._cache.get("callid", 0)
+        if v != 0:
+            return v
         v = self.get("call-id")
-        if v is None:
-            return None
-        v = v.strip()
-        if not v or " " in v or "\t" in v:
-            raise bad("Malformed Call-ID")
+        if v is not None:
+            v = v.strip()
+            if not v or " " in v or "\t" in v:
+                raise bad("Malformed Call-ID")
+        self._cache["callid"] = v
         return v
 
     @property
     def cseq(self):
-        lst = self._typed("cseq", lambda f: parse_cseq(f.text))
+        lst = self._parsed.get("cseq")
+        if lst is None:
+            lst = self._typed("cseq", _cseq)
         return lst[0] if lst else None
 
     def _uint(self, name, maximum):
@@ -391,6 +409,22 @@ def _nonempty(f):
     if not f.text:
         raise bad("Empty value in " + canonical(f.name))
     return f.text
+
+
+def _via(f):
+    return parse_via(_nonempty(f))
+
+
+def _name_addr(f):
+    return _addr(f, False)
+
+
+def _contact(f):
+    return _addr(f, True)
+
+
+def _cseq(f):
+    return parse_cseq(f.text)
 
 
 def _route(f):
