@@ -276,3 +276,18 @@ def test_the_tables_answer_what_the_tu_may_do_and_nothing_outside_asks_a_state()
             with open(here + "/" + name) as f:
                 text = f.read()
             assert "txn.state" not in text, name
+
+
+def test_one_source_holds_a_share_of_the_table_until_it_is_answered():
+    layer = TransactionLayer(max_transactions=64)  # share: 16 waiting per source
+    other = ("udp", "192.0.2.21", 5060, None)
+
+    def req(i):
+        return parse_message(options().replace(b"nict1", b"s%d" % i)).validate()
+
+    held = [layer.new_server(req(i), PEER, False, 0) for i in range(16)]
+    assert None not in held and layer.new_server(req(16), PEER, False, 0) is None and layer.over_share == 1
+    assert layer.new_server(req(17), other, False, 0) is not None  # another host is not held back
+    layer.respond(held[0], 200, b"SIP/2.0 200 OK\r\n\r\n", 1)  # answered: out of the share, lingering
+    assert layer.new_server(req(18), PEER, False, 2) is not None
+    assert layer.new_server(req(19), PEER, False, 2) is None

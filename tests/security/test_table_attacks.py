@@ -1,6 +1,7 @@
 """Tables a host can grow have a bound and a per-source share (issue #11,
 "every table an attacker can grow"): the relay's contact and Call-ID
-tokens, and a CANCEL only from the INVITE's own sender."""
+tokens, the transaction table, and a CANCEL only from the INVITE's own
+sender."""
 
 from attacksite import ALICE, ROGUE, STRANGER, UPSTREAM, far_sdp, make_site, out, phone_sdp, register_alice, request, response
 
@@ -16,6 +17,24 @@ def test_a_lan_host_churning_contacts_cannot_evict_the_phones_tokens():
     assert len(p.relay.contacts) <= 33
     p.receive(request("INVITE", contact, UPSTREAM, call_id="in1", body=far_sdp()), UPSTREAM, 6000)
     assert [d for m, d in out(p) if m.is_request] == [ALICE]  # alice still rings
+
+
+def test_a_lan_host_whose_requests_go_unanswered_cannot_take_the_transaction_table():
+    """A LAN host sends MESSAGEs at its rate limit (200/s) for 30 s; the
+    upstream never answers them, so each holds a server and a client
+    transaction until Timer F (32 s). Without a per-source share the 4,096
+    slots were gone after 2,048 of them and the upstream's INVITE for alice
+    got 503; now the host holds at most a quarter and gets the 503s."""
+    p = make_site(users=False)
+    contact = register_alice(p)
+    refused = 0
+    for i in range(6000):
+        p.receive(request("MESSAGE", "sip:bob@hq.example.com", ROGUE, call_id="m%d@x" % i, branch="z9hG4bKm%d" % i),
+                  ROGUE, 10 + i * 5)
+        refused += [(m.status, d) for m, d in out(p) if not m.is_request].count((503, ROGUE))
+    p.receive(request("INVITE", contact, UPSTREAM, call_id="in1", body=far_sdp()), UPSTREAM, 30100)
+    assert [d for m, d in out(p) if m.is_request] == [ALICE]  # alice still rings
+    assert p.txns.over_share == refused and refused > 6000 - 1024 - 50, refused  # the host paid for it
 
 
 def test_a_lan_host_churning_call_id_hosts_cannot_break_the_phones_calls():

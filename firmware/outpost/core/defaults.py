@@ -27,6 +27,15 @@ T4 = 5000  # how long a completed transaction absorbs retransmissions
 # 4,096 / (4 x calls/s) seconds instead of 32, which only matters to a
 # retransmission arriving that late.
 MAX_TRANSACTIONS = 4096
+# One source address may hold at most this share of the table in server
+# transactions it is still waiting on (not yet answered). A host at its
+# rate limit (RATE) with requests the upstream never answers would
+# otherwise fill the whole table in 32 s (Timer F) and every other host's
+# requests, the upstream's INVITEs too, would get 503. Answered ones
+# (lingering: the first to go at the bound) do not count, so a busy peer's
+# finished calls never hold it back; a branch's upstream waits on a few
+# hundred ringing calls at most.
+SHARE_PER_SOURCE = 4  # a quarter
 # 1,000 phones with 3 devices each, with room to spare; a branch router with
 # 256 MB holds 10,000 bindings in about 3 MB. At the bound REGISTER gets 503;
 # past MAX_PER_AOR contacts for one address-of-record, 403.

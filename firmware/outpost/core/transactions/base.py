@@ -33,7 +33,7 @@ class Transaction:
     kind = ""
     # Slots: a few thousand of these linger at once under load (defaults.py
     # MAX_TRANSACTIONS), and a per-instance dict would be most of each.
-    __slots__ = ("layer", "key", "request", "dest", "reliable", "state", "timers", "owner", "last_response", "unreachable")
+    __slots__ = ("layer", "key", "request", "dest", "reliable", "state", "timers", "owner", "last_response", "unreachable", "held")
 
     def __init__(self, layer, key, request, dest, reliable):
         self.layer = layer
@@ -46,6 +46,7 @@ class Transaction:
         self.owner = None  # the TU object told about responses and timeouts
         self.last_response = None  # bytes of the last response sent (server)
         self.unreachable = False  # the runtime could not send to dest (client): 503, not 408
+        self.held = False  # a server transaction counted in its source's share until answered
 
     def forget(self):
         """Ended (the layer's `terminated`, the one way out): keep nothing

@@ -13,7 +13,9 @@ Bounds: at most `max_transactions` live at once. At the bound the oldest
 transaction that is only absorbing retransmissions (Completed, Confirmed,
 Accepted: RFC 3261 and 6026 keep them 32 s on UDP) is ended early; only
 when every one is still active does `new_server()` return None, and the TU
-answers 503 (RFC 3261 §21.5.4) or drops a flood.
+answers 503 (RFC 3261 §21.5.4) or drops a flood. It also returns None to a
+source already holding its share (1/SHARE_PER_SOURCE of the bound) of
+server transactions not yet answered: no one host takes the table.
 """
 
 from .base import T1, T2, T4, TERMINATED, LINGER_STATES, response_event
@@ -25,7 +27,7 @@ from .deadlines import Deadlines
 
 MAGIC = "z9hG4bK"
 
-from ..defaults import MAX_TRANSACTIONS  # reason and bound: core/defaults.py
+from ..defaults import MAX_TRANSACTIONS, SHARE_PER_SOURCE  # reasons and bounds: core/defaults.py
 
 
 def server_key(req, host=None):
@@ -58,6 +60,11 @@ class TransactionLayer:
         self.clients = {}
         self.outbox = []  # (bytes, dest)
         self.deadlines = Deadlines()
+        # A phone keeps a handful at once (REGISTER, SUBSCRIBEs, a call or
+        # two): a share under 16 would refuse it before any attacker.
+        self.share = max(max_transactions // SHARE_PER_SOURCE, min(max_transactions, 16))
+        self._waiting = {}  # source host -> its server transactions not yet answered
+        self.over_share = 0  # requests refused for their source's share
         self._linger = []  # FIFO of lingering transactions, oldest first
         self._linger_head = 0
         self.evicted = 0
@@ -75,7 +82,19 @@ class TransactionLayer:
         self.deadlines.push(at, txn)
 
     def lingering(self, txn):
+        self._release(txn)
         self._linger.append(txn)
+
+    def _release(self, txn):
+        """An answered or ended server transaction leaves its source's share."""
+        if txn.held:
+            txn.held = False
+            host = txn.dest[1]
+            n = self._waiting[host] - 1
+            if n:
+                self._waiting[host] = n
+            else:
+                del self._waiting[host]
 
     def _make_room(self):
         """True when there is room for one more transaction, ending the
@@ -98,6 +117,7 @@ class TransactionLayer:
         return False
 
     def terminated(self, txn):
+        self._release(txn)
         table = self.servers if txn.kind.startswith("Server") else self.clients
         if table.get(txn.key) is txn:
             del table[txn.key]
@@ -110,7 +130,12 @@ class TransactionLayer:
         return self.servers.get(server_key(req, host))
 
     def new_server(self, req, dest, reliable, now):
-        """A server transaction for a new request (not ACK), or None at the bound."""
+        """A server transaction for a new request (not ACK), or None at the
+        bound or past its source's share."""
+        host = dest[1]
+        if self._waiting.get(host, 0) >= self.share:
+            self.over_share += 1
+            return None
         if not self._make_room():
             return None
         cls = ServerInvite if req.method == "INVITE" else ServerNonInvite
@@ -118,6 +143,9 @@ class TransactionLayer:
         txn = cls(self, key, req.raw, dest, reliable)
         txn.start(now)
         self.servers[key] = txn
+        if txn.state not in LINGER_STATES and txn.state != TERMINATED:
+            txn.held = True
+            self._waiting[host] = self._waiting.get(host, 0) + 1
         return txn
 
     def respond(self, txn, status, data, now):
