@@ -20,13 +20,16 @@ T4 = 5000  # how long a completed transaction absorbs retransmissions
 # Memory per relayed request (a server and a client transaction, its
 # context, timers and bytes; CPython 3.11 -OO, tracemalloc): about 2.5 KB
 # in flight and 2.6 KB answered and absorbing retransmissions, so the table
-# at its bound holds about 5 MB whatever the offered rate (tests/security:
-# ended transactions and unanswered requests keep no parsed message). It
-# was 8,192: under bench/proxy.sh's storm that was 10 MB more of PSS for
-# headroom no branch office uses; lingering transactions then go after
-# 4,096 / (4 x calls/s) seconds instead of 32, which only matters to a
+# at its bound holds about 2.5 MB whatever the offered rate (tests/security:
+# ended transactions and unanswered requests keep no parsed message). PSS
+# counts more than the live objects (the allocator keeps its high-water
+# mark): under bench/proxy_load.py's storm, 3,600 calls/s offered for 10 s,
+# the daemon peaked at 31.2 MB with 4,096 and 23.2 MB with 2,048 (same
+# session; at 1,200 calls/s 22.1 and 18.5 MB). It was 8,192, then 4,096;
+# at 2,048 lingering transactions go after 2,048 / (4 x calls/s) seconds
+# instead of 32 (5 s at 100 calls/s), which only matters to a
 # retransmission arriving that late.
-MAX_TRANSACTIONS = 4096
+MAX_TRANSACTIONS = 2048
 # One source address may hold at most this share of the table in server
 # transactions it is still waiting on (not yet answered). A host at its
 # rate limit (RATE) with requests the upstream never answers would
