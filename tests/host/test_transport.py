@@ -1,11 +1,35 @@
 """The runtime's transports: the TCP pool tells who could not be reached
 (survival's evidence for an upstream over TCP); a UDP listener's receive
-buffer is large enough to ride out a short stall under load."""
+buffer is large enough to ride out a short stall under load, under both
+event loops; the drained socket plain asyncio uses loses nothing of a
+burst, hears ICMP errors and bounds what waits to be sent."""
 
 import asyncio
 import socket
 
-from outpost.runtime.transport import RCVBUF, TcpPool, Udp
+import pytest
+
+from outpost.runtime import udp
+from outpost.runtime.transport import TcpPool
+
+try:
+    import uvloop
+except ImportError:  # the test venv installs it (requirements-test.txt)
+    uvloop = None
+
+LOOPS = ["asyncio", "uvloop"]
+
+
+def run(loop_name, coro):
+    if loop_name == "uvloop":
+        if uvloop is None:
+            pytest.fail("uvloop is not installed in the test venv")
+        loop = uvloop.new_event_loop()  # uvloop.run came after 0.17, Debian bookworm's
+        try:
+            return loop.run_until_complete(coro)
+        finally:
+            loop.close()
+    return asyncio.run(coro)
 
 
 def test_a_refused_connection_is_reported_with_its_peer():
@@ -29,18 +53,93 @@ def test_a_refused_connection_is_reported_with_its_peer():
     assert failed == [("127.0.0.1", port)]
 
 
-def test_a_udp_listener_gets_a_receive_buffer_past_the_kernel_default():
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_a_udp_listener_gets_a_receive_buffer_past_the_kernel_default(loop_name):
     with open("/proc/sys/net/core/rmem_max") as f:
         rmem_max = int(f.read())
 
     async def go():
-        transport, proto = await asyncio.get_running_loop().create_datagram_endpoint(lambda: Udp(lambda d, s: None),
-                                                                                     local_addr=("127.0.0.1", 0))
+        sock = await udp.open_udp(lambda d, s: None, local=("127.0.0.1", 0))
         try:
-            return transport.get_extra_info("socket").getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+            fd = socket.socket(fileno=socket.dup(sock.sock.fileno() if hasattr(sock, "sock")
+                                                 else sock.transport.get_extra_info("socket").fileno()))
+            with fd:
+                return type(sock), fd.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
         finally:
-            transport.close()
+            sock.close()
 
+    kind, size = run(loop_name, go())
+    assert kind is (udp.DrainedUdp if loop_name == "asyncio" else udp.Udp)
     # Linux reports twice what was set; without CAP_NET_ADMIN it caps the
     # request at net.core.rmem_max, with it (the router, CI) it does not.
-    assert asyncio.run(go()) >= 2 * min(RCVBUF, rmem_max)
+    assert size >= 2 * min(udp.RCVBUF, rmem_max)
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_a_burst_larger_than_one_drain_is_delivered_whole_and_answered(loop_name):
+    got = []
+
+    async def go():
+        server = None
+
+        def deliver(data, source):
+            got.append((data, source))
+            server.send(b"re:" + data, source[1], source[2])
+        server = await udp.open_udp(deliver, local=("127.0.0.1", 0))
+        client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        client.bind(("127.0.0.1", 0))
+        try:
+            for i in range(3 * udp.BATCH + 5):
+                client.sendto(b"%d" % i + b"x" * 1400, server.sockname())
+            for _ in range(100):
+                if len(got) == 3 * udp.BATCH + 5:
+                    break
+                await asyncio.sleep(0.01)
+            client.settimeout(1)
+            return [client.recv(2000)[:8] for _ in range(3)], client.getsockname()
+        finally:
+            client.close()
+            server.close()
+
+    answers, me = run(loop_name, go())
+    assert [d[: len(b"%d" % i)] for i, (d, _) in enumerate(got)] == [b"%d" % i for i in range(3 * udp.BATCH + 5)]
+    assert {s for _, s in got} == {("udp", me[0], me[1], None)}
+    assert answers == [b"re:0xxxx", b"re:1xxxx", b"re:2xxxx"]
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_a_connected_socket_hears_that_its_peer_is_unreachable(loop_name):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: the kernel answers ICMP port unreachable
+    errors = []
+
+    async def go():
+        probe = await udp.open_udp(lambda d, src: None, remote=("127.0.0.1", port), on_error=errors.append)
+        try:
+            for _ in range(50):
+                probe.send(b"OPTIONS sip:x SIP/2.0\r\n\r\n")
+                await asyncio.sleep(0.02)
+                if errors:
+                    break
+        finally:
+            probe.close()
+
+    run(loop_name, go())
+    assert errors and isinstance(errors[0], ConnectionRefusedError)
+
+
+def test_what_waits_for_a_full_send_buffer_is_bounded():
+    async def go():
+        sock = await udp.open_udp(lambda d, s: None, local=("127.0.0.1", 0))
+        try:
+            for _ in range(2 * udp.BACKLOG_BYTES // 1400):
+                sock._queue(b"x" * 1400, ("127.0.0.1", 9))
+            return sock.backlog_bytes, sock.dropped
+        finally:
+            sock.close()
+
+    held, dropped = asyncio.run(go())
+    assert held <= udp.BACKLOG_BYTES
+    assert dropped >= udp.BACKLOG_BYTES // 1400

@@ -12,7 +12,8 @@ import asyncio
 import logging
 
 from ..core.proxy import PROBE
-from .transport import TcpPool, Udp, is_ip
+from .transport import TcpPool, is_ip
+from .udp import open_udp
 
 log = logging.getLogger("outpost")
 
@@ -25,7 +26,7 @@ class Network:
         self.udp = []
         self.tcp = TcpPool(deliver, now, **tcp_limits)
         self.tcp.on_connect_failed = lambda host, port: failed(("tcp", host, port), None)
-        self.probe = None  # Udp connected to the upstream
+        self.probe = None  # a UDP socket connected to the upstream
         self.unbound = {}  # "udp 10.9.9.9:5060: why" -> listen entry, retried
         self.debug = False
 
@@ -37,8 +38,7 @@ class Network:
         host, port = entry["address"], entry["port"]
         try:
             if entry["transport"] == "udp":
-                _, proto = await asyncio.get_running_loop().create_datagram_endpoint(lambda: Udp(self.deliver), local_addr=(host, port))
-                self.udp.append(proto)
+                self.udp.append(await open_udp(self.deliver, local=(host, port)))
             else:
                 await self.tcp.listen(host, port)
         except OSError as e:
@@ -68,17 +68,15 @@ class Network:
             log.debug("upstream unreachable: %s", exc)
             self.failed(dest, None)
         try:
-            _, proto = await asyncio.get_running_loop().create_datagram_endpoint(
-                lambda: Udp(self.deliver, unreachable), remote_addr=(upstream[1], upstream[2]))
+            self.probe = await open_udp(self.deliver, remote=(upstream[1], upstream[2]), on_error=unreachable)
         except OSError as e:
             log.info("probes share the SIP socket (%s)", e)
             return None
-        self.probe = proto
-        return proto.transport.get_extra_info("sockname")[1]
+        return self.probe.sockname()[1]
 
     def close_probe(self):
-        if self.probe is not None and self.probe.transport is not None:
-            self.probe.transport.close()
+        if self.probe is not None:
+            self.probe.close()
         self.probe = None
 
     def send(self, data, dest):
@@ -107,5 +105,4 @@ class Network:
         self.tcp.close()
         self.close_probe()
         for u in self.udp:
-            if u.transport is not None:
-                u.transport.close()
+            u.close()

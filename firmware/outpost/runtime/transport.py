@@ -1,4 +1,4 @@
-"""asyncio transports: UDP sockets and TCP connections for the daemon.
+"""asyncio transports: TCP connections for the daemon (udp.py has UDP).
 
 The core names a peer (transport, host, port, flow). For TCP, `flow` is the
 id of the connection a message came in on; sending to a flow reuses that
@@ -40,55 +40,6 @@ def is_ip(host):
         except OSError:
             pass
     return False
-
-
-# A UDP listener's kernel receive buffer, as Kamailio sets it: the kernel
-# default (208 KiB, ~350 SIP datagrams) overflows in one short stall of
-# the loop under load, and every datagram lost there is a retransmission
-# 500 ms later. Memory is taken only while datagrams wait in it.
-RCVBUF = 4 * 1024 * 1024
-
-
-def enlarge_rcvbuf(sock, size=RCVBUF):
-    """SO_RCVBUFFORCE where we may (CAP_NET_ADMIN: the router's daemon),
-    past net.core.rmem_max; else SO_RCVBUF, which the kernel caps there."""
-    force = getattr(socket, "SO_RCVBUFFORCE", None)
-    try:
-        if force is not None:
-            sock.setsockopt(socket.SOL_SOCKET, force, size)
-            return
-    except OSError:
-        pass
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size)
-    except OSError as e:
-        log.warning("cannot enlarge the UDP receive buffer: %s", e)
-
-
-class Udp(asyncio.DatagramProtocol):
-    def __init__(self, deliver, on_error=None):
-        self.deliver = deliver
-        self.on_error = on_error  # exc -> None (a connected socket hears of ICMP errors)
-        self.transport = None
-
-    def connection_made(self, transport):
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            enlarge_rcvbuf(sock)
-
-    def datagram_received(self, data, addr):
-        self.deliver(data, ("udp", addr[0], addr[1], None))
-
-    def error_received(self, exc):  # ICMP port unreachable and the like
-        log.debug("udp error: %s", exc)
-        if self.on_error is not None:
-            self.on_error(exc)
-
-    def send(self, data, host=None, port=None):
-        """To (host, port); on a connected socket to its peer (no address)."""
-        if self.transport is not None:
-            self.transport.sendto(data, None if host is None else (host, port))
 
 
 # Defaults (limits.* in the config override them): reasons in core/defaults.py.
