@@ -59,7 +59,7 @@ def test_a_udp_listener_gets_a_receive_buffer_past_the_kernel_default(loop_name)
         rmem_max = int(f.read())
 
     async def go():
-        sock = await udp.open_udp(lambda d, s: None, local=("127.0.0.1", 0))
+        sock = await udp.open_udp(lambda d, s: None, lambda: None, local=("127.0.0.1", 0))
         try:
             fd = socket.socket(fileno=socket.dup(sock.sock.fileno() if hasattr(sock, "sock")
                                                  else sock.transport.get_extra_info("socket").fileno()))
@@ -76,16 +76,22 @@ def test_a_udp_listener_gets_a_receive_buffer_past_the_kernel_default(loop_name)
 
 
 @pytest.mark.parametrize("loop_name", LOOPS)
-def test_a_burst_larger_than_one_drain_is_delivered_whole_and_answered(loop_name):
-    got = []
+def test_a_burst_larger_than_one_drain_is_delivered_whole_flushed_in_batches_and_answered(loop_name):
+    got, pending, flushes = [], [], []
 
     async def go():
         server = None
 
         def deliver(data, source):
             got.append((data, source))
-            server.send(b"re:" + data, source[1], source[2])
-        server = await udp.open_udp(deliver, local=("127.0.0.1", 0))
+            pending.append((data, source))
+
+        def flush():  # as the daemon does: what the batch caused is sent after it
+            flushes.append(len(pending))
+            for data, source in pending:
+                server.send(b"re:" + data, source[1], source[2])
+            pending.clear()
+        server = await udp.open_udp(deliver, flush, local=("127.0.0.1", 0))
         client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         client.bind(("127.0.0.1", 0))
         try:
@@ -105,6 +111,8 @@ def test_a_burst_larger_than_one_drain_is_delivered_whole_and_answered(loop_name
     assert [d[: len(b"%d" % i)] for i, (d, _) in enumerate(got)] == [b"%d" % i for i in range(3 * udp.BATCH + 5)]
     assert {s for _, s in got} == {("udp", me[0], me[1], None)}
     assert answers == [b"re:0xxxx", b"re:1xxxx", b"re:2xxxx"]
+    assert not pending and sum(flushes) == len(got)  # nothing delivered is left unflushed
+    assert 0 not in flushes and max(flushes) <= udp.BATCH
 
 
 @pytest.mark.parametrize("loop_name", LOOPS)
@@ -116,7 +124,7 @@ def test_a_connected_socket_hears_that_its_peer_is_unreachable(loop_name):
     errors = []
 
     async def go():
-        probe = await udp.open_udp(lambda d, src: None, remote=("127.0.0.1", port), on_error=errors.append)
+        probe = await udp.open_udp(lambda d, src: None, lambda: None, remote=("127.0.0.1", port), on_error=errors.append)
         try:
             for _ in range(50):
                 probe.send(b"OPTIONS sip:x SIP/2.0\r\n\r\n")
@@ -132,7 +140,7 @@ def test_a_connected_socket_hears_that_its_peer_is_unreachable(loop_name):
 
 def test_what_waits_for_a_full_send_buffer_is_bounded():
     async def go():
-        sock = await udp.open_udp(lambda d, s: None, local=("127.0.0.1", 0))
+        sock = await udp.open_udp(lambda d, s: None, lambda: None, local=("127.0.0.1", 0))
         try:
             for _ in range(2 * udp.BACKLOG_BYTES // 1400):
                 sock._queue(b"x" * 1400, ("127.0.0.1", 9))

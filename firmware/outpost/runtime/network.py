@@ -19,12 +19,13 @@ log = logging.getLogger("outpost")
 
 
 class Network:
-    def __init__(self, deliver, failed, dns, now, tcp_limits):
+    def __init__(self, deliver, flush, failed, dns, now, tcp_limits):
         self.deliver = deliver  # (data, source) from any socket
+        self.flush = flush  # () after a batch of deliver()s
         self.failed = failed  # (dest, data or None)
         self.dns = dns
         self.udp = []
-        self.tcp = TcpPool(deliver, now, **tcp_limits)
+        self.tcp = TcpPool(deliver, now, flush=flush, **tcp_limits)
         self.tcp.on_connect_failed = lambda host, port: failed(("tcp", host, port), None)
         self.probe = None  # a UDP socket connected to the upstream
         self.unbound = {}  # "udp 10.9.9.9:5060: why" -> listen entry, retried
@@ -38,7 +39,7 @@ class Network:
         host, port = entry["address"], entry["port"]
         try:
             if entry["transport"] == "udp":
-                self.udp.append(await open_udp(self.deliver, local=(host, port)))
+                self.udp.append(await open_udp(self.deliver, self.flush, local=(host, port)))
             else:
                 await self.tcp.listen(host, port)
         except OSError as e:
@@ -68,7 +69,7 @@ class Network:
             log.debug("upstream unreachable: %s", exc)
             self.failed(dest, None)
         try:
-            self.probe = await open_udp(self.deliver, remote=(upstream[1], upstream[2]), on_error=unreachable)
+            self.probe = await open_udp(self.deliver, self.flush, remote=(upstream[1], upstream[2]), on_error=unreachable)
         except OSError as e:
             log.info("probes share the SIP socket (%s)", e)
             return None

@@ -89,6 +89,7 @@ class TcpConnection(asyncio.Protocol):
 
     def _deliver_all(self, items):
         pong = False
+        delivered = self.messages
         for item in items:
             if item == KEEPALIVE:
                 pong = True
@@ -96,6 +97,8 @@ class TcpConnection(asyncio.Protocol):
             self.messages += 1
             self.last = self.pool.now()
             self.pool.deliver(item, ("tcp", self.peer[0], self.peer[1], self.flow))
+        if self.messages != delivered:
+            self.pool.flush()
         if pong:  # RFC 5626 §4.4.1; one per read, however many pings it held
             self.write(b"\r\n")
             if self.messages:
@@ -134,8 +137,9 @@ class TcpConnection(asyncio.Protocol):
 
 
 class TcpPool:
-    def __init__(self, deliver, now, max_connections=MAX_INBOUND, idle_ms=IDLE_MS, **limits):
+    def __init__(self, deliver, now, max_connections=MAX_INBOUND, idle_ms=IDLE_MS, flush=None, **limits):
         self.deliver = deliver
+        self.flush = flush or (lambda: None)  # after the messages of one read
         self.now = now
         self.configure(max_connections, idle_ms, **limits)
         self.flows = {}  # flow -> TcpConnection

@@ -49,24 +49,27 @@ def enlarge_rcvbuf(sock, size=RCVBUF):
         log.warning("cannot enlarge the UDP receive buffer: %s", e)
 
 
-async def open_udp(deliver, local=None, remote=None, on_error=None):
+async def open_udp(deliver, flush, local=None, remote=None, on_error=None):
     """A UDP socket bound to `local` or connected to `remote` ((host, port),
     host an address). deliver(data, ("udp", host, port, None)) for each
-    datagram; on_error(exc) for an ICMP error on a connected socket."""
+    datagram, flush() after the datagrams of one wakeup; on_error(exc) for
+    an ICMP error on a connected socket."""
     loop = asyncio.get_running_loop()
     if isinstance(loop, asyncio.SelectorEventLoop):
-        return DrainedUdp(loop, deliver, local, remote, on_error)
-    _, proto = await loop.create_datagram_endpoint(lambda: Udp(deliver, on_error), local_addr=local, remote_addr=remote)
+        return DrainedUdp(loop, deliver, flush, local, remote, on_error)
+    _, proto = await loop.create_datagram_endpoint(lambda: Udp(deliver, flush, on_error), local_addr=local, remote_addr=remote)
     return proto
 
 
 class Udp(asyncio.DatagramProtocol):
     """A socket read by the event loop's own datagram transport (uvloop's)."""
 
-    def __init__(self, deliver, on_error=None):
+    def __init__(self, deliver, flush, on_error=None):
         self.deliver = deliver
+        self.flush = flush
         self.on_error = on_error
         self.transport = None
+        self.flush_due = False
 
     def connection_made(self, transport):
         self.transport = transport
@@ -76,6 +79,13 @@ class Udp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data, addr):
         self.deliver(data, ("udp", addr[0], addr[1], None))
+        if not self.flush_due:  # libuv hands over a wakeup's datagrams one by one: flush after them
+            self.flush_due = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self):
+        self.flush_due = False
+        self.flush()
 
     def error_received(self, exc):  # ICMP port unreachable and the like
         log.debug("udp error: %s", exc)
@@ -98,7 +108,7 @@ class Udp(asyncio.DatagramProtocol):
 class DrainedUdp:
     """A socket read and written directly on asyncio's selector loop."""
 
-    def __init__(self, loop, deliver, local, remote, on_error):
+    def __init__(self, loop, deliver, flush, local, remote, on_error):
         host = (local or remote)[0]
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
         try:
@@ -114,6 +124,7 @@ class DrainedUdp:
         self.loop = loop
         self.sock = sock
         self.deliver = deliver
+        self.flush = flush
         self.on_error = on_error
         self.backlog = collections.deque()  # (data, address or None) the kernel would not take yet
         self.backlog_bytes = 0
@@ -122,15 +133,19 @@ class DrainedUdp:
 
     def _drain(self):
         recvfrom, deliver = self.sock.recvfrom, self.deliver
-        for _ in range(BATCH):
+        n = 0
+        while n < BATCH:
             try:
                 data, addr = recvfrom(MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
-                return
+                break
             except OSError as e:  # an ICMP error queued on a connected socket
                 self._error(e)
-                return
+                break
             deliver(data, ("udp", addr[0], addr[1], None))
+            n += 1
+        if n:
+            self.flush()
 
     def _error(self, exc):
         log.debug("udp error: %s", exc)
@@ -147,7 +162,7 @@ class DrainedUdp:
             self._send_one(data, address)
         except (BlockingIOError, InterruptedError):
             self._queue(data, address)
-            self.loop.add_writer(self.sock.fileno(), self._flush)
+            self.loop.add_writer(self.sock.fileno(), self._send_backlog)
         except OSError as e:  # unreachable, refused by a firewall rule, ...
             self._error(e)
 
@@ -166,7 +181,7 @@ class DrainedUdp:
         self.backlog.append((data, address))
         self.backlog_bytes += len(data)
 
-    def _flush(self):
+    def _send_backlog(self):
         while self.backlog:
             data, address = self.backlog[0]
             try:
