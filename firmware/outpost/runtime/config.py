@@ -154,13 +154,12 @@ SCHEMA = Record({
         "idle_timeout_s": (Int(30, 86400), D.CONSOLE_IDLE_S),
     }), {}),
     "daemon": (Record({
-        # uvloop (libuv) spends less CPU per datagram than asyncio's own loop,
-        # but it imports ssl and with it OpenSSL: the daemon's RSS grows by
-        # 6.3 MB in the guest (bench/image.py --loop uvloop; README's
-        # daemon.event_loop row). A branch office's load is
-        # far below what asyncio carries, so asyncio is the default; a busy
-        # site opts in. Without uvloop installed the daemon says so and runs
-        # asyncio.
+        # Since udp.py reads UDP itself under asyncio, both loops carry the
+        # same call rate (bench/proxy.sh), but uvloop imports ssl and with it
+        # OpenSSL: the daemon's RSS grows by 6.7 MB in the guest
+        # (bench/image.py --loop uvloop; README's daemon.event_loop row). So
+        # asyncio is the default. Without uvloop installed the daemon says
+        # so and runs asyncio.
         "event_loop": (OneOf("asyncio", "uvloop"), "asyncio"),
     }), {}),
     "log": (Record({

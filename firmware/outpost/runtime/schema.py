@@ -12,7 +12,6 @@ default)}) for fixed keys. Validation returns the value with defaults
 filled in.
 """
 
-import difflib
 import re
 
 REQUIRED = object()
@@ -203,6 +202,7 @@ class Record:
             if not isinstance(k, str):
                 errors.append("%s: %r is not a key name" % (path or "config", k))
             elif k not in self.fields:
+                import difflib  # only for a mistake: the daemon does not carry it (0.1 MB)
                 near = difflib.get_close_matches(k, list(self.fields), 1)
                 hint = " (did you mean %r?)" % near[0] if near else ""
                 errors.append("%s: unknown key%s" % (_join(path, k), hint))
