@@ -159,23 +159,35 @@ class Daemon:
         self._pump()
 
     def _pump(self):
-        events = []
-        while True:
-            e = self.proxy.next_event()
-            if e is None:
-                break
-            events.append(e)
-        # Pinholes first: a phone may send RTP within milliseconds of the SIP
-        # message that carries the answer, and a packet that beats its
-        # pinhole is NATed wrongly for the call's whole life.
-        pinholes = self.firewall is not None and self.firewall.apply(events)
-        for data, dest in self.proxy.datagrams_to_send():
+        try:
+            events = []
+            while True:
+                e = self.proxy.next_event()
+                if e is None:
+                    break
+                events.append(e)
+            # Pinholes first: a phone may send RTP within milliseconds of the SIP
+            # message that carries the answer, and a packet that beats its
+            # pinhole is NATed wrongly for the call's whole life.
+            pinholes = self.firewall is not None and self.firewall.apply(events)
+            for data, dest in self.proxy.datagrams_to_send():
+                self._send(data, dest)
+            if events:
+                self._log(events)
+            if pinholes:
+                self._write_status()  # "show calls" sees a call as it starts and ends
+        finally:
+            self._arm()  # whatever failed above, retransmissions and expiry go on
+
+    def _send(self, data, dest):
+        """One message out. A destination a packet named that the socket
+        cannot take (an IPv6 literal on an IPv4 socket) costs that message
+        alone, never the rest of the batch's output."""
+        try:
             self.net.send(data, dest)
-        if events:
-            self._log(events)
-        if pinholes:
-            self._write_status()  # "show calls" sees a call as it starts and ends
-        self._arm()
+        except Exception:
+            self.internal_errors += 1
+            log.exception("internal error sending to %s:%s (dropped)", safe(str(dest[1])), dest[2])
 
     def _log(self, events):
         changed = False

@@ -9,6 +9,7 @@ on the probe socket.
 """
 
 import asyncio
+import errno
 import logging
 
 from ..core.proxy import PROBE
@@ -16,6 +17,8 @@ from .transport import TcpPool, is_ip
 from .udp import open_udp
 
 log = logging.getLogger("outpost")
+
+UNREACHABLE = (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN)
 
 
 class Network:
@@ -66,8 +69,15 @@ class Network:
         dest = (PROBE, upstream[1], upstream[2], None)
 
         def unreachable(exc):
-            log.debug("upstream unreachable: %s", exc)
-            self.failed(dest, None)
+            # Only what says "nobody there": an ICMP frag-needed (EMSGSIZE)
+            # or a local rule (EPERM) is no evidence the upstream is down,
+            # and a forged ICMP of that kind must not start survival. The
+            # probe's own timeout still notices a silent upstream.
+            if getattr(exc, "errno", None) in UNREACHABLE:
+                log.debug("upstream unreachable: %s", exc)
+                self.failed(dest, None)
+            else:
+                log.info("probe socket: %s (not counted as the upstream being down)", exc)
         try:
             self.probe = await open_udp(self.deliver, self.flush, remote=(upstream[1], upstream[2]), on_error=unreachable)
         except OSError as e:

@@ -1,14 +1,16 @@
 """UDP sockets for the daemon: the SIP listeners and the probe socket.
 
-Under uvloop a socket is an asyncio datagram endpoint: libuv reads up to
-32 datagrams per wakeup into a 64 KiB buffer. asyncio's own selector
-transport reads one datagram per wakeup into a fresh 256 KiB buffer, and
-that size is past glibc's mmap threshold, so every datagram costs an mmap,
-an mremap and an munmap (strace shows them): with the loop's work, 20.8 us of CPU per datagram against
-1.8 us read here and 2.0 us by uvloop (bench/udp_read.py, the 2-core
-development machine). At ~7 datagrams a call that was a fifth of the
-daemon's CPU. So under plain asyncio the socket is read here, as libuv
-reads it: non-blocking, drained up to BATCH datagrams per wakeup.
+asyncio's own selector transport reads one datagram per wakeup into a
+fresh 256 KiB buffer, past glibc's mmap threshold, so every datagram
+costs an mmap, an mremap and an munmap (strace shows them): with the
+loop's work, 20.8 us of CPU per datagram against 1.8 us read here and
+2.0 us by uvloop's transport (bench/udp_read.py, the 2-core development
+machine). At ~7 datagrams a call that was a fifth of the daemon's CPU. So
+the socket is read here, as libuv reads it: non-blocking, drained up to
+BATCH datagrams per wakeup. Under uvloop too: its transport closes the
+socket for good, silently, on any send error but EAGAIN (a packet naming
+255.255.255.255 as the next hop: EACCES), and queues without bound; here
+a failed send costs that datagram alone.
 
 Nothing a peer does grows our memory: a datagram is at most 64 KiB, and
 what the kernel will not take at once (a full send buffer) waits in a
@@ -50,67 +52,28 @@ def enlarge_rcvbuf(sock, size=RCVBUF):
 
 
 async def open_udp(deliver, flush, local=None, remote=None, on_error=None):
-    """A UDP socket bound to `local` or connected to `remote` ((host, port),
-    host an address). deliver(data, ("udp", host, port, None)) for each
-    datagram, flush() after the datagrams of one wakeup; on_error(exc) for
-    an ICMP error on a connected socket."""
+    """A UDP socket bound to `local` or connected to `remote` ((host, port);
+    a configured name is resolved without blocking the loop).
+    deliver(data, ("udp", host, port, None)) for each datagram, flush()
+    after the datagrams of one wakeup; on_error(exc) for an ICMP error on a
+    connected socket."""
     loop = asyncio.get_running_loop()
-    if isinstance(loop, asyncio.SelectorEventLoop):
-        return DrainedUdp(loop, deliver, flush, local, remote, on_error)
-    _, proto = await loop.create_datagram_endpoint(lambda: Udp(deliver, flush, on_error), local_addr=local, remote_addr=remote)
-    return proto
-
-
-class Udp(asyncio.DatagramProtocol):
-    """A socket read by the event loop's own datagram transport (uvloop's)."""
-
-    def __init__(self, deliver, flush, on_error=None):
-        self.deliver = deliver
-        self.flush = flush
-        self.on_error = on_error
-        self.transport = None
-        self.flush_due = False
-
-    def connection_made(self, transport):
-        self.transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            enlarge_rcvbuf(sock)
-
-    def datagram_received(self, data, addr):
-        self.deliver(data, ("udp", addr[0], addr[1], None))
-        if not self.flush_due:  # libuv hands over a wakeup's datagrams one by one: flush after them
-            self.flush_due = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self):
-        self.flush_due = False
-        self.flush()
-
-    def error_received(self, exc):  # ICMP port unreachable and the like
-        log.debug("udp error: %s", exc)
-        if self.on_error is not None:
-            self.on_error(exc)
-
-    def send(self, data, host=None, port=None):
-        """To (host, port); on a connected socket to its peer (no address)."""
-        if self.transport is not None:
-            self.transport.sendto(data, None if host is None else (host, port))
-
-    def sockname(self):
-        return self.transport.get_extra_info("sockname")
-
-    def close(self):
-        if self.transport is not None:
-            self.transport.close()
+    host, port = local or remote
+    passive = socket.AI_PASSIVE if local else 0
+    try:  # an address: no lookup at all
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST | passive)
+    except socket.gaierror:  # a name: resolved off the loop, a slow DNS server must not stall it
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=passive)
+    family, address = infos[0][0], infos[0][4]
+    return DrainedUdp(loop, deliver, flush, family, address if local else None, address if remote else None, on_error)
 
 
 class DrainedUdp:
-    """A socket read and written directly on asyncio's selector loop."""
+    """A socket read and written directly through the loop's add_reader
+    and add_writer (asyncio's selector loop, uvloop)."""
 
-    def __init__(self, loop, deliver, flush, local, remote, on_error):
-        host = (local or remote)[0]
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    def __init__(self, loop, deliver, flush, family, local, remote, on_error):
+        sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setblocking(False)
             if local is not None:
@@ -134,18 +97,20 @@ class DrainedUdp:
     def _drain(self):
         recvfrom, deliver = self.sock.recvfrom, self.deliver
         n = 0
-        while n < BATCH:
-            try:
-                data, addr = recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError as e:  # an ICMP error queued on a connected socket
-                self._error(e)
-                break
-            deliver(data, ("udp", addr[0], addr[1], None))
-            n += 1
-        if n:
-            self.flush()
+        try:
+            while n < BATCH:
+                try:
+                    data, addr = recvfrom(MAX_DATAGRAM)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as e:  # an ICMP error queued on a connected socket
+                    self._error(e)
+                    break
+                n += 1
+                deliver(data, ("udp", addr[0], addr[1], None))
+        finally:
+            if n:  # what was delivered is answered, whatever stopped the drain
+                self.flush()
 
     def _error(self, exc):
         log.debug("udp error: %s", exc)
