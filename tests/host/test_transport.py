@@ -1,35 +1,17 @@
 """The runtime's transports: the TCP pool tells who could not be reached
 (survival's evidence for an upstream over TCP); a UDP listener's receive
 buffer is large enough to ride out a short stall under load, under both
-event loops; the drained socket plain asyncio uses loses nothing of a
+event loops; the drained socket both loops use loses nothing of a
 burst, hears ICMP errors and bounds what waits to be sent."""
 
 import asyncio
 import socket
 
 import pytest
+from eventloops import LOOPS, run
 
 from outpost.runtime import udp
 from outpost.runtime.transport import TcpPool
-
-try:
-    import uvloop
-except ImportError:  # the test venv installs it (requirements-test.txt)
-    uvloop = None
-
-LOOPS = ["asyncio", "uvloop"]
-
-
-def run(loop_name, coro):
-    if loop_name == "uvloop":
-        if uvloop is None:
-            pytest.fail("uvloop is not installed in the test venv")
-        loop = uvloop.new_event_loop()  # uvloop.run came after 0.17, Debian bookworm's
-        try:
-            return loop.run_until_complete(coro)
-        finally:
-            loop.close()
-    return asyncio.run(coro)
 
 
 def test_a_refused_connection_is_reported_with_its_peer():

@@ -17,33 +17,12 @@ import socket
 import time
 
 import pytest
+from eventloops import LOOPS, run
+from harness import free_port
 
 from outpost.runtime import config as configmod
 from outpost.runtime.daemon import Daemon
 from outpost.runtime.network import Network
-
-try:
-    import uvloop
-except ImportError:
-    uvloop = None
-
-
-def run(loop_name, coro):
-    if loop_name == "uvloop":
-        if uvloop is None:
-            pytest.fail("uvloop is not installed in the test venv")
-        loop = uvloop.new_event_loop()
-        try:
-            return loop.run_until_complete(coro)
-        finally:
-            loop.close()
-    return asyncio.run(coro)
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def options(target, via_port, i):
@@ -64,7 +43,7 @@ def call_ids(sock):
                 got.append(line.split(b":", 1)[1].strip().decode())
 
 
-@pytest.mark.parametrize("loop_name", ["asyncio", "uvloop"])
+@pytest.mark.parametrize("loop_name", LOOPS)
 def test_a_next_hop_the_socket_cannot_take_costs_that_message_alone(loop_name, tmp_path):
     port = free_port()
     path = tmp_path / "c.json"

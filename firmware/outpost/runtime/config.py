@@ -154,7 +154,7 @@ SCHEMA = Record({
         "idle_timeout_s": (Int(30, 86400), D.CONSOLE_IDLE_S),
     }), {}),
     "daemon": (Record({
-        # Since udp.py reads UDP itself under asyncio, both loops carry the
+        # Since udp.py reads UDP itself on both loops, they carry the
         # same call rate (bench/proxy.sh), but uvloop imports ssl and with it
         # OpenSSL: the daemon's RSS grows by 6.7 MB in the guest
         # (bench/image.py --loop uvloop; README's daemon.event_loop row). So
