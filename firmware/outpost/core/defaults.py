@@ -25,7 +25,9 @@ T4 = 5000  # how long a completed transaction absorbs retransmissions
 # counts more than the live objects (the allocator keeps its high-water
 # mark): under bench/proxy_load.py's storm, 3,600 calls/s offered for 10 s,
 # the daemon peaked at 31.2 MB with 4,096 and 23.2 MB with 2,048 (same
-# session; at 1,200 calls/s 22.1 and 18.5 MB). It was 8,192, then 4,096;
+# session; at 1,200 calls/s 22.1 and 18.5 MB); since runtime/udp.py reads
+# into one buffer, 24.3 MB at 5,400 offered (uvloop 29.9 at 4,800, ~6 MB of
+# it uvloop's and OpenSSL's code). It was 8,192, then 4,096;
 # at 2,048 lingering transactions go after 2,048 / (4 x calls/s) seconds
 # instead of 32 (5 s at 100 calls/s), which only matters to a
 # retransmission arriving that late.
