@@ -154,8 +154,9 @@ SCHEMA = Record({
         "idle_timeout_s": (Int(30, 86400), D.CONSOLE_IDLE_S),
     }), {}),
     "daemon": (Record({
-        # Since udp.py reads UDP itself on both loops, they carry the
-        # same call rate (bench/proxy.sh), but uvloop imports ssl and with it
+        # Since udp.py reads UDP itself on both loops, they cost about the
+        # same CPU per call (bench/proxy.sh; alternated at 1,000 calls/s, 58
+        # and 60 % of a core), but uvloop imports ssl and with it
         # OpenSSL: the daemon's RSS grows by 6.7 MB in the guest
         # (bench/image.py --loop uvloop; README's daemon.event_loop row). So
         # asyncio is the default. Without uvloop installed the daemon says

@@ -73,8 +73,7 @@ async def open_udp(deliver, flush, local=None, remote=None, on_error=None):
     try:  # an address: no lookup at all. As bytes: CPython encodes a str
         # host with the idna codec, which imports stringprep and unicodedata
         # (0.5 MB of the daemon's RSS in the guest) for an IP address.
-        infos = socket.getaddrinfo(host.encode("ascii") if isinstance(host, str) else host, port, type=socket.SOCK_DGRAM,
-                                   flags=socket.AI_NUMERICHOST | passive)
+        infos = socket.getaddrinfo(host.encode("ascii"), port, type=socket.SOCK_DGRAM, flags=socket.AI_NUMERICHOST | passive)
     except (socket.gaierror, UnicodeError):  # a name: resolved off the loop, a slow DNS server must not stall it
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=passive)
     family, address = infos[0][0], infos[0][4]
