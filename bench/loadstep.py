@@ -8,6 +8,11 @@ A step passes only when every one of these holds:
   sipp closed);
 - sipp held the offered rate: every call was started within the step's
   length plus one second (its per-second statistics).
+Beside each step a probe times a fixed piece of Python work (about 1 ms
+of CPU, every 50 ms) in thread CPU time: its median is how fast the
+machine's CPU ran during the step (bench/machine.py: this one's speed
+varies up to 1.9x for seconds at a time, whatever runs on it), so a step
+that ran on a slow CPU says so.
 What a failed step measured is kept too, with the reason, so a limit that
 is sipp's (sipp's own CPU at a core, drops on its sockets) is shown to be
 sipp's and not the proxy's.
@@ -15,6 +20,7 @@ sipp's and not the proxy's.
 
 import csv
 import os
+import statistics
 import subprocess
 import threading
 import time
@@ -22,6 +28,8 @@ import time
 from procstat import cpu_seconds, pss_mb, tree
 
 SAMPLE_S = 0.5  # PSS sampling period during a step
+PROBE_S = 0.05  # CPU speed probe period during a step
+PROBE_WORK = 20000  # loop turns of the probe's fixed work (bench/machine.py's)
 
 
 def udp_drops(port=None):
@@ -71,6 +79,27 @@ class PeakPss(threading.Thread):
         return self.peak
 
 
+class CpuSpeed(threading.Thread):
+    """The median thread-CPU microseconds of a fixed piece of work while
+    the step runs: the CPU's own speed, descheduling excluded."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.times, self.done = [], threading.Event()
+
+    def run(self):
+        while not self.done.wait(PROBE_S):
+            t0, s = time.thread_time(), 0
+            for i in range(PROBE_WORK):
+                s += i * i
+            self.times.append((time.thread_time() - t0) * 1e6)
+
+    def stop(self):
+        self.done.set()
+        self.join()
+        return statistics.median(self.times) if self.times else 0.0
+
+
 class Step:
     """What one step measured, and whether it passed."""
 
@@ -80,6 +109,7 @@ class Step:
         self.proxy_drops = self.other_drops = 0
         self.started_in = None  # seconds sipp took to start every call
         self.wall = self.cpu = self.sipp_cpu = self.pss = 0.0
+        self.work_us = 0.0  # CpuSpeed's median: higher is a slower CPU
         self.p50 = self.p99 = None
         self.reason = None
 
@@ -98,9 +128,9 @@ class Step:
 
     def line(self, name, label):
         lat = "p50 %s ms p99 %s ms" % (self.p50, self.p99) if self.p50 is not None else "no latency"
-        return "  %s %s %d/s: ok=%d failed=%d unexpected=%d retrans=%d drops=%d/%d %s cpu=%.0f%% sipp=%.0f%% pss=%.1fMB %s" % (
+        return "  %s %s %d/s: ok=%d failed=%d unexpected=%d retrans=%d drops=%d/%d %s cpu=%.0f%% sipp=%.0f%% pss=%.1fMB work=%dus %s" % (
             name, label, self.rate, self.ok, self.failed, self.unexpected, self.retrans, self.proxy_drops, self.other_drops,
-            lat, self.cpu, self.sipp_cpu, self.pss, "PASS" if self.reason is None else "FAIL: " + self.reason)
+            lat, self.cpu, self.sipp_cpu, self.pss, self.work_us, "PASS" if self.reason is None else "FAIL: " + self.reason)
 
 
 def _stats(path):
@@ -127,6 +157,8 @@ def run(args, work, proxy_pid, proxy_port, rate, calls, seconds, uas_pids=()):
     uas0 = sum(cpu_seconds(p) for p in uas_pids)
     peak = PeakPss(pids)
     peak.start()
+    speed = CpuSpeed()
+    speed.start()
     t0 = time.time()
     with open(os.path.join(d, "sipp.out"), "wb") as out:
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=d)
@@ -136,6 +168,7 @@ def run(args, work, proxy_pid, proxy_port, rate, calls, seconds, uas_pids=()):
     sipp_cpu = usage.ru_utime + usage.ru_stime
     step.wall = time.time() - t0
     step.pss = peak.stop()
+    step.work_us = speed.stop()
     step.rc = p.returncode
     step.cpu = 100.0 * (cpu_seconds(pids) - cpu0) / step.wall
     # The UAC's CPU, or the UAS's over the step: the busier sipp.

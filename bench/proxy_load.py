@@ -7,7 +7,8 @@ step by step until a step fails by loadstep.py's strict rules (any failed
 call, unexpected message or kernel UDP drop, or sipp not holding the rate);
 the highest passing step is the proxy's rate. Then:
 - one step at 80% of that rate: the setup latency (INVITE to 200, sipp's
-  response-time trace) a site sees with headroom, p50 and p99;
+  response-time trace) a site sees with headroom, p50 and p99, and how
+  fast the CPU ran in it against the top step (loadstep.py's probe);
 - a REGISTER-with-digest ladder (1,000 users, MD5) judged the same way;
 - a storm: 3x the proxy's own rate offered for one step, and the peak PSS
   it causes (memory must be bounded by configuration, not by the load).
@@ -190,9 +191,14 @@ def summary(label, r):
     rate = c.rate if c else 0
     ms = 10.0 * c.cpu / rate if rate else 0
     regs = r["regs"].rate if r["regs"] else 0
-    return ("%s %d calls/s (CPU %.0f%%, %.2f ms/call, PSS %.1f MB; at %d/s setup p50 %s ms p99 %s ms; offered %d/s: PSS %.1f MB), "
-            "%d REGISTER/s, PSS %.1f MB at rest with %d bindings"
-            % (label, rate, c.cpu if c else 0, ms, c.pss if c else 0, a.rate, a.p50, a.p99, st.rate, st.pss, regs, r["rest"], USERS))
+    # The CPU's speed in the 80% step against the top step's (loadstep's
+    # probe): on a host whose speed wanders, 80% of a rate measured on a
+    # fast CPU is more than 100% of a slow one, and p99 says so.
+    slower = a.work_us / c.work_us if c and c.work_us else 0
+    return ("%s %d calls/s (CPU %.0f%%, %.2f ms/call, PSS %.1f MB; at %d/s setup p50 %s ms p99 %s ms, CPU %.0f%% running %.2fx as "
+            "slow as in the top step; offered %d/s: PSS %.1f MB), %d REGISTER/s, PSS %.1f MB at rest with %d bindings"
+            % (label, rate, c.cpu if c else 0, ms, c.pss if c else 0, a.rate, a.p50, a.p99, a.cpu, slower, st.rate, st.pss, regs,
+               r["rest"], USERS))
 
 
 def limits(label, r):
