@@ -396,3 +396,39 @@ def test_check_config_reads_a_site_file_offline(tmp_path, capsys):
     broken.write_text("sip:\n  domain: example.com\n  listen: [{transport: udp\n  advertise: x\n")
     assert outpost(["check-config", str(broken)]) == 1
     assert capsys.readouterr().out.startswith("%s: not YAML: line 4, column " % broken)
+
+
+DIAL_SITE = SITE + """\
+interfaces: {lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}}
+upstream: {host: 198.51.100.10}
+survival: {fallback_trunk: 203.0.113.50, emergency_numbers: ['112']}
+users:
+  alice: {ha1: {MD5: "00112233445566778899aabbccddeeff"}}
+dialplan:
+  - {match: '0900.', target: refuse, reason: No premium numbers}
+  - {match: '0.', state: survival, strip: 1, prepend: '+4930', target: trunk}
+  - {regex: '^00(\\d+)$', replace: '+${1}', callers: [alice], target: upstream}
+"""
+
+
+def test_show_dialplan_and_test_dial_say_which_rule_and_what_goes_out(tmp_path):
+    (tmp_path / "outpost.yaml").write_text(DIAL_SITE)
+    rc, out = session(tmp_path, ["show dialplan", "test-dial 09001234", "test-dial 0301234 --state survival", "test-dial 0301234",
+                                 "test-dial 0044123", "test-dial 0044123 --as alice", "test-dial 112 --state survival",
+                                 "test-dial 0301;x", "test-dial 1 --as mallory", "test-dial 1 --state away", "test-dial", "exit"],
+                      ["branch-17-secret"] * 3)
+    assert "emergency  112: first, never rewritten (normal: upstream; survival: the fallback trunk 203.0.113.50)" in out
+    assert " 0  match 0900.  -> refuse 403 No premium numbers" in out
+    assert " 1  match 0.  in survival  strip 1  prepend +4930  -> trunk" in out
+    assert " 2  regex ^00(\\d+)$  callers alice  replace +${1}  -> upstream" in out
+    assert "09001234 in normal: rule 0  match 0900.  -> refuse 403 No premium numbers: answered 403 No premium numbers" in out
+    assert "0301234 in survival: rule 1  match 0.  in survival  strip 1  prepend +4930  -> trunk; sent as +4930301234 to the fallback trunk" in out
+    assert "0301234 in normal: no rule: to the upstream as dialled" in out
+    assert "0044123 in normal: a rule naming callers would match: the router asks the caller to prove who they are (407)" in out
+    assert "0044123 as alice in normal: rule 2" in out and "sent as +44123 to upstream" in out
+    assert "112 in survival: emergency number -> the fallback trunk, as dialled" in out
+    assert "0301;x in normal: not a number the dial plan reads" in out
+    assert "error: test-dial: --as mallory: not one of users" in out
+    assert "error: test-dial: --state away: is not normal or survival" in out
+    assert "error: test-dial: wrong number of arguments; usage: test-dial NUMBER [--as USER] [--state normal|survival]" in out
+    assert rc == 0

@@ -252,3 +252,61 @@ def test_listeners_that_cannot_both_bind_are_refused(site):
     site.add("sip.listen", "{transport: udp, address: 0.0.0.0, port: 5060}")
     site.add("sip.listen", "{transport: tcp, address: 0.0.0.0, port: 5060}")  # another transport: fine
     assert site.errors() == ["sip.listen[1]: udp 0.0.0.0:5060 takes the port sip.listen[0] (192.0.2.1:5060) binds already"]
+
+
+DIALPLAN_SITE = SITE + """\
+interfaces: {lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}}
+upstream: {host: pbx.hq.example.com}
+users:
+  alice: {ha1: {MD5: "00112233445566778899aabbccddeeff"}}
+dialplan:
+  - {target: upstream}
+  - {regex: '(0\\d)+', target: upstream}
+  - {regex: '^0(\\d+)$', replace: '+49${2}', target: upstream}
+  - {match: '00.', callers: [alice, mallory], target: upstream}
+  - {match: '0.', target: trunk}
+  - {match: '0.', target: voicemail}
+  - {match: '0900.', target: refuse, status: 200}
+  - {match: '0.', prepend: '9', replace: '${0}', target: upstream}
+  - {match: '0.', regex: '0', target: upstream}
+  - {match: 00., target: upstream}
+"""
+
+
+def test_dial_plan_rules_are_checked_naming_their_index(tmp_path):
+    (tmp_path / "outpost.yaml").write_text(DIALPLAN_SITE)
+    errs = SiteConfig(str(tmp_path)).errors()
+    assert errs == [
+        "dialplan[5].target: 'voicemail' is not one of 'upstream', 'trunk', 'local', 'refuse'",
+        "dialplan[6].status: 200 is not a failure status (400-699)",
+        "dialplan[9].match: 0.0 is not a string (YAML read a number: put it in quotes, like '00.')",
+        "dialplan[0]: needs match (a dial pattern) or regex, one of them",
+        "dialplan[1].regex: '(0\\\\d)+' repeats a group (a caller's number could make it backtrack for long)",
+        "dialplan[2].replace: ${2} names a group the regex does not have (it has 1)",
+        "dialplan[3].callers[1]: 'mallory' is not one of users (a caller is a user who proved who they are)",
+        "dialplan[4].target: 'trunk' needs survival.fallback_trunk",
+        "dialplan[7].prepend: give prepend or replace, not both",
+        "dialplan[8]: needs match (a dial pattern) or regex, one of them",
+    ], errs
+
+
+def test_a_good_dial_plan_reaches_the_core(tmp_path):
+    good = SITE + """\
+interfaces: {lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}}
+upstream: {host: 198.51.100.10}
+survival: {fallback_trunk: 203.0.113.50, emergency_numbers: ['112']}
+dialplan:
+  - {match: '0900.', target: refuse, status: 403, reason: No premium numbers}
+  - {regex: '^0(\\d+)$', replace: '+4930${1}', target: upstream, state: normal}
+  - {match: '0.', strip: 1, prepend: '+4930', target: trunk, state: survival}
+"""
+    (tmp_path / "outpost.yaml").write_text(good)
+    site = SiteConfig(str(tmp_path))
+    assert site.errors() == []
+    site.commit()
+    cfg = configmod.load(str(tmp_path / "outpost.json"))
+    plan = configmod.proxy_config(cfg, b"k" * 32, ["192.0.2.1"], "198.51.100.1").dialplan
+    assert plan.route("112", "normal").rule == "emergency"
+    assert (plan.route("09001", "normal").status, plan.route("09001", "normal").reason) == (403, "No premium numbers")
+    assert plan.route("0301234", "normal").number == "+4930301234"
+    assert (plan.route("0301234", "survival").number, plan.route("0301234", "survival").target) == ("+4930301234", "trunk")

@@ -34,6 +34,7 @@ class ProxyConfig:
         self.media = None  # (port_min, port_max, max_calls, max_call_ms) for the ALG
         self.survival = None  # a survival.SurvivalConfig: watch the upstream, take over when it fails
         self.survival_policy = None  # the registrar's policy while routing locally (short Expires)
+        self.dialplan = None  # a dialplan.DialPlan: where a dialled number goes, in every state
         # Without an upstream: ([(network, mask)] of lan0, our WAN address or
         # None). A request leaving for an address outside lan0 names the WAN
         # address in Via and Record-Route, never the LAN one it advertises

@@ -14,7 +14,7 @@ Routing by state:
   calls established before a switch go on (and so do their pinholes).
 """
 
-from .events import TrunkUsed
+from .dialrules import SURVIVAL, NORMAL, dial_route, to_trunk
 from .survival import dial_match
 from .decisions import Forward, Reply
 from .targets import contact_dest, uri_dest
@@ -46,7 +46,7 @@ def relay_route(p, req, source, routes, ours, now):
         if uri.is_sip and uri.user and (p.is_me(uri) or p.for_domain(uri)):
             return to_user(p, uri, now)  # a server that calls the AOR, not the contact
         return Reply(404, "Not Found")
-    return Forward([(None, relay.config.upstream)])
+    return dial_route(p, req, source, uri, NORMAL, now) or Forward([(None, relay.config.upstream)])
 
 
 def lan_may_route(p, req, source, now):
@@ -90,21 +90,12 @@ def survival_route(p, req, source, uri, routes, ours, for_us, now):
     user = uri.user if uri.is_sip else None
     if user and user in cfg.emergency and req.method == "INVITE":
         return to_trunk(p, req, source, user, now, True)  # first of all: no challenge, no pattern
+    d = dial_route(p, req, source, uri, SURVIVAL, now)
+    if d is not None:
+        return d
     if user and p.for_domain(uri) and p.location.lookup(uri.copy(host=p.config.domain, port=None, params=[], headers=[]).aor(), now):
         return None  # a local phone: the proxy's own routing
     if user and cfg.trunk is not None and any(dial_match(pat, user) for pat in cfg.patterns):
         return to_trunk(p, req, source, user, now, False)
     return Reply(503, "Service Unavailable (upstream unreachable: local calls only)",
                  (("retry-after", "%d" % max(1, cfg.interval_ms // 1000)),))
-
-
-def to_trunk(p, req, source, number, now, emergency):
-    trunk = p.survival.config.trunk
-    if trunk is None:
-        return Reply(503, "Service Unavailable (no fallback trunk for %s)" % number, (("retry-after", "30"),))
-    if not emergency and p.config.authenticator is not None:
-        d = authorized(p, req, source, now, True)
-        if d is not None:
-            return d  # challenged: toll fraud needs an open trunk
-    ruri = "sip:%s@%s:%d" % (number, trunk[1], trunk[2])
-    return Forward([(ruri, trunk)], TrunkUsed(req.method, emergency, ruri))

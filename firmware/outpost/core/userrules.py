@@ -13,8 +13,8 @@ def authorized(p, req, source, now, required=False):
     """Requests from our users must prove who they are (407), and so must
     any request leaving for another domain (`required`). None: go on."""
     auth = p.config.authenticator
-    if auth is None or not p.config.auth_invite or req.to.tag is not None:
-        return None
+    if auth is None or not p.config.auth_invite or req.to.tag is not None or req._cache.get("proven"):
+        return None  # proven: a rule before this one checked (and consumed) the credentials
     frm = req.from_.uri
     from_ours = frm.is_sip and frm.host.lower() == p.config.domain and frm.user in auth.users
     if not required and (req.method not in AUTH_METHODS or not from_ours):
@@ -29,6 +29,7 @@ def authorized(p, req, source, now, required=False):
         return Reply(403, "Forbidden (not from an allowed network)")
     for f in req.fields("proxy-authorization"):
         req.remove_field(f)  # consumed here (RFC 3261 §22.3)
+    req._cache["proven"] = user  # who this request proved to be (dialrules.py's callers)
     return None
 
 

@@ -36,6 +36,19 @@ USER = Record({
     "algorithms": (List(OneOf("SHA-256", "MD5"), 0, 2), []),
 })
 
+DIAL_RULE = Record({
+    "match": (Str(r"[0-9*#+X.\[\]-]+", "is not a dial pattern (digits, X, [..], .)", max_len=64), None),
+    "regex": (Str(max_len=200), None),  # configrules.py: dialplan.regex_problem
+    "callers": (List(Str(r"[A-Za-z0-9._+\-]+", "is not a user name"), 0, 64), []),
+    "state": (OneOf("normal", "survival", "any"), "any"),
+    "strip": (Int(0, 32), 0),
+    "prepend": (Str(r"[0-9*#+]+", "is not digits, * # or +", max_len=32), None),
+    "replace": (Str(r"([0-9*#+]|\$\{[0-9]\})+", "is not digits, * # + and ${N}", max_len=64), None),
+    "target": (OneOf("upstream", "trunk", "local", "refuse"), REQUIRED),
+    "status": (Int(400, 699, "is not a failure status (400-699)"), 403),
+    "reason": (Str(r"[A-Za-z0-9 ().,'-]+", "is not a plain reason phrase (letters, digits, spaces, ().,'-)", max_len=64), None),
+})
+
 # Phones on a network that take other digest algorithms than the site's.
 AUTH_NETWORK = Record({
     "network": (CIDR, REQUIRED),
@@ -122,6 +135,9 @@ SCHEMA = Record({
         "fallback_patterns": (List(Str(r"[0-9*#+X.\[\]-]+", "is not a dial pattern (digits, X, [..], .)"), 0, 64), []),
         "emergency_numbers": (List(Str(r"[0-9+]+", "is not a number"), 0, 16), list(D.EMERGENCY_NUMBERS)),
     }), {}),
+    # The dial plan (core/dialplan.py), in order; emergency numbers before
+    # all of it. configrules.py checks what spans fields.
+    "dialplan": (List(DIAL_RULE, 0, 128), []),
     "limits": (Record({
         "max_transactions": (Int(16, 100000), D.MAX_TRANSACTIONS),
         # TCP (runtime/transport.py): inbound connections in all and per
@@ -314,7 +330,17 @@ def _relaying(pc, cfg, lan, wan, resolved):
     pc.relay.media_gateways = frozenset(m["lan_gateways"])
     pc.media = (m["port_min"], m["port_max"], m["max_calls"], m["max_call_s"] * 1000)
     trunk = split_trunk(sv["fallback_trunk"]) if sv["fallback_trunk"] else None
+    pc.dialplan = dial_plan(cfg)
     pc.survival = SurvivalConfig(sv["probe_interval_s"] * 1000, sv["failure_threshold"], sv["stability_s"] * 1000, sv["expires_s"],
                                  trunk, sv["fallback_patterns"], sv["emergency_numbers"])
     short = sv["expires_s"]
     pc.survival_policy = RegistrarPolicy(sip["domain"], short, min(cfg["registrar"]["min_expires"], short), short)
+
+
+def dial_plan(cfg):
+    """The core's DialPlan from a checked configuration (the daemon's and
+    the console's `test-dial`)."""
+    from ..core.dialplan import DialPlan, Rule
+
+    return DialPlan([Rule(r["target"], r["match"], r["regex"], r["callers"], r["state"], r["strip"], r["prepend"], r["replace"],
+                          r["status"], r["reason"]) for r in cfg["dialplan"]], cfg["survival"]["emergency_numbers"])

@@ -113,7 +113,42 @@ def _rule_limits(cfg, errors):
         errors.append("registrar.default_expires: %d must lie between min_expires (%d) and max_expires (%d)" % (r["default_expires"], r["min_expires"], r["max_expires"]))
 
 
-RULES = (_rule_users, _rule_interfaces, _rule_listen, _rule_advertise, _rule_upstream, _rule_media, _rule_limits)
+def _rule_dialplan(cfg, errors):
+    if cfg["dialplan"] and not cfg["upstream"]["host"]:
+        errors.append("dialplan: needs upstream.host (the dial plan routes a site's calls between its upstream, trunk and phones)")
+    for i, rule in enumerate(cfg["dialplan"]):
+        try:
+            _check_dial_rule("dialplan[%d]" % i, rule, cfg, errors)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            pass  # a value the schema refused (check_all names it)
+
+
+def _check_dial_rule(at, rule, cfg, errors):
+    from ..core.dialplan import regex_problem, group_count, template_groups
+
+    if (rule["match"] is None) == (rule["regex"] is None):
+        errors.append("%s: needs match (a dial pattern) or regex, one of them" % at)
+    groups = 0
+    if rule["regex"] is not None:
+        why = regex_problem(rule["regex"])
+        if why:
+            errors.append("%s.regex: %r %s" % (at, rule["regex"], why))
+        else:
+            groups = group_count(rule["regex"])
+    if rule["prepend"] is not None and rule["replace"] is not None:
+        errors.append("%s.prepend: give prepend or replace, not both" % at)
+    for n in template_groups(rule["replace"] or ""):
+        if n > groups:
+            errors.append("%s.replace: ${%d} names a group the %s does not have (it has %d)" % (
+                at, n, "regex" if rule["regex"] is not None else "match (a pattern has only ${0})", groups))
+    for j, name in enumerate(rule["callers"]):
+        if name not in cfg["users"]:
+            errors.append("%s.callers[%d]: %r is not one of users (a caller is a user who proved who they are)" % (at, j, name))
+    if rule["target"] == "trunk" and not cfg["survival"]["fallback_trunk"]:
+        errors.append("%s.target: 'trunk' needs survival.fallback_trunk" % at)
+
+
+RULES = (_rule_users, _rule_interfaces, _rule_listen, _rule_advertise, _rule_upstream, _rule_media, _rule_limits, _rule_dialplan)
 
 
 def split_trunk(text):

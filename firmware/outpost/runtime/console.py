@@ -29,7 +29,7 @@ import sys
 import time
 
 from ..core.defaults import CONSOLE_IDLE_S
-from . import consoledevice, consolegrammar, consolehelp, consoleload, consolereports, consoleshow, consoleviews, supervision
+from . import consoledevice, consoledial, consolegrammar, consolehelp, consoleload, consolereports, consoleshow, consoleviews, supervision
 from .consolegrammar import Syntax, rollback_number
 from .consoleoutput import Screen
 from .consoleviews import ErrorLine
@@ -283,6 +283,9 @@ class Console:
             self.fail("pinholes: cannot read the firewall (is the base ruleset loaded?)")
             return
         self.say_lines(lines)
+
+    def cmd_test_dial(self, args):
+        self.say_lines(consoledial.test_dial(self.site, args))
 
     def cmd_ping_upstream(self, args):
         from .sipping import ping

@@ -23,7 +23,8 @@ class Syntax(Exception):
 # name: (usage after the name, help, fewest words, most words or None,
 #        keywords the first word must be (abbreviable) or None)
 COMMANDS = {
-    "show": ("WHAT [...]", "show config|running|registrations|calls|survival|pinholes|status|interfaces|system commit", 1, 3, None),
+    "show": ("WHAT [...]", "show config|running|registrations|calls|survival|dialplan|pinholes|status|interfaces|system commit", 1, 3,
+             None),
     "set": ("PATH VALUE | PATH add VALUE", "change a value (set sip.listen[0].port 5070); lists as [a, b]", 2, None, None),
     "delete": ("PATH", "remove a value", 1, 1, None),
     "diff": ("", "what commit would change", 0, 0, None),
@@ -33,6 +34,8 @@ COMMANDS = {
     "rollback": ("[N]", "load commit N of the history (default 1) as the candidate; commit applies it", 0, 1, None),
     "revert": ("", "drop uncommitted changes", 0, 0, None),
     "load": ("", "replace the candidate with a pasted site file, ended by the marker line the console names", 0, 3, None),
+    "test-dial": ("NUMBER [--as USER] [--state normal|survival]", "which dial plan rule NUMBER meets and what goes out "
+                  "(the candidate configuration: try before commit)", 1, 5, None),
     "ping-upstream": ("", "an OPTIONS to the upstream server, and how long it took", 0, 0, None),
     "log": ("[N]", "the last N lines of the system log (default 20)", 0, 1, None),
     "restart": ("", "restart the SIP daemon (calls in progress drop)", 0, 0, None),
@@ -55,6 +58,7 @@ SHOW = {
     "registrations": ("", "phones registered with this router"),
     "calls": ("", "calls crossing the router: phone, WAN port, far end"),
     "survival": ("", "upstream health: relaying, or routing locally, and why"),
+    "dialplan": ("", "the dial plan's rules in order, emergency numbers first (the candidate configuration)"),
     "pinholes": ("", "media pinholes open in the firewall (nftables)"),
     "status": ("", "version, uptime, daemon and configuration state"),
     "interfaces": ("", "lan0 and wan0: addresses and link state"),

@@ -6,7 +6,7 @@ saved bindings, the firewall, the commit history. The session
 
 import os
 
-from . import consoleshow, consoleviews
+from . import consoledial, consoleshow, consoleviews
 from .consolegrammar import rollback_number
 from .store import read_json
 
@@ -59,6 +59,8 @@ def view(where, what, now):
         return consoleviews.survival(live, path, now)
     if what == "interfaces":
         return consoleshow.interfaces()
+    if what == "dialplan":
+        return consoledial.show(where.site)
     return consoleshow.commits(where.site.history.entries(), where.site.history.pending(), now)
 
 

@@ -46,7 +46,11 @@ class Str:
         self.rule, self.min_len, self.max_len = rule, min_len, max_len
 
     def check(self, v, path, errors):
-        if not isinstance(v, str):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            # YAML reads 112 as a number and 00. as the float 0.0: what was
+            # written is gone, so say how to write it.
+            errors.append("%s: %r is not a string (YAML read a number: put it in quotes, like '00.')" % (path, v))
+        elif not isinstance(v, str):
             errors.append("%s: %r is not a string" % (path, v))
         elif not self.min_len <= len(v) <= self.max_len:
             errors.append("%s: %r must be %d to %d characters" % (path, v, self.min_len, self.max_len))

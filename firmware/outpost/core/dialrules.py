@@ -1,0 +1,68 @@
+"""The dial plan as a routing rule (siterules.py calls it for a LAN phone's
+new call): dialplan.py decides, this turns its answer into a decision
+(routing.py's rules hold here).
+
+What a target means in each state:
+- upstream: NORMAL, to the upstream with the rewritten number; SURVIVAL,
+  as if no rule matched (a catch-all rule for the upstream must not
+  keep the site's phones from calling each other while it is away).
+- trunk: the fallback trunk, in either state, once the caller proved who
+  they are (toll fraud needs an open trunk).
+- local: SURVIVAL, the site's phone of that number (the router is its
+  registrar then); NORMAL, the upstream, which is.
+- refuse: the rule's status.
+Emergency numbers are left to the site's own rules (siterules.py), unchanged.
+"""
+
+from .decisions import Forward, Reply
+from .events import TrunkUsed
+from .dialplan import EMERGENCY, NEED_CALLER
+from .userrules import authorized, to_user
+
+NORMAL, SURVIVAL = "normal", "survival"
+
+
+def dial_route(p, req, source, uri, state, now):
+    """The decision for a new INVITE by the dial plan, or None: no rule
+    matched (or no plan), the site's own routing goes on."""
+    plan = p.config.dialplan
+    if plan is None or not plan.rules or req.method != "INVITE" or not uri.is_sip or not uri.user:
+        return None
+    got = plan.route(uri.user, state, caller_known=False)
+    if got is NEED_CALLER:
+        d = authorized(p, req, source, now, True)
+        if d is not None:
+            return d  # 407 first: a rule for some callers needs to know who calls
+        got = plan.route(uri.user, state, proven_caller(p, req), True)
+    if got is None or got.rule == EMERGENCY:
+        return None
+    if got.target == "refuse":
+        return Reply(got.status, got.reason or "Refused by the dial plan (rule %d)" % got.rule)
+    if got.target == "trunk":
+        return to_trunk(p, req, source, got.number, now, False)
+    new = uri if got.number == uri.user else uri.copy(user=got.number)
+    if state == SURVIVAL and got.target == "local":
+        d = authorized(p, req, source, now)
+        return d or to_user(p, new.copy(host=p.config.domain, port=None, params=[], headers=[]), now)
+    if state == SURVIVAL:
+        return None  # the upstream's call while it is away: as if no rule matched (a local phone, else 503)
+    return Forward([(None if new is uri else new, p.relay.config.upstream)])
+
+
+def proven_caller(p, req):
+    """The user whose credentials the router checked for this request
+    (userrules.authorized), else None: a rule naming callers never
+    matches a caller who only says who they are."""
+    return req._cache.get("proven")
+
+
+def to_trunk(p, req, source, number, now, emergency):
+    trunk = p.survival.config.trunk
+    if trunk is None:
+        return Reply(503, "Service Unavailable (no fallback trunk for %s)" % number, (("retry-after", "30"),))
+    if not emergency and p.config.authenticator is not None:
+        d = authorized(p, req, source, now, True)
+        if d is not None:
+            return d  # challenged: toll fraud needs an open trunk
+    ruri = "sip:%s@%s:%d" % (number, trunk[1], trunk[2])
+    return Forward([(ruri, trunk)], TrunkUsed(req.method, emergency, ruri))
