@@ -269,3 +269,21 @@ def test_a_phones_gruu_contact_becomes_ours_so_the_ack_reaches_it():
                   "To: <sip:alice@hq.example.com>;tag=a9", "Call-ID: gruu-call", "CSeq: 1 ACK"), UPSTREAM, 40)
     ack = to(p, ALICE)
     assert ack.method == "ACK" and ack.uri.host == ALICE[1]
+
+
+def test_timer_c_is_the_sites_and_restarts_with_each_provisional():
+    """sip.timers.timer_c_s: a call ringing that long without an answer is
+    cancelled upstream (RFC 3261 §16.6 step 11)."""
+    p = make_relay()
+    p.config.timer_c = 200000
+    p.receive(sip("INVITE sip:bob@hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKtc1;rport",
+                  "Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=a1", "To: <sip:bob@hq.example.com>",
+                  "Call-ID: tc@192.0.2.10", "CSeq: 1 INVITE", "Contact: <sip:alice@192.0.2.10:5062>"), ALICE, 0)
+    up = to(p, UPSTREAM)
+    p.receive(respond(up, 180, "Ringing"), UPSTREAM, 1000)
+    out(p)
+    cancels = []
+    for t in range(2000, 202000, 1000):
+        p.handle_timer(t)
+        cancels += [(t, m) for m, d in out(p) if d == UPSTREAM and m.is_request and m.method == "CANCEL"]
+    assert [t for t, m in cancels] == [201000]  # 200 s after the last provisional, not the default 181

@@ -12,6 +12,7 @@ core/bounded.py and the modules that own the tables.
 T1 = 500  # RTT estimate: the first retransmission interval
 T2 = 4000  # the longest retransmission interval for non-INVITE requests
 T4 = 5000  # how long a completed transaction absorbs retransmissions
+TIMER_C = 181000  # RFC 3261 §16.6 step 11: a proxied INVITE's wait for a final answer, more than three minutes
 
 # -- tables ------------------------------------------------------------------------
 # Concurrent transactions, server and client together. A branch office with

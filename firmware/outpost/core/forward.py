@@ -22,7 +22,6 @@ from .message import parse_message
 from .response import make_response, own_tag
 
 
-TIMER_C_MS = 181000  # RFC 3261 §16.6 step 11: more than three minutes
 # Answers the proxy makes itself when no branch answered.
 OWN = {408: (408, "Request Timeout"), 503: (503, "Service Unavailable (next hop unreachable)")}
 
@@ -256,7 +255,7 @@ def fork(p, req, txn, targets, now):
             continue
         ctx.add_branch(client)
         if req.method == "INVITE":
-            client.timer_c_ms = TIMER_C_MS
+            client.timer_c_ms = p.config.timer_c  # sip.timers.timer_c_s, restarted by each provisional
     if not ctx.branches:
         p.contexts.pop(txn.key, None)
         p.call_failed(ctx)

@@ -18,6 +18,7 @@ class ProxyConfig:
         self.authenticator = authenticator
         self.registrar_policy = registrar_policy
         self.t1, self.t2, self.t4 = t1, t2, t4
+        self.timer_c = defaults.TIMER_C
         self.max_transactions = max_transactions
         self.max_bindings = max_bindings
         self.max_per_aor = max_per_aor

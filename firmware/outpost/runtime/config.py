@@ -86,6 +86,9 @@ SCHEMA = Record({
             "t1_ms": (Int(100, 5000), D.T1),
             "t2_ms": (Int(1000, 16000), D.T2),
             "t4_ms": (Int(1000, 20000), D.T4),
+            # Timer C: how long a proxied INVITE may ring without a final
+            # answer (RFC 3261: more than 3 minutes; Juniper's c-timeout).
+            "timer_c_s": (Int(181, 600, "is not 181-600 (RFC 3261: more than three minutes)"), D.TIMER_C // 1000),
         }), {}),
     }), REQUIRED),
     "registrar": (Record({
@@ -277,6 +280,7 @@ def proxy_config(cfg, key, local_addresses=(), wan_address=None, resolved=(), pr
                      max_bindings=r["max_bindings"], max_per_aor=r["max_contacts_per_aor"],
                      rate=lim["rate_per_source"], burst=lim["burst_per_source"], max_sources=lim["max_sources"])
     pc.auth_invite = cfg["auth"]["invite"]
+    pc.timer_c = t["timer_c_s"] * 1000
     pc.probe_port = probe_port
     pc.aliases = [(h, e["port"]) for h in aliases for e in sip["listen"]]
     lan = (cfg["interfaces"].get("lan0") or {}).get("address")
