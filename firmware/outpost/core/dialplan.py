@@ -25,7 +25,9 @@ import re
 
 from .survival import dial_match
 
-NUMBER_CHARS = "0123456789*#+abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-"
+# No '#': a SIP URI's user part must escape it (%23), and an escaped
+# number is no plain number.
+NUMBER_CHARS = "0123456789*+abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-"
 MAX_NUMBER = 64
 STATES = ("normal", "survival", "any")
 TARGETS = ("upstream", "trunk", "local", "refuse")
@@ -39,7 +41,10 @@ class Rule:
     def __init__(self, target, pattern=None, regex=None, callers=(), state="any", strip=0, prepend=None, replace=None,
                  status=403, reason=None):
         self.pattern = pattern
-        self.regex = None if regex is None else re.compile(regex if regex.endswith("$") else regex + "$")
+        # Wrapped whole in a group before the end anchor, so `a|b` means
+        # the whole number is a or b (MicroPython has no (?:...): the
+        # wrapper is group 1 and the rule's groups come after it).
+        self.regex = None if regex is None else re.compile("(" + regex + ")$")
         self.ngroups = 0 if regex is None else group_count(regex)
         self.callers = frozenset(callers)
         self.state, self.strip, self.prepend, self.replace = state, strip, prepend, replace
@@ -52,7 +57,7 @@ class Rule:
         m = self.regex.match(number)
         if m is None:
             return None
-        return [m.group(i) for i in range(self.ngroups + 1)]
+        return [m.group(0)] + [m.group(i + 2) for i in range(self.ngroups)]
 
     def rewrite(self, number, groups):
         number = number[self.strip:]
@@ -103,7 +108,10 @@ class DialPlan:
                     continue
             if r.target == "refuse":
                 return Dialled(i, number, "refuse", r.status, r.reason)
-            return Dialled(i, r.rewrite(number, groups), r.target)
+            new = r.rewrite(number, groups)
+            if not is_number(new):  # stripped or replaced down to nothing (or past 64)
+                return Dialled(i, number, "refuse", 484, "Address Incomplete (dial plan rule %d leaves no number)" % i)
+            return Dialled(i, new, r.target)
         return None
 
 
@@ -146,20 +154,34 @@ def template_groups(template):
 
 # Regular expressions: MicroPython's `re` (re1.5) is the subset both
 # runtimes share. It has no {m,n}, no (?...) and few escapes; and like
-# CPython's it backtracks, so a repeated group, or many * and +, could try
-# 2**64 ways on a 64-character number a caller chose. Refused here.
+# CPython's it backtracks: the ways it may try to match a 64-character
+# number are about the product of each repeat's choices (65 for * and +,
+# 2 for ?) and each alternation's branches. A repeated group multiplies
+# without bound: refused; the product is held under MAX_WAYS.
 REGEX_ESCAPES = "dDwWsS.+*?#()[]|-"
-REGEX_CHARS = NUMBER_CHARS + "^$|()*+?[]"
+REGEX_CHARS = NUMBER_CHARS + "#^$|()*+?[]"
 MAX_REGEX = 100
-MAX_UNBOUNDED = 2  # * and +
-MAX_REPEATS = 4  # all of * + ?: each ? at most doubles the ways to try
+MAX_WAYS = 65 * 65 * 16  # two * and four branches, or one * and a dozen ?
 
 
 def regex_problem(text):
     """Why `text` cannot be a dial plan regex (a rule's wording), or None."""
     if len(text) > MAX_REGEX:
         return "is longer than %d characters" % MAX_REGEX
-    i, in_set, prev, unbounded, repeats = 0, False, "", 0, 0
+    why = _scan(text)
+    if why is None:
+        try:
+            compiled = re.compile(text)
+        except Exception:  # CPython's re.error, MicroPython's ValueError
+            return "is not a regular expression"
+        if getattr(compiled, "groups", group_count(text)) != group_count(text):
+            return "has groups this check cannot count"
+    return why
+
+
+def _scan(text):
+    i, in_set, prev, ways = 0, False, "", 1
+    branches = [1]  # per open group (and the whole): its alternatives
     while i < len(text):
         c = text[i]
         if c == "\\":
@@ -171,28 +193,34 @@ def regex_problem(text):
             in_set = c != "]"
         elif c not in REGEX_CHARS:
             return "uses %r, which is neither a number's character nor one of ^ $ | ( ) * + ? [ ]" % c
+        elif c == "[":
+            if text[i + 1:i + 2] == "]" or text[i + 1:i + 3] == "^]":
+                return "starts a set with ] (write \\] inside [...])"
+            in_set = True
         elif c == "(" and text[i + 1:i + 2] == "?":
             return "uses (?...), which MicroPython's re lacks"
-        elif c in "*+?" and prev == "group":
-            return "repeats a group (a caller's number could make it backtrack for long)"
-        elif c in "*+?" and prev != "repeat":  # a ? after a repeat makes it lazy, not another repeat
-            repeats += 1
-            unbounded += c != "?"
-            prev = "repeat"
+        elif c == "(":
+            branches.append(1)
+        elif c == ")" and len(branches) > 1:
+            ways *= branches.pop()
+        elif c == "|":
+            branches[-1] += 1
+        elif c in "*+?":
+            if prev == "group":
+                return "repeats a group (a caller's number could make it backtrack for long)"
+            if prev == "repeat" and c != "?":
+                return "repeats a repeat (%s after a repeat is not in MicroPython's re)" % c
+            if prev != "repeat":  # a ? after a repeat makes it lazy, not another repeat
+                ways *= 65 if c != "?" else 2
+            prev = c == "?" and prev == "repeat" and "lazy" or "repeat"
             i += 1
             continue
-        in_set = in_set or c == "["
-        prev = "group" if c == ")" else "atom"
+        prev = "group" if c == ")" and not in_set else "atom"
         i += 1
     if in_set:
         return "has a [ without its ]"
-    if unbounded > MAX_UNBOUNDED or repeats > MAX_REPEATS:
-        return "has more than %d * or + or %d repeats in all (a caller's number could make it backtrack for long)" % (
-            MAX_UNBOUNDED, MAX_REPEATS)
-    try:
-        re.compile(text)
-    except Exception:  # CPython's re.error, MicroPython's ValueError
-        return "is not a regular expression"
+    if ways * branches[0] > MAX_WAYS:
+        return "could try more than %d ways on a 64-character number (a caller's number could make it backtrack for long)" % MAX_WAYS
     return None
 
 

@@ -26,8 +26,8 @@ def dial_route(p, req, source, uri, state, now):
     """The decision for a new INVITE by the dial plan, or None: no rule
     matched (or no plan), the site's own routing goes on."""
     plan = p.config.dialplan
-    if plan is None or not plan.rules or req.method != "INVITE" or not uri.is_sip or not uri.user:
-        return None
+    if plan is None or not plan.rules or req.method != "INVITE" or req.to.tag is not None or not uri.is_sip or not uri.user:
+        return None  # a To tag: a dialog's request, never a new call the plan routes (routing.py decides on it)
     got = plan.route(uri.user, state, caller_known=False)
     if got is NEED_CALLER:
         d = authorized(p, req, source, now, True)
@@ -47,6 +47,18 @@ def dial_route(p, req, source, uri, state, now):
     if state == SURVIVAL:
         return None  # the upstream's call while it is away: as if no rule matched (a local phone, else 503)
     return Forward([(None if new is uri else new, p.relay.config.upstream)])
+
+
+def preloaded_route(p, req, source, routes, ours):
+    """A LAN phone's new INVITE naming its own next hop (a Route set not
+    ours) would go where the phone says, past every rule: with a dial
+    plan, refused. None: go on."""
+    plan = p.config.dialplan
+    if plan is None or not plan.rules or not routes or ours or req.method != "INVITE" or req.to.tag is not None:
+        return None
+    if p.relay.side(source[1]) != "lan":
+        return None  # the WAN's requests: relay_route and survival_route decide
+    return Reply(403, "Forbidden (the dial plan routes calls: no Route of your own)")
 
 
 def proven_caller(p, req):

@@ -20,6 +20,7 @@ from .decisions import Drop, Forward, Reply
 from .errors import RemoteProtocolError
 from .loops import looped
 from .proxycheck import check_request
+from .dialrules import preloaded_route
 from .siterules import relay_route, survival_route
 from .targets import contact_dest, uri_dest
 from .userrules import authorized, register_check, to_user
@@ -51,6 +52,9 @@ def route(p, req, source, now):
         routes = routes[:-1]
         for_us = False
     if p.relay is not None:
+        d = preloaded_route(p, req, source, routes, ours)
+        if d is not None:
+            return d
         if p.relaying and not (for_us and req.method != "REGISTER"):
             return relay_route(p, req, source, routes, ours, now)
         d = survival_route(p, req, source, uri, routes, ours, for_us, now)

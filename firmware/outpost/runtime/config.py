@@ -42,8 +42,9 @@ DIAL_RULE = Record({
     "callers": (List(Str(r"[A-Za-z0-9._+\-]+", "is not a user name"), 0, 64), []),
     "state": (OneOf("normal", "survival", "any"), "any"),
     "strip": (Int(0, 32), 0),
-    "prepend": (Str(r"[0-9*#+]+", "is not digits, * # or +", max_len=32), None),
-    "replace": (Str(r"([0-9*#+]|\$\{[0-9]\})+", "is not digits, * # + and ${N}", max_len=64), None),
+    # No '#': a SIP URI's user part must escape it (core/dialplan.py).
+    "prepend": (Str(r"[0-9*+]+", "is not digits, * or +", max_len=32), None),
+    "replace": (Str(r"([0-9*+]|\$\{[0-9]\})+", "is not digits, * + and ${N}", max_len=64), None),
     "target": (OneOf("upstream", "trunk", "local", "refuse"), REQUIRED),
     "status": (Int(400, 699, "is not a failure status (400-699)"), 403),
     "reason": (Str(r"[A-Za-z0-9 ().,'-]+", "is not a plain reason phrase (letters, digits, spaces, ().,'-)", max_len=64), None),
