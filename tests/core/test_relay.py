@@ -287,3 +287,14 @@ def test_timer_c_is_the_sites_and_restarts_with_each_provisional():
         p.handle_timer(t)
         cancels += [(t, m) for m, d in out(p) if d == UPSTREAM and m.is_request and m.method == "CANCEL"]
     assert [t for t, m in cancels] == [201000]  # 200 s after the last provisional, not the default 181
+
+
+def test_counters_by_method_and_response_class_cannot_be_grown_by_a_sender():
+    p = make_relay()
+    for i, method in enumerate(("OPTIONS", "FOO", "BAR%d" % 1)):
+        p.receive(sip("%s sip:hq.example.com SIP/2.0" % method, "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bKm%d;rport" % i,
+                      "Max-Forwards: 70", "From: <sip:alice@hq.example.com>;tag=a1", "To: <sip:hq.example.com>",
+                      "Call-ID: m%d@192.0.2.10" % i, "CSeq: 1 %s" % method), ALICE, i)
+    t = p.status(10)["traffic"]
+    assert t["methods"]["OPTIONS"] == 1 and t["methods"]["other"] == 2 and len(t["methods"]) == 14
+    assert sorted(t["classes"]) == ["1xx", "2xx", "3xx", "4xx", "5xx", "6xx"]

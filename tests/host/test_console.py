@@ -432,3 +432,36 @@ def test_show_dialplan_and_test_dial_say_which_rule_and_what_goes_out(tmp_path):
     assert "error: test-dial: --state away: is not normal or survival" in out
     assert "error: test-dial: wrong number of arguments; usage: test-dial NUMBER [--as USER] [--state normal|survival]" in out
     assert rc == 0
+
+
+def test_show_status_counts_by_method_and_class_and_clear_counters_restarts_them(tmp_path):
+    import json as _json
+    status = tmp_path / "run" / "status.json"
+    status.parent.mkdir()
+    (tmp_path / "outpost.yaml").write_text(SITE + "state: {status_file: %s}\n" % status)
+    daemon = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "outpost", "run"])
+    started = int(time.time()) - 100
+
+    def write(invites, ok):
+        status.write_text(_json.dumps({"pid": daemon.pid, "started": started, "registrations": 0, "calls": [],
+                                       "counters": {"requests": invites + 3, "responses": ok, "malformed": 1, "rate_limited": 0,
+                                                    "overload": 0},
+                                       "traffic": {"methods": {"INVITE": invites, "REGISTER": 3, "other": 0},
+                                                   "classes": {"1xx": 0, "2xx": ok, "4xx": 0}}}))
+    try:
+        (tmp_path / "none.pid").write_text("%d\n" % daemon.pid)
+        write(10, 7)
+        rc, out = session(tmp_path, ["show status", "clear counters", "show status", "exit"], ["branch-17-secret"] * 3)
+        assert "SIP             13 requests, 7 responses, 1 malformed, 0 rate-limited, 0 refused (overload); since the daemon started" in out
+        assert "requests in     INVITE 10  REGISTER 3" in out and "responses in    2xx 7" in out
+        assert "counters cleared" in out
+        assert "SIP             0 requests, 0 responses, 0 malformed" in out and "requests in     none" in out
+        write(12, 9)
+        rc, out = session(tmp_path, ["show status", "exit"], ["branch-17-secret"] * 3)
+        assert "SIP             2 requests, 2 responses, 0 malformed, 0 rate-limited, 0 refused (overload); since clear counters" in out
+        assert "requests in     INVITE 2" in out and "responses in    2xx 2" in out
+    finally:
+        daemon.kill()
+        daemon.wait()
+    rc, out = session(tmp_path, ["clear counters", "exit"], ["branch-17-secret"] * 3)
+    assert "error: clear counters: the daemon is not running" in out

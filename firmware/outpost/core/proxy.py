@@ -35,7 +35,7 @@ from .registrar import register
 from .forward import fork
 from .ratelimit import RateLimiter
 from .auth import ipv4_int, keep_nonces
-from . import upstream
+from . import counters, upstream
 from .crossing import ack_crossing, end_media
 from .upstream import PROBE
 from .dialogtoken import DialogTokens
@@ -55,6 +55,7 @@ class Proxy:
         self.limiter = RateLimiter(config.rate, config.burst, config.max_sources)
         self.contexts = {}
         self.counters = {"requests": 0, "responses": 0, "malformed": 0, "rate_limited": 0, "overload": 0}
+        self.traffic = counters.fresh()  # received, by method and by response class
         self.events = []  # events.* objects for the runtime (next_event)
         self.me = set()
         self.relay = None
@@ -181,11 +182,10 @@ class Proxy:
             if answer is not None:
                 self.send(answer, source)
             return
+        counters.count(self, msg)
         if msg.is_request:
-            self.counters["requests"] += 1
             self._request(msg, source, now)
         else:
-            self.counters["responses"] += 1
             txn = self.txns.match_client(msg)
             if txn is not None and self._answered_by(txn, source):
                 self.txns.client_response(txn, msg, now)

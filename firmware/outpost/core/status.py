@@ -7,8 +7,12 @@ it as JSON and never needs the core's objects to read it.
 """
 
 
+from .counters import plain
+
+
 def status(proxy, now):
-    out = {"registrations": len(proxy.location), "transactions": len(proxy.txns), "counters": dict(proxy.counters)}
+    out = {"registrations": len(proxy.location), "transactions": len(proxy.txns), "counters": dict(proxy.counters),
+           "traffic": plain(proxy.traffic)}
     relay = proxy.relay
     if relay is None:
         return out

@@ -284,6 +284,10 @@ class Console:
             return
         self.say_lines(lines)
 
+    def cmd_clear(self, args):
+        where = consolereports.Where(self.site, self.site_dir, self.state_dir, self.pidfile, self.run_dir, self.hostname, self.dirty)
+        self.say_lines(consolereports.clear_counters(where, time.time()))
+
     def cmd_test_dial(self, args):
         self.say_lines(consoledial.test_dial(self.site, args))
 

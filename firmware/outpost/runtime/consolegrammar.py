@@ -36,6 +36,7 @@ COMMANDS = {
     "load": ("", "replace the candidate with a pasted site file, ended by the marker line the console names", 0, 3, None),
     "test-dial": ("NUMBER [--as USER] [--state normal|survival]", "which dial plan rule NUMBER meets and what goes out "
                   "(the candidate configuration: try before commit)", 1, 5, None),
+    "clear": ("counters", "start show status's SIP counters at zero (the daemon keeps counting)", 1, 1, ("counters",)),
     "ping-upstream": ("", "an OPTIONS to the upstream server, and how long it took", 0, 0, None),
     "log": ("[N]", "the last N lines of the system log (default 20)", 0, 1, None),
     "restart": ("", "restart the SIP daemon (calls in progress drop)", 0, 0, None),

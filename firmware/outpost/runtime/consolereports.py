@@ -72,4 +72,27 @@ def _status(where, plain, d, st, now):
     if pending:
         state += "; commit confirmed: rolls back in %s unless committed" % consoleshow.age(pending["deadline"] - now)
     process = consoleshow.daemon_lines(d, st, now) + [consoleshow.interface_summary()]
-    return consoleviews.status(__version__, where.hostname, state, process, st if d["alive"] else None, plain)
+    cleared = read_json(_cleared_path(where), None)
+    return consoleviews.status(__version__, where.hostname, state, process, st if d["alive"] else None, plain, cleared)
+
+
+def _cleared_path(where):
+    return os.path.join(where.run_dir, "counters-cleared.json")
+
+
+def clear_counters(where, now):
+    """`clear counters`: the daemon keeps counting; show status prints what
+    came since this snapshot, for as long as the same daemon runs (its
+    pid and start time are in the snapshot). A runtime file: a restart
+    starts the counters at zero anyway."""
+    import json
+
+    from .store import write_atomic
+
+    d = consoleshow.daemon(where.pidfile, where.run_dir)
+    st, path = consoleshow.status_file(where.site._plain())
+    if st is None or not d["alive"]:
+        raise ValueError("clear counters: the daemon is not running (no %s): nothing to clear" % path)
+    snap = {"pid": st.get("pid"), "started": st.get("started"), "at": int(now), "counters": st.get("counters"), "traffic": st.get("traffic")}
+    write_atomic(_cleared_path(where), json.dumps(snap).encode(), sync=False)
+    return ["counters cleared (show status counts from now; a daemon restart starts them at zero too)"]

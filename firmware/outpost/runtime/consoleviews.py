@@ -12,6 +12,7 @@ Rules of this file:
 
 import json
 import re
+import time
 
 # C0 controls, DEL, C1 controls (a UTF-8 terminal takes U+009B as CSI), and
 # the characters that reorder or break what the eye reads (bidi overrides,
@@ -111,7 +112,7 @@ def _probe(p):
     return "%s %dms" % (what, _number(p["rtt_ms"])) if p.get("rtt_ms") is not None else what
 
 
-def status(version, hostname, config_state, process_lines, st, cfg):
+def status(version, hostname, config_state, process_lines, st, cfg, cleared=None):
     """`show status`. The process (running or not, last exits, interfaces)
     comes from the console, read from the system; `st` is the status file
     of a daemon that runs, else None."""
@@ -121,9 +122,8 @@ def status(version, hostname, config_state, process_lines, st, cfg):
         lines.append("transactions    %s, TCP connections %s" % (field(st.get("transactions")), field(st.get("tcp_connections"))))
         for err in (st.get("listen_errors") or [])[:8]:
             lines.append("listen error    %s (tried again every 10 s)" % field(err, 100))
+        lines += counter_lines(st, cleared)
         c = st.get("counters") if isinstance(st.get("counters"), dict) else {}
-        lines.append("SIP             %s requests, %s responses, %s malformed, %s rate-limited, %s refused (overload)" % tuple(
-            field(c.get(k)) for k in ("requests", "responses", "malformed", "rate_limited", "overload")))
         if c.get("internal_errors"):
             lines.append("internal errors %s (see log: each lost one message, nothing more)" % field(c["internal_errors"]))
     up = cfg.get("upstream") or {}
@@ -135,6 +135,32 @@ def status(version, hostname, config_state, process_lines, st, cfg):
         lines.append("survival        %s: %s (show survival for the probes)" % (field(sv.get("state", "-")), field(relay.get("state"))))
         lines.append("calls           %d through the router, WAN address %s" % (len(st.get("calls") or []), field(relay.get("wan_address"))))
     return lines
+
+
+def _since(now, base):
+    """`now` less `base`, key by key, for the numbers both have."""
+    base = base if isinstance(base, dict) else {}
+    out = {}
+    for k, v in (now if isinstance(now, dict) else {}).items():
+        b = base.get(k)
+        out[k] = v - b if isinstance(v, int) and isinstance(b, int) and 0 <= b <= v else v
+    return out
+
+
+def counter_lines(st, cleared):
+    """The SIP counters, since `clear counters` when that snapshot is of
+    this same daemon (pid and start time), else since it started."""
+    same = isinstance(cleared, dict) and cleared.get("pid") == st.get("pid") and cleared.get("started") == st.get("started")
+    cleared = cleared if same else {}
+    c = _since(st.get("counters"), cleared.get("counters"))
+    t = st.get("traffic") if isinstance(st.get("traffic"), dict) else {}
+    base = cleared.get("traffic") if isinstance(cleared.get("traffic"), dict) else {}
+    methods, classes = _since(t.get("methods"), base.get("methods")), _since(t.get("classes"), base.get("classes"))
+    when = "since clear counters, %s ago" % _duration(max(0, int(time.time()) - _number(cleared["at"]))) if same else "since the daemon started"
+    return ["SIP             %s requests, %s responses, %s malformed, %s rate-limited, %s refused (overload); %s" % (
+                tuple(field(c.get(k)) for k in ("requests", "responses", "malformed", "rate_limited", "overload")) + (when,)),
+            "requests in     %s" % ("  ".join("%s %s" % (field(k), field(v)) for k, v in methods.items() if v) or "none"),
+            "responses in    %s" % ("  ".join("%s %s" % (field(k), field(v)) for k, v in classes.items() if v) or "none")]
 
 
 def pinholes(nft_json):
