@@ -57,6 +57,15 @@ def test_a_rule_for_some_callers_asks_who_calls():
     assert plan.route("0301", "normal", caller_known=False) is None  # no rule would match: nothing to prove
 
 
+def test_a_rule_for_a_group_matches_its_proven_members():
+    plan = DialPlan([Rule("trunk", "00.", groups=["sales"]), Rule("refuse", "00.")], groups_of={"ann": frozenset(["sales"]),
+                                                                                                "ben": frozenset(["support"])})
+    assert plan.route("0044", "normal", caller_known=False) is NEED_CALLER
+    assert plan.route("0044", "normal", "ann", True).target == "trunk"
+    assert plan.route("0044", "normal", "ben", True).target == "refuse"
+    assert plan.route("0044", "normal", None, True).target == "refuse"
+
+
 def test_only_plain_numbers_are_matched():
     plan = DialPlan([Rule("upstream", ".")], emergency=["112"])
     assert plan.route("0301", "normal") is not None

@@ -270,6 +270,7 @@ dialplan:
   - {match: '0.', prepend: '9', replace: '${0}', target: upstream}
   - {match: '0.', regex: '0', target: upstream}
   - {match: 00., target: upstream}
+  - {match: '00.', groups: [sales], target: upstream}
 """
 
 
@@ -287,6 +288,7 @@ def test_dial_plan_rules_are_checked_naming_their_index(tmp_path):
         "dialplan[4].target: 'trunk' needs survival.fallback_trunk",
         "dialplan[7].prepend: give prepend or replace, not both",
         "dialplan[8]: needs match (a dial pattern) or regex, one of them",
+        "dialplan[10].groups[0]: 'sales' is no user's group (users.NAME.groups)",
     ], errs
 
 
@@ -295,7 +297,10 @@ def test_a_good_dial_plan_reaches_the_core(tmp_path):
 interfaces: {lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}}
 upstream: {host: 198.51.100.10}
 survival: {fallback_trunk: 203.0.113.50, emergency_numbers: ['112']}
+users:
+  ann: {ha1: {MD5: "00112233445566778899aabbccddeeff"}, groups: [sales]}
 dialplan:
+  - {match: '00.', groups: [sales], target: upstream}
   - {match: '0900.', target: refuse, status: 403, reason: No premium numbers}
   - {regex: '^0(\\d+)$', replace: '+4930${1}', target: upstream, state: normal}
   - {match: '0.', strip: 1, prepend: '+4930', target: trunk, state: survival}
@@ -307,6 +312,7 @@ dialplan:
     cfg = configmod.load(str(tmp_path / "outpost.json"))
     plan = configmod.proxy_config(cfg, b"k" * 32, ["192.0.2.1"], "198.51.100.1").dialplan
     assert plan.route("112", "normal").rule == "emergency"
+    assert plan.route("0044", "normal", "ann", True).target == "upstream" and plan.route("0044", "normal", None, True).rule == 2
     assert (plan.route("09001", "normal").status, plan.route("09001", "normal").reason) == (403, "No premium numbers")
     assert plan.route("0301234", "normal").number == "+4930301234"
     assert (plan.route("0301234", "survival").number, plan.route("0301234", "survival").target) == ("+4930301234", "trunk")

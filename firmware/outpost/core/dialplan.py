@@ -2,8 +2,8 @@
 rewritten to, and where the call goes (sans-I/O; siterules.py applies it).
 
 A rule matches on the number (an Asterisk-style pattern, survival.py's
-`dial_match`, or a regular expression), on the caller (user names; only a
-caller who proved who they are) and on the router's state (normal,
+`dial_match`, or a regular expression), on the caller (user names or their
+groups; only a caller who proved who they are) and on the router's state (normal,
 survival or any). Its actions: strip N leading characters, prepend a
 prefix, or replace the number with a template ("+4930${1}": ${0} is the
 number after stripping, ${1}... a regular expression's groups); then send
@@ -36,10 +36,10 @@ NEED_CALLER = "need caller"  # DialPlan.route: a rule would match if the caller 
 
 
 class Rule:
-    __slots__ = ("pattern", "regex", "ngroups", "callers", "state", "strip", "prepend", "replace", "target", "status", "reason")
+    __slots__ = ("pattern", "regex", "ngroups", "callers", "groups_", "state", "strip", "prepend", "replace", "target", "status", "reason")
 
     def __init__(self, target, pattern=None, regex=None, callers=(), state="any", strip=0, prepend=None, replace=None,
-                 status=403, reason=None):
+                 status=403, reason=None, groups=()):
         self.pattern = pattern
         # Wrapped whole in a group before the end anchor, so `a|b` means
         # the whole number is a or b (MicroPython has no (?:...): the
@@ -47,6 +47,7 @@ class Rule:
         self.regex = None if regex is None else re.compile("(" + regex + ")$")
         self.ngroups = 0 if regex is None else group_count(regex)
         self.callers = frozenset(callers)
+        self.groups_ = frozenset(groups)  # callers by their users.*.groups
         self.state, self.strip, self.prepend, self.replace = state, strip, prepend, replace
         self.target, self.status, self.reason = target, status, reason
 
@@ -82,9 +83,10 @@ class Dialled:
 
 
 class DialPlan:
-    def __init__(self, rules=(), emergency=()):
+    def __init__(self, rules=(), emergency=(), groups_of=None):
         self.rules = list(rules)
         self.emergency = frozenset(emergency)
+        self.groups_of = groups_of or {}  # user -> frozenset of its groups
 
     def route(self, number, state, caller=None, caller_known=True):
         """The Dialled for `number` in `state` ("normal" or "survival"),
@@ -101,10 +103,10 @@ class DialPlan:
             groups = r.groups(number)
             if groups is None:
                 continue
-            if r.callers:
+            if r.callers or r.groups_:
                 if not caller_known:
                     return NEED_CALLER
-                if caller not in r.callers:
+                if caller not in r.callers and not r.groups_ & self.groups_of.get(caller, frozenset()):
                     continue
             if r.target == "refuse":
                 return Dialled(i, number, "refuse", r.status, r.reason)

@@ -34,12 +34,15 @@ USER = Record({
     # Digest algorithms this user's phone is challenged with (none: the
     # network's, else auth.algorithms).
     "algorithms": (List(OneOf("SHA-256", "MD5"), 0, 2), []),
+    # Names the dial plan's rules may call this user by (dialplan[].groups).
+    "groups": (List(Str(r"[A-Za-z0-9._+\-]+", "is not a group name"), 0, 16), []),
 })
 
 DIAL_RULE = Record({
     "match": (Str(r"[0-9*#+X.\[\]-]+", "is not a dial pattern (digits, X, [..], .)", max_len=64), None),
     "regex": (Str(max_len=200), None),  # configrules.py: dialplan.regex_problem
     "callers": (List(Str(r"[A-Za-z0-9._+\-]+", "is not a user name"), 0, 64), []),
+    "groups": (List(Str(r"[A-Za-z0-9._+\-]+", "is not a group name"), 0, 16), []),
     "state": (OneOf("normal", "survival", "any"), "any"),
     "strip": (Int(0, 32), 0),
     # No '#': a SIP URI's user part must escape it (core/dialplan.py).
@@ -348,4 +351,5 @@ def dial_plan(cfg):
     from ..core.dialplan import DialPlan, Rule
 
     return DialPlan([Rule(r["target"], r["match"], r["regex"], r["callers"], r["state"], r["strip"], r["prepend"], r["replace"],
-                          r["status"], r["reason"]) for r in cfg["dialplan"]], cfg["survival"]["emergency_numbers"])
+                          r["status"], r["reason"], r["groups"]) for r in cfg["dialplan"]], cfg["survival"]["emergency_numbers"],
+                    {name: frozenset(u["groups"]) for name, u in cfg["users"].items() if u["groups"]})

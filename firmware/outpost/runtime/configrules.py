@@ -144,6 +144,10 @@ def _check_dial_rule(at, rule, cfg, errors):
     for j, name in enumerate(rule["callers"]):
         if name not in cfg["users"]:
             errors.append("%s.callers[%d]: %r is not one of users (a caller is a user who proved who they are)" % (at, j, name))
+    known = {g for u in cfg["users"].values() for g in u["groups"]}
+    for j, name in enumerate(rule["groups"]):
+        if name not in known:
+            errors.append("%s.groups[%d]: %r is no user's group (users.NAME.groups)" % (at, j, name))
     if rule["target"] == "trunk" and not cfg["survival"]["fallback_trunk"]:
         errors.append("%s.target: 'trunk' needs survival.fallback_trunk" % at)
 

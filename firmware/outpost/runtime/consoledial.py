@@ -31,6 +31,8 @@ def rule_text(i, r):
     parts = ["%2d  %s" % (i, field(how))]
     if r["callers"]:
         parts.append("callers " + ", ".join(field(c) for c in r["callers"]))
+    if r["groups"]:
+        parts.append("groups " + ", ".join(field(g) for g in r["groups"]))
     if r["state"] != "any":
         parts.append("in " + r["state"])
     if r["strip"]:
