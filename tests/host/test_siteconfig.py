@@ -296,7 +296,7 @@ def test_a_good_dial_plan_reaches_the_core(tmp_path):
     good = SITE + """\
 interfaces: {lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}}
 upstream: {host: 198.51.100.10}
-survival: {fallback_trunk: 203.0.113.50, emergency_numbers: ['112']}
+survival: {fallback_trunk: '203.0.113.50:5080', emergency_numbers: ['112']}
 users:
   ann: {ha1: {MD5: "00112233445566778899aabbccddeeff"}, groups: [sales]}
 dialplan:
@@ -310,9 +310,21 @@ dialplan:
     assert site.errors() == []
     site.commit()
     cfg = configmod.load(str(tmp_path / "outpost.json"))
-    plan = configmod.proxy_config(cfg, b"k" * 32, ["192.0.2.1"], "198.51.100.1").dialplan
+    pc = configmod.proxy_config(cfg, b"k" * 32, ["192.0.2.1"], "198.51.100.1")
+    assert pc.survival.trunk == ("udp", "203.0.113.50", 5080, None)  # host:port, as the README says
+    plan = pc.dialplan
     assert plan.route("112", "normal").rule == "emergency"
     assert plan.route("0044", "normal", "ann", True).target == "upstream" and plan.route("0044", "normal", None, True).rule == 2
     assert (plan.route("09001", "normal").status, plan.route("09001", "normal").reason) == (403, "No premium numbers")
     assert plan.route("0301234", "normal").number == "+4930301234"
     assert (plan.route("0301234", "survival").number, plan.route("0301234", "survival").target) == ("+4930301234", "trunk")
+
+
+def test_the_fallback_trunk_takes_host_or_host_port_as_documented(tmp_path):
+    """The README said host or host:port; the schema took only a host."""
+    base = SITE + "interfaces: {lan0: {mac: '52:54:00:4f:50:01', address: 192.0.2.1/24}}\nupstream: {host: 198.51.100.10}\n"
+    for value, error in (("sip.example.net:5080", None), ("203.0.113.50", None), ("203.0.113.50:0", "with a port 1-65535"),
+                         ("[2001:db8::1]:5060", "is not host or host:port"), ("203.0.113.50:5060:1", "is not host or host:port")):
+        (tmp_path / "outpost.yaml").write_text(base + "survival: {fallback_trunk: '%s'}\n" % value)
+        errs = SiteConfig(str(tmp_path)).errors()
+        assert (errs == []) if error is None else (len(errs) == 1 and errs[0].startswith("survival.fallback_trunk: ") and error in errs[0]), errs

@@ -14,7 +14,7 @@ from ..core.headers import field_key
 from ..core.proxy import ProxyConfig
 from ..core.registrar import RegistrarPolicy
 from .configrules import run_rules, split_trunk  # noqa: F401 (split_trunk: part of this module's surface)
-from .schema import REQUIRED, IPv4, Bool, Hex, Host, Int, List, Map, OneOf, Path, Port, Record, Str, validate, Invalid
+from .schema import REQUIRED, IPv4, Bool, Hex, Host, HostPort, Int, List, Map, OneOf, Path, Port, Record, Str, validate, Invalid
 
 LISTEN = Record({
     "transport": (OneOf("udp", "tcp"), REQUIRED),
@@ -138,7 +138,7 @@ SCHEMA = Record({
         "failure_threshold": (Int(1, 20), D.FAILURE_THRESHOLD),
         "stability_s": (Int(5, 3600), D.STABILITY_S),
         "expires_s": (Int(30, 3600), D.SURVIVAL_EXPIRES_S),
-        "fallback_trunk": (Host(), None),
+        "fallback_trunk": (HostPort(), None),
         "fallback_patterns": (List(Str(r"[0-9*#+X.\[\]-]+", "is not a dial pattern (digits, X, [..], .)"), 0, 64), []),
         "emergency_numbers": (List(Str(r"[0-9+]+", "is not a number"), 0, 16), list(D.EMERGENCY_NUMBERS)),
     }), {}),

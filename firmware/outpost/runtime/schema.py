@@ -138,6 +138,22 @@ class Host(Parsed):
             raise ValueError
 
 
+class HostPort(Host):
+    """`host` or `host:port`, the host a name or an IPv4 address (the
+    relaying router speaks IPv4 on its WAN)."""
+
+    def __init__(self):
+        Parsed.__init__(self, None, "is not host or host:port with a port 1-65535 (like 203.0.113.50 or sip.example.net:5080)", 1, 259)
+
+    def parse(self, v):
+        host, sep, port = v.partition(":")
+        if sep and not (port.isdigit() and 1 <= int(port) <= 65535):
+            raise ValueError
+        if ":" in host or host.startswith("["):
+            raise ValueError
+        Host.parse(self, host)
+
+
 def Hex(n):
     return Str(r"[0-9a-f]{%d}" % n, "is not %d lower-case hex digits" % n, n, n)
 
