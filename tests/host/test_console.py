@@ -415,7 +415,7 @@ def test_show_dialplan_and_test_dial_say_which_rule_and_what_goes_out(tmp_path):
     (tmp_path / "outpost.yaml").write_text(DIAL_SITE)
     rc, out = session(tmp_path, ["show dialplan", "test-dial 09001234", "test-dial 0301234 --state survival", "test-dial 0301234",
                                  "test-dial 0044123", "test-dial 0044123 --as alice", "test-dial 112 --state survival",
-                                 "test-dial 0301;x", "test-dial 1 --as mallory", "test-dial 1 --state away", "test-dial", "exit"],
+                                 "test-dial 0301;x", "test-dial 0301%zz", "test-dial 0900%31234", "test-dial 1 --as mallory", "test-dial 1 --state away", "test-dial", "exit"],
                       ["branch-17-secret"] * 3)
     assert "emergency  112: first, never rewritten (normal: upstream; survival: the fallback trunk 203.0.113.50)" in out
     assert " 0  match 0900.  -> refuse 403 No premium numbers" in out
@@ -427,7 +427,9 @@ def test_show_dialplan_and_test_dial_say_which_rule_and_what_goes_out(tmp_path):
     assert "0044123 in normal: a rule naming callers would match: the router asks the caller to prove who they are (407)" in out
     assert "0044123 as alice in normal: rule 2" in out and "sent as +44123 to upstream" in out
     assert "112 in survival: emergency number -> the fallback trunk, as dialled" in out
-    assert "0301;x in normal: not a number the dial plan reads" in out
+    assert "0301;x in normal (the number 0301): no rule: to the upstream as dialled" in out
+    assert "0301%zz in normal: not a number the dial plan reads (digits, letters, * + . _ -, at most 64, before any ';'): answered 484" in out
+    assert "0900%31234 in normal (the number 09001234): rule 0" in out
     assert "error: test-dial: --as mallory: not one of users" in out
     assert "error: test-dial: --state away: is not normal or survival" in out
     assert "error: test-dial: wrong number of arguments; usage: test-dial NUMBER [--as USER] [--state normal|survival]" in out

@@ -282,12 +282,12 @@ def test_dial_plan_rules_are_checked_naming_their_index(tmp_path):
         "dialplan[6].status: 200 is not a failure status (400-699)",
         "dialplan[9].match: 0.0 is not a string (YAML read a number: put it in quotes, like '00.')",
         "dialplan[0]: needs match (a dial pattern) or regex, one of them",
-        "dialplan[1].regex: '(0\\\\d)+' repeats a group (a caller's number could make it backtrack for long)",
+        "dialplan[1].regex: '(0\\d)+' repeats a group (a caller's number could make it backtrack for long)",
         "dialplan[2].replace: ${2} names a group the regex does not have (it has 1)",
         "dialplan[3].callers[1]: 'mallory' is not one of users (a caller is a user who proved who they are)",
         "dialplan[4].target: 'trunk' needs survival.fallback_trunk",
         "dialplan[7].prepend: give prepend or replace, not both",
-        "dialplan[8]: needs match (a dial pattern) or regex, one of them",
+        "dialplan[8].regex: give match or regex, not both",
         "dialplan[10].groups[0]: 'sales' is no user's group (users.NAME.groups)",
     ], errs
 

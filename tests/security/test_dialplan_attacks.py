@@ -55,7 +55,7 @@ def test_a_number_carrying_uri_syntax_is_not_rewritten_into_a_trunk_request():
                   ALICE, t + i)
         msgs = not_probes(out(p))
         assert not sent_to(msgs, TRUNK), user
-        assert [m.status for m, d in msgs if m.status != 100] in ([503], [407], [400], [404]), (user, msgs)
+        assert [m.status for m, d in msgs if m.status != 100] in ([484], [407], [400]), (user, msgs)
 
 
 def test_the_wan_and_the_rogue_lan_host_get_no_more_from_the_dial_plan():
@@ -131,3 +131,25 @@ def test_a_rewrite_that_leaves_no_number_is_484_not_an_empty_user_part():
                               body=phone_sdp()), ALICE, t + 1 + i)
             msgs = not_probes(out(p))
             assert [m.status for m, d in msgs if m.status != 100] == [484] and not any(m.is_request for m, d in msgs), (state, n)
+
+
+def test_an_escaped_or_parameterised_number_meets_the_rule_of_the_number_it_dials():
+    """A newcomer's find: 0900%31234 is 09001234 to the next hop, and went
+    past the 0900 refusal unread; a number the plan cannot read at all is
+    484 now, never passed on as dialled."""
+    p = make_site()
+    p.config.dialplan = DialPlan([Rule("refuse", "0900.", status=403, reason="No premium numbers"), Rule("upstream", ".")], ["112"])
+    for i, user in enumerate(("0900%31234", "%309001;isub=1", "0900%zz", "09%")):
+        p.receive(request("INVITE", "sip:%s@hq.example.com" % user, ALICE, call_id="x%d" % i, branch="z9hG4bKx%d" % i,
+                          body=phone_sdp()), ALICE, 1 + i)
+        msgs = out(p)
+        assert not sent_to(msgs, UPSTREAM), user
+        assert [m.status for m, d in msgs if not m.is_request and m.status != 100] in ([403], [484], [400]), user  # 400: the URI parser's
+
+
+def test_an_escaped_emergency_number_still_reaches_the_trunk_unchallenged_in_survival():
+    p = make_site()
+    p.config.dialplan = DialPlan([Rule("refuse", ".")], ["112"])
+    t = lose_upstream(p)
+    p.receive(request("INVITE", "sip:11%32@hq.example.com", ALICE, body=phone_sdp()), ALICE, t + 1)
+    assert [str(m.uri) for m in sent_to(not_probes(out(p)), TRUNK)] == ["sip:112@198.51.100.50:5060"]

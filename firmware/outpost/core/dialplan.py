@@ -117,6 +117,31 @@ class DialPlan:
         return None
 
 
+def dialled(user):
+    """The number a Request-URI user part dials, or None when it is no
+    plain number: the part before any ';' parameter (RFC 3966's
+    telephone-subscriber), its %XX escapes read, since the next hop reads
+    them too (0900%31234 is 09001234 to it, and must meet 0900's rule)."""
+    base = user.split(";", 1)[0]
+    if "%" in base:
+        out, i = [], 0
+        while i < len(base):
+            if base[i] != "%":
+                out.append(base[i])
+                i += 1
+                continue
+            h = base[i + 1:i + 3]
+            if len(h) != 2 or h[0] not in HEX or h[1] not in HEX:
+                return None
+            out.append(chr(int(h, 16)))
+            i += 3
+        base = "".join(out)
+    return base if is_number(base) else None
+
+
+HEX = "0123456789abcdefABCDEF"
+
+
 def is_number(text):
     if not text or len(text) > MAX_NUMBER:
         return False
@@ -193,6 +218,8 @@ def _scan(text):
             continue
         if in_set:
             in_set = c != "]"
+        elif c in "{}":
+            return "uses {m,n}, which MicroPython's re lacks: write the repeat out (\\d\\d\\d for \\d{3})"
         elif c not in REGEX_CHARS:
             return "uses %r, which is neither a number's character nor one of ^ $ | ( ) * + ? [ ]" % c
         elif c == "[":

@@ -16,7 +16,7 @@ Emergency numbers are left to the site's own rules (siterules.py), unchanged.
 
 from .decisions import Forward, Reply
 from .events import TrunkUsed
-from .dialplan import EMERGENCY, NEED_CALLER
+from .dialplan import EMERGENCY, NEED_CALLER, dialled
 from .userrules import authorized, to_user
 
 NORMAL, SURVIVAL = "normal", "survival"
@@ -28,19 +28,24 @@ def dial_route(p, req, source, uri, state, now):
     plan = p.config.dialplan
     if plan is None or not plan.rules or req.method != "INVITE" or req.to.tag is not None or not uri.is_sip or not uri.user:
         return None  # a To tag: a dialog's request, never a new call the plan routes (routing.py decides on it)
-    got = plan.route(uri.user, state, caller_known=False)
+    number = dialled(uri.user)
+    if number is None:  # what the plan cannot read must not pass it unread (the next hop would read it)
+        return Reply(484, "Address Incomplete (not a number the dial plan reads)")
+    got = plan.route(number, state, caller_known=False)
     if got is NEED_CALLER:
         d = authorized(p, req, source, now, True)
         if d is not None:
             return d  # 407 first: a rule for some callers needs to know who calls
-        got = plan.route(uri.user, state, proven_caller(p, req), True)
+        got = plan.route(number, state, proven_caller(p, req), True)
+    if got is not None and got.rule == EMERGENCY and state == SURVIVAL:
+        return to_trunk(p, req, source, number, now, True)  # however the phone wrote it
     if got is None or got.rule == EMERGENCY:
         return None
     if got.target == "refuse":
         return Reply(got.status, got.reason or "Refused by the dial plan (rule %d)" % got.rule)
     if got.target == "trunk":
         return to_trunk(p, req, source, got.number, now, False)
-    new = uri if got.number == uri.user else uri.copy(user=got.number)
+    new = uri if got.number == number else uri.copy(user=got.number)
     if state == SURVIVAL and got.target == "local":
         d = authorized(p, req, source, now)
         return d or to_user(p, new.copy(host=p.config.domain, port=None, params=[], headers=[]), now)

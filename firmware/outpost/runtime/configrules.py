@@ -126,13 +126,15 @@ def _rule_dialplan(cfg, errors):
 def _check_dial_rule(at, rule, cfg, errors):
     from ..core.dialplan import regex_problem, group_count, template_groups
 
-    if (rule["match"] is None) == (rule["regex"] is None):
+    if rule["match"] is None and rule["regex"] is None:
         errors.append("%s: needs match (a dial pattern) or regex, one of them" % at)
+    elif rule["match"] is not None and rule["regex"] is not None:
+        errors.append("%s.regex: give match or regex, not both" % at)
     groups = 0
     if rule["regex"] is not None:
         why = regex_problem(rule["regex"])
         if why:
-            errors.append("%s.regex: %r %s" % (at, rule["regex"], why))
+            errors.append("%s.regex: %s %s" % (at, _shown(rule["regex"]), why))
         else:
             groups = group_count(rule["regex"])
     if rule["prepend"] is not None and rule["replace"] is not None:
@@ -150,6 +152,11 @@ def _check_dial_rule(at, rule, cfg, errors):
             errors.append("%s.groups[%d]: %r is no user's group (users.NAME.groups)" % (at, j, name))
     if rule["target"] == "trunk" and not cfg["survival"]["fallback_trunk"]:
         errors.append("%s.target: 'trunk' needs survival.fallback_trunk" % at)
+
+
+def _shown(text):
+    """As typed, in quotes; repr only when it holds what a terminal should not print."""
+    return "'%s'" % text if text.isprintable() and "'" not in text else repr(text)
 
 
 RULES = (_rule_users, _rule_interfaces, _rule_listen, _rule_advertise, _rule_upstream, _rule_media, _rule_limits, _rule_dialplan)

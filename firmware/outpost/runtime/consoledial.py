@@ -6,7 +6,7 @@ number meets before committing.
     0301234 as alice in survival: rule 1 (match 0.) -> trunk, sent as +4930301234
 """
 
-from ..core.dialplan import EMERGENCY, NEED_CALLER, is_number
+from ..core.dialplan import EMERGENCY, NEED_CALLER, dialled
 from .consoleviews import field
 from .schema import Invalid
 
@@ -22,7 +22,7 @@ def _checked(site):
 
     cfg, errors = configmod.check_all(site._plain())
     if errors:
-        raise Invalid(["the candidate configuration has errors; test-dial needs it valid"] + errors)
+        raise Invalid(["the candidate configuration has errors (show dialplan and test-dial read it; commit check lists them too)"] + errors)
     return cfg, configmod.dial_plan(cfg)
 
 
@@ -62,9 +62,13 @@ def test_dial(site, args):
     if caller is not None and caller not in cfg["users"]:
         raise ValueError("test-dial: --as %s: not one of users" % field(caller, 40))
     head = "%s%s in %s: " % (field(number), " as " + caller if caller else "", state)
-    if not is_number(number):
-        return [head + "not a number the dial plan reads (digits, letters, * # + . _ -, at most 64): " + NO_RULE[state]]
-    got = plan.route(number, state, caller, caller is not None)
+    plain = dialled(number)
+    if plain is None:
+        return [head + "not a number the dial plan reads (digits, letters, * + . _ -, at most 64, before any ';'): answered 484"
+                if cfg["dialplan"] else head + NO_RULE[state]]
+    if plain != number:
+        head = head[:-2] + " (the number %s): " % field(plain)
+    got = plan.route(plain, state, caller, caller is not None)
     if got is NEED_CALLER:
         return [head + "a rule naming callers would match: the router asks the caller to prove who they are (407); "
                 "try again with --as USER"]
@@ -75,7 +79,9 @@ def test_dial(site, args):
     rule = rule_text(got.rule, cfg["dialplan"][got.rule]).strip()
     if got.target == "refuse":
         return [head + "rule %s: answered %d %s" % (rule, got.status, field(got.reason or "Refused by the dial plan (rule %d)" % got.rule))]
-    where = {"upstream": "upstream" if state == "normal" else "upstream away: " + NO_RULE[state],
+    if got.target == "upstream" and state == "survival":
+        return [head + "rule %s: the upstream is away, so routed as if no rule matched, as dialled: %s" % (rule, NO_RULE[state][len("no rule: "):])]
+    where = {"upstream": "upstream",
              "local": "the upstream (the phones' registrar)" if state == "normal" else "the local phone " + field(got.number),
              "trunk": "the fallback trunk (a site user's digest first)"}[got.target]
     return [head + "rule %s; sent as %s to %s" % (rule, field(got.number), where)]
