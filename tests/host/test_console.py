@@ -467,3 +467,11 @@ def test_show_status_counts_by_method_and_class_and_clear_counters_restarts_them
         daemon.wait()
     rc, out = session(tmp_path, ["clear counters", "exit"], ["branch-17-secret"] * 3)
     assert "error: clear counters: the daemon is not running" in out
+
+
+def test_question_mark_says_how_to_set_a_users_password_and_the_trunks_port(tmp_path):
+    """A newcomer on the booted image looked for the password under
+    `set users.bob ?` and found only ha1, networks, algorithms."""
+    rc, out = session(tmp_path, ["set users.bob ?", "set survival.fallback_trunk ?", "exit"], ["branch-17-secret"] * 3)
+    assert "set users.NAME.password PASSWORD makes the ha1 (only it is stored)" in out
+    assert "a host name or IPv4 address, :port optional (like 203.0.113.50:5080)" in out

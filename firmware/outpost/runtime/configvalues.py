@@ -182,7 +182,7 @@ def config_paths(prefix, data):
 
 def describe(node):
     """What a path holds, in words (for `set PATH ?`)."""
-    from .schema import IPv4, Host, Path
+    from .schema import IPv4, Host, HostPort, Path
 
     if isinstance(node, Int):
         return "a whole number %s-%s" % (node.min, node.max)
@@ -192,6 +192,8 @@ def describe(node):
         return "one of " + ", ".join(str(c) for c in node.choices)
     if isinstance(node, IPv4):
         return "an IPv4 address with prefix length (like 192.0.2.1/24)" if node.prefix else "an IPv4 address (like 192.0.2.1)"
+    if isinstance(node, HostPort):
+        return "a host name or IPv4 address, :port optional (like 203.0.113.50:5080)"
     if isinstance(node, Host):
         return "a host name or an IP address"
     if isinstance(node, Path):
@@ -201,7 +203,10 @@ def describe(node):
     if isinstance(node, List):
         return "a list [a, b] (%d-%d entries) of: %s" % (node.min_len, node.max_len, describe(node.item))
     if isinstance(node, Record):
-        return "a mapping with keys " + ", ".join(node.fields)
+        keys = "a mapping with keys " + ", ".join(node.fields)
+        if "ha1" in node.fields:  # a user: nobody types HA1s (newcomers looked for the password here)
+            keys += "; set users.NAME.password PASSWORD makes the ha1 (only it is stored)"
+        return keys
     if isinstance(node, Map):
         return "a mapping of names to: " + describe(node.value)
     return "a value"
