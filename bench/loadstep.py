@@ -25,11 +25,11 @@ import subprocess
 import threading
 import time
 
+from machine import work  # the same fixed work bench/machine.py times
 from procstat import cpu_seconds, pss_mb, tree
 
 SAMPLE_S = 0.5  # PSS sampling period during a step
 PROBE_S = 0.05  # CPU speed probe period during a step
-PROBE_WORK = 20000  # loop turns of the probe's fixed work (bench/machine.py's)
 
 
 def udp_drops(port=None):
@@ -89,9 +89,8 @@ class CpuSpeed(threading.Thread):
 
     def run(self):
         while not self.done.wait(PROBE_S):
-            t0, s = time.thread_time(), 0
-            for i in range(PROBE_WORK):
-                s += i * i
+            t0 = time.thread_time()
+            work()
             self.times.append((time.thread_time() - t0) * 1e6)
 
     def stop(self):

@@ -133,15 +133,23 @@ def test_normal_refuses_with_the_rule_status():
     assert answers(p) == [(404, "Refused by the dial plan (rule 0)")]
 
 
+BOB = ("udp", "192.0.2.11", 5060, None)
+
+
+def register_locally(p, user):
+    """A phone at BOB registers `user` with the router's own registrar (survival)."""
+    p.receive(sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.11;branch=z9hG4bKdr%s;rport" % user,
+                  "Max-Forwards: 70", "From: <sip:%s@hq.example.com>;tag=b" % user, "To: <sip:%s@hq.example.com>" % user,
+                  "Call-ID: dreg-%s" % user, "CSeq: 1 REGISTER", "Contact: <sip:%s@192.0.2.11>" % user, "Expires: 3600"), BOB, 4000)
+    out(p)
+    return BOB
+
+
 def test_survival_sends_to_the_trunk_rewritten_and_to_local_phones():
     p = site_in_survival()
     p.config.dialplan = DialPlan([Rule("trunk", "0.", state="survival", strip=1, prepend="+4930"), Rule("local", "9XXX", strip=1),
                                   Rule("upstream", "7.")], ["112"])
-    bob = ("udp", "192.0.2.11", 5060, None)
-    p.receive(sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.11;branch=z9hG4bKdr1;rport", "Max-Forwards: 70",
-                  "From: <sip:200@hq.example.com>;tag=b", "To: <sip:200@hq.example.com>", "Call-ID: dreg", "CSeq: 1 REGISTER",
-                  "Contact: <sip:200@192.0.2.11>", "Expires: 3600"), bob, 4000)
-    out(p)
+    bob = register_locally(p, "200")
     p.receive(invite("0123456", "c-t", "t1"), ALICE, 4100)
     assert requests(p) == [("sip:+4930123456@192.0.2.50:5060", TRUNK)]
     p.receive(invite("9200", "c-l", "l1"), ALICE, 4200)
@@ -155,11 +163,7 @@ def test_survival_sends_to_the_trunk_rewritten_and_to_local_phones():
 def test_a_catch_all_upstream_rule_leaves_survival_its_local_calls():
     p = site_in_survival()
     p.config.dialplan = DialPlan([Rule("upstream", ".", prepend="9")], ["112"])
-    bob = ("udp", "192.0.2.11", 5060, None)
-    p.receive(sip("REGISTER sip:hq.example.com SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.11;branch=z9hG4bKdr2;rport", "Max-Forwards: 70",
-                  "From: <sip:bob@hq.example.com>;tag=b", "To: <sip:bob@hq.example.com>", "Call-ID: dreg2", "CSeq: 1 REGISTER",
-                  "Contact: <sip:bob@192.0.2.11>", "Expires: 3600"), bob, 4000)
-    out(p)
+    bob = register_locally(p, "bob")
     p.receive(invite("bob", "c-b", "b1"), ALICE, 4100)
     assert requests(p) == [("sip:bob@192.0.2.11", bob)]
     p.receive(invite("0123456789", "c-p", "p1"), ALICE, 4200)

@@ -40,7 +40,7 @@ ALLOWED = {
     "survival": {"SurvivalConfig"},
     # The dial plan is config the runtime builds; the console's test-dial
     # asks it (a pure function of the number) and checks rules with it.
-    "dialplan": {"DialPlan", "Rule", "EMERGENCY", "NEED_CALLER", "dialled", "is_number", "regex_problem", "group_count", "template_groups"},
+    "dialplan": {"DialPlan", "Rule", "EMERGENCY", "NEED_CALLER", "REFUSED", "dialled", "regex_problem", "group_count", "template_groups"},
 }
 
 

@@ -29,10 +29,9 @@ from .survival import dial_match
 # number is no plain number.
 NUMBER_CHARS = "0123456789*+abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ._-"
 MAX_NUMBER = 64
-STATES = ("normal", "survival", "any")
-TARGETS = ("upstream", "trunk", "local", "refuse")
 EMERGENCY = "emergency"  # Dialled.rule of the emergency numbers' own first rule
 NEED_CALLER = "need caller"  # DialPlan.route: a rule would match if the caller proves who they are
+REFUSED = "Refused by the dial plan (rule %d)"  # a refuse rule's reason when the admin gave none
 
 
 class Rule:
@@ -109,7 +108,7 @@ class DialPlan:
                 if caller not in r.callers and not r.groups_ & self.groups_of.get(caller, frozenset()):
                     continue
             if r.target == "refuse":
-                return Dialled(i, number, "refuse", r.status, r.reason)
+                return Dialled(i, number, "refuse", r.status, r.reason or REFUSED % i)
             new = r.rewrite(number, groups)
             if not is_number(new):  # stripped or replaced down to nothing (or past 64)
                 return Dialled(i, number, "refuse", 484, "Address Incomplete (dial plan rule %d leaves no number)" % i)
@@ -195,50 +194,52 @@ def regex_problem(text):
     """Why `text` cannot be a dial plan regex (a rule's wording), or None."""
     if len(text) > MAX_REGEX:
         return "is longer than %d characters" % MAX_REGEX
-    why = _scan(text)
+    why, groups = _scan(text)
     if why is None:
         try:
             compiled = re.compile(text)
         except Exception:  # CPython's re.error, MicroPython's ValueError
             return "is not a regular expression"
-        if getattr(compiled, "groups", group_count(text)) != group_count(text):
+        if getattr(compiled, "groups", groups) != groups:
             return "has groups this check cannot count"
     return why
 
 
 def _scan(text):
-    i, in_set, prev, ways = 0, False, "", 1
+    """(why it is refused or None, how many groups it has)."""
+    i, in_set, prev, ways, groups = 0, False, "", 1, 0
     branches = [1]  # per open group (and the whole): its alternatives
     while i < len(text):
         c = text[i]
         if c == "\\":
             if text[i + 1:i + 2] == "" or text[i + 1] not in REGEX_ESCAPES:
-                return "uses an escape MicroPython's re lacks (only \\d \\D \\w \\W \\s \\S and escaped punctuation)"
+                return ("uses an escape MicroPython's re lacks (only \\d \\D \\w \\W \\s \\S and escaped punctuation)", groups)
             i, prev = i + 2, "atom"
             continue
         if in_set:
             in_set = c != "]"
         elif c in "{}":
-            return "uses {m,n}, which MicroPython's re lacks: write the repeat out (\\d\\d\\d for \\d{3})"
+            return ("uses {m,n}, which MicroPython's re lacks: write the repeat out (\\d\\d\\d for \\d{3})", groups)
         elif c not in REGEX_CHARS:
-            return "uses %r, which is neither a number's character nor one of ^ $ | ( ) * + ? [ ]" % c
+            return ("uses %r, which is neither a number's character nor one of ^ $ | ( ) * + ? [ ]" % c, groups)
         elif c == "[":
             if text[i + 1:i + 2] == "]" or text[i + 1:i + 3] == "^]":
-                return "starts a set with ] (write \\] inside [...])"
+                return ("starts a set with ] (write \\] inside [...])", groups)
             in_set = True
         elif c == "(" and text[i + 1:i + 2] == "?":
-            return "uses (?...), which MicroPython's re lacks"
+            return ("uses (?...), which MicroPython's re lacks", groups)
         elif c == "(":
             branches.append(1)
+            groups += 1
         elif c == ")" and len(branches) > 1:
             ways *= branches.pop()
         elif c == "|":
             branches[-1] += 1
         elif c in "*+?":
             if prev == "group":
-                return "repeats a group (a caller's number could make it backtrack for long)"
+                return ("repeats a group (a caller's number could make it backtrack for long)", groups)
             if prev == "repeat" and c != "?":
-                return "repeats a repeat (%s after a repeat is not in MicroPython's re)" % c
+                return ("repeats a repeat (%s after a repeat is not in MicroPython's re)" % c, groups)
             if prev != "repeat":  # a ? after a repeat makes it lazy, not another repeat
                 ways *= 65 if c != "?" else 2
             prev = c == "?" and prev == "repeat" and "lazy" or "repeat"
@@ -247,25 +248,13 @@ def _scan(text):
         prev = "group" if c == ")" and not in_set else "atom"
         i += 1
     if in_set:
-        return "has a [ without its ]"
+        return ("has a [ without its ]", groups)
     if ways * branches[0] > MAX_WAYS:
-        return "could try more than %d ways on a 64-character number (a caller's number could make it backtrack for long)" % MAX_WAYS
-    return None
+        why = "could try more than %d ways on a 64-character number (a caller's number could make it backtrack for long)"
+        return why % MAX_WAYS, groups
+    return None, groups
 
 
 def group_count(text):
     """The groups of a regex regex_problem() accepted."""
-    n, i, in_set = 0, 0, False
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_set:
-            in_set = c != "]"
-        elif c == "[":
-            in_set = True
-        elif c == "(":
-            n += 1
-        i += 1
-    return n
+    return _scan(text)[1]

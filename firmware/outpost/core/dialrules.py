@@ -42,7 +42,7 @@ def dial_route(p, req, source, uri, state, now):
     if got is None or got.rule == EMERGENCY:
         return None
     if got.target == "refuse":
-        return Reply(got.status, got.reason or "Refused by the dial plan (rule %d)" % got.rule)
+        return Reply(got.status, got.reason)
     if got.target == "trunk":
         return to_trunk(p, req, source, got.number, now, False)
     new = uri if got.number == number else uri.copy(user=got.number)

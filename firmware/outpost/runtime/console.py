@@ -274,7 +274,7 @@ class Console:
         return False
 
     def cmd_show(self, args):
-        where = consolereports.Where(self.site, self.site_dir, self.state_dir, self.pidfile, self.run_dir, self.hostname, self.dirty)
+        where = self._where()
         if args[0] in ("config", "running"):
             self.say_lines(consolereports.config(where, args[0], args[1] if len(args) > 1 else None, self._pipes))
             return
@@ -284,9 +284,11 @@ class Console:
             return
         self.say_lines(lines)
 
+    def _where(self):
+        return consolereports.Where(self.site, self.site_dir, self.state_dir, self.pidfile, self.run_dir, self.hostname, self.dirty)
+
     def cmd_clear(self, args):
-        where = consolereports.Where(self.site, self.site_dir, self.state_dir, self.pidfile, self.run_dir, self.hostname, self.dirty)
-        self.say_lines(consolereports.clear_counters(where, time.time()))
+        self.say_lines(consolereports.clear_counters(self._where(), time.time()))
 
     def cmd_test_dial(self, args):
         self.say_lines(consoledial.test_dial(self.site, args))

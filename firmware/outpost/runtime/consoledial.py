@@ -6,7 +6,7 @@ number meets before committing.
     0301234 as alice in survival: rule 1 (match 0.) -> trunk, sent as +4930301234
 """
 
-from ..core.dialplan import EMERGENCY, NEED_CALLER, dialled
+from ..core.dialplan import EMERGENCY, NEED_CALLER, REFUSED, dialled
 from .consoleviews import field
 from .schema import Invalid
 
@@ -43,7 +43,7 @@ def rule_text(i, r):
         parts.append("replace " + field(r["replace"]))
     target = r["target"]
     if target == "refuse":
-        target = "refuse %d %s" % (r["status"], field(r["reason"] or "Refused by the dial plan (rule %d)" % i))
+        target = "refuse %d %s" % (r["status"], field(r["reason"] or REFUSED % i))
     return "  ".join(parts) + "  -> " + target
 
 
@@ -78,7 +78,7 @@ def test_dial(site, args):
         return [head + "emergency number -> %s, as dialled" % ("upstream" if state == "normal" else "the fallback trunk")]
     rule = rule_text(got.rule, cfg["dialplan"][got.rule]).strip()
     if got.target == "refuse":
-        return [head + "rule %s: answered %d %s" % (rule, got.status, field(got.reason or "Refused by the dial plan (rule %d)" % got.rule))]
+        return [head + "rule %s: answered %d %s" % (rule, got.status, field(got.reason))]
     if got.target == "upstream" and state == "survival":
         return [head + "rule %s: the upstream is away, so routed as if no rule matched, as dialled: %s" % (rule, NO_RULE[state][len("no rule: "):])]
     where = {"upstream": "upstream",
