@@ -4,6 +4,7 @@ tokens, the transaction table, and a CANCEL only from the INVITE's own
 sender."""
 
 from attacksite import ALICE, ROGUE, STRANGER, UPSTREAM, far_sdp, make_site, out, phone_sdp, register_alice, request, response
+from outpost.core.message import parse_message
 
 
 def test_a_lan_host_churning_contacts_cannot_evict_the_phones_tokens():
@@ -65,3 +66,18 @@ def test_only_the_invites_sender_may_cancel_it():
             assert [(m.status, d) for m, d in got] == [(481, STRANGER)]
         else:
             assert [(m.status, d) for m, d in got if not m.is_request] == [(200, src)]  # the real sender may
+
+
+def test_made_up_methods_and_statuses_cannot_grow_the_counters():
+    """show status counts by method and response class (core/counters.py):
+    a stranger sending a thousand method names and odd statuses adds to
+    'other' and to nothing new."""
+    p = make_site()
+    for i in range(1000):
+        p.receive(request("X%d" % i, "sip:hq.example.com", STRANGER, call_id="m%d" % i, branch="z9hG4bKm%d" % i), STRANGER, i)
+    for i, status in enumerate((199, 299, 699)):
+        req = parse_message(request("OPTIONS", "sip:hq.example.com", STRANGER, call_id="s%d" % i, branch="z9hG4bKs%d" % i))
+        p.receive(response(req, status, "Odd"), STRANGER, 2000 + i)
+    t = p.status(3000)["traffic"]
+    assert len(t["methods"]) == 14 and len(t["classes"]) == 6
+    assert t["methods"]["other"] > 0 and t["methods"]["other"] + p.counters["rate_limited"] == 1000
